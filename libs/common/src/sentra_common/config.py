@@ -1,0 +1,109 @@
+"""Settings shared by the services.
+
+Each service defines one `pydantic_settings.BaseSettings` subclass with the prefix
+`SENTRA_<SERVICE>_` and nested sub-models (`SENTRA_INGESTION_NATS__URL=...`). Settings
+are loaded once in `__main__` with `load_settings` and passed down.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TypeVar
+
+from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings
+
+from sentra_common.principal import Principal
+
+
+class GrpcServerSettings(BaseModel):
+    host: str = "127.0.0.1"
+    # 0 picks a free port; the bound port is logged and written to `port_file`.
+    port: int = Field(default=0, ge=0, le=65535)
+    port_file: Path | None = None
+    grace_seconds: float = Field(default=5.0, ge=0)
+    max_message_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
+
+
+class ClientSettings(BaseModel):
+    """Outbound gRPC calls: every call carries a deadline."""
+
+    deadline_seconds: float = Field(default=30.0, gt=0)
+
+
+class NatsSettings(BaseModel):
+    url: str = "nats://127.0.0.1:4222"
+    connect_timeout_seconds: float = Field(default=5.0, gt=0)
+    # Bounded retries before a message goes to the dead-letter subject.
+    max_deliver: int = Field(default=5, ge=1)
+    # Seconds before an unacknowledged message is delivered again.
+    ack_wait_seconds: float = Field(default=30.0, gt=0)
+    # Back-off between retries of a failed message, seconds; the last value repeats.
+    backoff_seconds: list[float] = Field(default_factory=lambda: [1.0, 5.0, 15.0, 30.0])
+    stream_max_age_days: float = Field(default=7.0, gt=0)
+
+
+class DatabaseSettings(BaseModel):
+    # sqlite+aiosqlite:///path/to/sentra.db (embedded) or postgresql+psycopg://user@host/db
+    url: str = "sqlite+aiosqlite:///./sentra.db"
+
+    @field_validator("url")
+    @classmethod
+    def _supported(cls, value: str) -> str:
+        if not value.startswith(("sqlite+aiosqlite://", "postgresql+psycopg://")):
+            raise ValueError(
+                "database url must start with sqlite+aiosqlite:// or postgresql+psycopg://"
+            )
+        return value
+
+
+class TelemetrySettings(BaseModel):
+    # Port of the Prometheus /metrics endpoint; 0 picks a free port, -1 disables it.
+    metrics_port: int = Field(default=0, ge=-1, le=65535)
+    metrics_host: str = "127.0.0.1"
+    # OTLP/gRPC endpoint for traces (e.g. http://otel-collector:4317); empty: not exported.
+    otlp_endpoint: str = ""
+    log_level: str = "INFO"
+    log_json: bool = True
+
+
+class DevIdentitySettings(BaseModel):
+    """An explicitly configured development identity (no gateway yet).
+
+    Callers assert their principal in metadata; services accept it only when
+    `enabled` is true and warn loudly at start-up. Never on by default.
+    """
+
+    enabled: bool = False
+
+
+class ServiceSettings(BaseSettings):
+    """Fields every service has."""
+
+    grpc: GrpcServerSettings = GrpcServerSettings()
+    client: ClientSettings = ClientSettings()
+    telemetry: TelemetrySettings = TelemetrySettings()
+    dev_identity: DevIdentitySettings = DevIdentitySettings()
+
+
+S = TypeVar("S", bound=BaseSettings)
+
+
+def load_settings(cls: type[S]) -> S:
+    """Load settings from the environment; on error print a clear message and exit 2."""
+    try:
+        return cls()
+    except ValidationError as exc:
+        prefix = cls.model_config.get("env_prefix", "")
+        lines = [f"invalid configuration for {cls.__name__}:"]
+        for err in exc.errors():
+            path = "__".join(str(p) for p in err["loc"]).upper()
+            lines.append(f"  {prefix}{path}: {err['msg']} (got {err.get('input')!r})")
+        print("\n".join(lines), file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def service_principal(service: str) -> Principal:
+    """The principal a service uses for its own (non-user) calls."""
+    return Principal(subject=f"service:{service}", departments=(), roles=("service",))

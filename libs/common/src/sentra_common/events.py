@@ -1,0 +1,22 @@
+"""NATS subjects of the Sentra events (payloads are `sentra.events.v1` messages)."""
+
+from __future__ import annotations
+
+# Stream holding the document pipeline: work queues and notifications.
+PIPELINE_STREAM = "SENTRA_PIPELINE"
+PIPELINE_SUBJECTS = ("sentra.documents.v1.>", "sentra.chunks.v1.>")
+# Stream holding messages that failed their bounded retries.
+DEADLETTER_STREAM = "SENTRA_DEADLETTER"
+DEADLETTER_PREFIX = "sentra.deadletter.v1"
+
+DOCUMENT_UPLOADED = "sentra.documents.v1.uploaded"
+CHUNKS_CREATED = "sentra.chunks.v1.created"
+CHUNKS_EMBEDDED = "sentra.chunks.v1.embedded"
+DOCUMENT_INDEXED = "sentra.documents.v1.indexed"
+DOCUMENT_FAILED = "sentra.documents.v1.failed"
+DOCUMENT_DELETED = "sentra.documents.v1.deleted"
+STAGE_COMPLETED = "sentra.documents.v1.stage"
+
+
+def deadletter_subject(consumer: str) -> str:
+    return f"{DEADLETTER_PREFIX}.{consumer}"

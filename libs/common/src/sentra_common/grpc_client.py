@@ -1,0 +1,78 @@
+"""Outbound gRPC: every call carries a deadline, the caller's principal and the trace
+context."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import grpc
+
+from sentra_common import telemetry
+from sentra_common.logging import request_id_var
+from sentra_common.principal import METADATA_KEY, Principal, optional_principal
+
+PrincipalProvider = Callable[[], Principal | None]
+
+
+class _OutboundInterceptor(
+    grpc.aio.UnaryUnaryClientInterceptor,
+    grpc.aio.UnaryStreamClientInterceptor,
+    grpc.aio.StreamUnaryClientInterceptor,
+    grpc.aio.StreamStreamClientInterceptor,
+):
+    def __init__(self, deadline_seconds: float, principal: PrincipalProvider) -> None:
+        self.deadline_seconds = deadline_seconds
+        self.principal = principal
+
+    def _details(self, details: grpc.aio.ClientCallDetails) -> grpc.aio.ClientCallDetails:
+        metadata = list(details.metadata or [])
+        keys = {k for k, _ in metadata}
+        principal = self.principal()
+        if principal is not None and METADATA_KEY not in keys:
+            metadata.append((METADATA_KEY, principal.encode()))
+        if (rid := request_id_var.get()) and "x-request-id" not in keys:
+            metadata.append(("x-request-id", rid))
+        metadata.extend(telemetry.inject({}).items())
+        timeout = details.timeout if details.timeout is not None else self.deadline_seconds
+        return grpc.aio.ClientCallDetails(
+            details.method, timeout, grpc.aio.Metadata(*metadata), details.credentials, details.wait_for_ready
+        )
+
+    async def intercept_unary_unary(self, continuation, client_call_details, request):
+        return await continuation(self._details(client_call_details), request)
+
+    async def intercept_unary_stream(self, continuation, client_call_details, request):
+        return await continuation(self._details(client_call_details), request)
+
+    async def intercept_stream_unary(self, continuation, client_call_details, request_iterator):
+        return await continuation(self._details(client_call_details), request_iterator)
+
+    async def intercept_stream_stream(self, continuation, client_call_details, request_iterator):
+        return await continuation(self._details(client_call_details), request_iterator)
+
+
+def open_channel(
+    target: str,
+    *,
+    deadline_seconds: float = 30.0,
+    principal: Principal | PrincipalProvider | None = None,
+    max_message_bytes: int = 16 * 1024 * 1024,
+) -> grpc.aio.Channel:
+    """An insecure channel (in-cluster traffic is protected by the mesh / network policy).
+
+    `principal` is a fixed principal (CLI, a service acting for itself) or a provider;
+    by default the principal of the call being served is forwarded.
+    """
+    if isinstance(principal, Principal):
+        fixed = principal
+        provider: PrincipalProvider = lambda: fixed  # noqa: E731
+    else:
+        provider = principal or optional_principal
+    return grpc.aio.insecure_channel(
+        target,
+        interceptors=[_OutboundInterceptor(deadline_seconds, provider)],
+        options=[
+            ("grpc.max_receive_message_length", max_message_bytes),
+            ("grpc.max_send_message_length", max_message_bytes),
+        ],
+    )

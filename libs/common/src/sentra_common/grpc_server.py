@@ -1,0 +1,245 @@
+"""gRPC server bootstrap: one interceptor for errors, principal, tracing and metrics;
+health and reflection; graceful shutdown on SIGTERM.
+
+Services build a `GrpcServer`, register their servicers, then `await server.start()`
+and mark themselves SERVING once their dependencies are ready.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+from opentelemetry import trace
+
+from sentra_common import telemetry
+from sentra_common.config import GrpcServerSettings
+from sentra_common.errors import SentraError, Unauthenticated
+from sentra_common.logging import request_id_var
+from sentra_common.metrics import ServiceMetrics
+from sentra_common.principal import METADATA_KEY, Principal, reset_principal, set_principal
+
+logger = logging.getLogger(__name__)
+
+# Methods anyone may call without a principal: health checks and reflection.
+PUBLIC_PREFIXES = ("/grpc.health.v1.", "/grpc.reflection.")
+
+PrincipalVerifier = Callable[[Any], Principal | None]
+
+
+def metadata_principal(metadata: Iterable[tuple[str, Any]]) -> Principal | None:
+    """The principal asserted in call metadata (development identity), if any."""
+    for key, value in metadata:
+        if key == METADATA_KEY:
+            return Principal.decode(value)
+    return None
+
+
+class SentraServerInterceptor(grpc.aio.ServerInterceptor):
+    """Wraps every handler: request id, trace span, principal, error mapping, metrics.
+
+    `verify_principal` receives the invocation metadata and returns the verified
+    principal or None; a call to a non-public method without one is refused with
+    UNAUTHENTICATED.
+    """
+
+    def __init__(self, metrics: ServiceMetrics, verify_principal: PrincipalVerifier) -> None:
+        self.metrics = metrics
+        self.verify_principal = verify_principal
+
+    async def intercept_service(self, continuation, handler_call_details):
+        handler = await continuation(handler_call_details)
+        if handler is None:
+            return None
+        method = handler_call_details.method
+        if method.startswith(PUBLIC_PREFIXES):
+            return handler
+        wrap = _Wrapper(self, method)
+        if handler.unary_unary:
+            return grpc.unary_unary_rpc_method_handler(
+                wrap.unary(handler.unary_unary), handler.request_deserializer, handler.response_serializer
+            )
+        if handler.stream_unary:
+            return grpc.stream_unary_rpc_method_handler(
+                wrap.unary(handler.stream_unary), handler.request_deserializer, handler.response_serializer
+            )
+        if handler.unary_stream:
+            return grpc.unary_stream_rpc_method_handler(
+                wrap.streaming(handler.unary_stream), handler.request_deserializer, handler.response_serializer
+            )
+        return grpc.stream_stream_rpc_method_handler(
+            wrap.streaming(handler.stream_stream), handler.request_deserializer, handler.response_serializer
+        )
+
+
+class _Wrapper:
+    def __init__(self, interceptor: SentraServerInterceptor, method: str) -> None:
+        self.i = interceptor
+        self.method = method
+
+    def _enter(self, context: grpc.aio.ServicerContext):
+        metadata = tuple(context.invocation_metadata() or ())
+        carrier = {k: v for k, v in metadata if isinstance(v, str)}
+        rid = carrier.get("x-request-id") or uuid.uuid4().hex[:16]
+        rid_token = request_id_var.set(rid)
+        span_cm = telemetry.tracer().start_as_current_span(
+            self.method, context=telemetry.extract(carrier), kind=trace.SpanKind.SERVER
+        )
+        span_cm.__enter__()
+        try:
+            principal = self.i.verify_principal(metadata)
+        except SentraError as exc:
+            principal_token = set_principal(None)
+            return rid, (rid_token, span_cm, principal_token), exc
+        if principal is None:
+            principal_token = set_principal(None)
+            err: SentraError | None = Unauthenticated(
+                "this call carries no valid principal; call Sentra through the gateway "
+                "(or enable the development identity on this service)"
+            )
+        else:
+            principal_token = set_principal(principal)
+            err = None
+        return rid, (rid_token, span_cm, principal_token), err
+
+    def _exit(self, tokens) -> None:
+        rid_token, span_cm, principal_token = tokens
+        reset_principal(principal_token)
+        span_cm.__exit__(None, None, None)
+        request_id_var.reset(rid_token)
+
+    async def _abort(self, context, exc: BaseException, rid: str) -> grpc.StatusCode:
+        if isinstance(exc, SentraError):
+            code, message = exc.code, exc.message
+            level = logging.INFO if code != grpc.StatusCode.UNKNOWN else logging.ERROR
+            logger.log(level, "call refused", extra={"method": self.method, "code": code.name})
+        else:
+            code = grpc.StatusCode.INTERNAL
+            message = f"internal error (request id {rid}); the operators can find details in the logs"
+            logger.exception("unexpected error", extra={"method": self.method})
+        trace.get_current_span().set_status(trace.Status(trace.StatusCode.ERROR, code.name))
+        self.i.metrics.grpc_requests.labels(self.method, code.name).inc()
+        await context.abort(code, message)
+        return code  # not reached: abort raises
+
+    def unary(self, behavior):
+        async def wrapped(request, context):
+            started = time.perf_counter()
+            rid, tokens, err = self._enter(context)
+            try:
+                if err is not None:
+                    raise err
+                response = await behavior(request, context)
+                code = context.code() or grpc.StatusCode.OK
+                self.i.metrics.grpc_requests.labels(self.method, getattr(code, "name", "OK")).inc()
+                return response
+            except (grpc.aio.AbortError, asyncio.CancelledError):
+                raise
+            except BaseException as exc:  # noqa: BLE001 - mapped to a status for the caller
+                await self._abort(context, exc, rid)
+            finally:
+                self.i.metrics.grpc_duration.labels(self.method).observe(time.perf_counter() - started)
+                self._exit(tokens)
+
+        return wrapped
+
+    def streaming(self, behavior):
+        async def wrapped(request, context):
+            started = time.perf_counter()
+            rid, tokens, err = self._enter(context)
+            try:
+                if err is not None:
+                    raise err
+                async for item in behavior(request, context):
+                    yield item
+                self.i.metrics.grpc_requests.labels(self.method, "OK").inc()
+            except (grpc.aio.AbortError, asyncio.CancelledError):
+                raise
+            except BaseException as exc:  # noqa: BLE001
+                await self._abort(context, exc, rid)
+            finally:
+                self.i.metrics.grpc_duration.labels(self.method).observe(time.perf_counter() - started)
+                self._exit(tokens)
+
+        return wrapped
+
+
+class GrpcServer:
+    """A grpc.aio server with the Sentra interceptor, health and reflection."""
+
+    def __init__(
+        self,
+        service_name: str,
+        settings: GrpcServerSettings,
+        metrics: ServiceMetrics,
+        verify_principal: PrincipalVerifier,
+    ) -> None:
+        self.settings = settings
+        self.service_name = service_name
+        options = [
+            ("grpc.max_receive_message_length", settings.max_message_bytes),
+            ("grpc.max_send_message_length", settings.max_message_bytes),
+        ]
+        self.server = grpc.aio.server(
+            interceptors=[SentraServerInterceptor(metrics, verify_principal)], options=options
+        )
+        self.health = health.aio.HealthServicer()
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
+        self._service_names: list[str] = [reflection.SERVICE_NAME, health.SERVICE_NAME]
+        self.port: int | None = None
+
+    def add_service(self, full_name: str, register: Callable[[Any], None]) -> None:
+        """Register a servicer; `full_name` is e.g. `sentra.ingestion.v1.IngestionService`."""
+        register(self.server)
+        self._service_names.append(full_name)
+
+    async def start(self) -> int:
+        reflection.enable_server_reflection(self._service_names, self.server)
+        address = f"{self.settings.host}:{self.settings.port}"
+        self.port = self.server.add_insecure_port(address)
+        await self.server.start()
+        await self.set_serving(False)
+        if self.settings.port_file:
+            write_port_file(self.settings.port_file, self.port)
+        logger.info("gRPC server listening", extra={"address": f"{self.settings.host}:{self.port}"})
+        return self.port
+
+    async def set_serving(self, serving: bool) -> None:
+        status = (
+            health_pb2.HealthCheckResponse.SERVING
+            if serving
+            else health_pb2.HealthCheckResponse.NOT_SERVING
+        )
+        for name in ["", *self._service_names[2:]]:
+            await self.health.set(name, status)
+
+    async def stop(self) -> None:
+        await self.set_serving(False)
+        await self.server.stop(self.settings.grace_seconds)
+
+    async def wait_for_termination(self) -> None:
+        await self.server.wait_for_termination()
+
+
+def write_port_file(path: Path, port: int) -> None:
+    """Write the bound port atomically, for supervisors that started us on port 0."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(str(port))
+    tmp.replace(path)
+
+
+def install_shutdown_signals(stop: asyncio.Event) -> None:
+    """SIGTERM and SIGINT set `stop`; the service then goes NOT_SERVING and drains."""
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)

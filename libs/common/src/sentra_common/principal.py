@@ -1,0 +1,115 @@
+"""The caller's identity, carried in gRPC metadata and NATS headers.
+
+The gateway verifies tokens and forwards a `Principal`; until then, a development
+identity is asserted by the caller and accepted only when a service is explicitly
+configured for it (`SENTRA_<SERVICE>_DEV_IDENTITY__ENABLED=true`).
+"""
+
+from __future__ import annotations
+
+import base64
+import contextvars
+from dataclasses import dataclass, field
+
+from sentra.common.v1 import common_pb2
+
+from sentra_common.errors import InvalidArgument, Unauthenticated
+
+METADATA_KEY = "x-sentra-principal-bin"
+
+PLATFORM_ADMIN = "platform-admin"
+SERVICE_ROLE = "service"
+
+
+@dataclass(frozen=True)
+class Principal:
+    subject: str
+    departments: tuple[str, ...] = ()
+    roles: tuple[str, ...] = ()
+    display_name: str = ""
+    groups: tuple[str, ...] = field(default=())
+
+    @property
+    def is_platform_admin(self) -> bool:
+        return PLATFORM_ADMIN in self.roles
+
+    @property
+    def is_service(self) -> bool:
+        return SERVICE_ROLE in self.roles
+
+    def may_access_department(self, department: str) -> bool:
+        return self.is_platform_admin or self.is_service or department in self.departments
+
+    def access_tokens(self) -> tuple[str, ...]:
+        """Names matched against a document's access list."""
+        return (f"user:{self.subject}", *(f"group:{g}" for g in (*self.departments, *self.groups)))
+
+    def to_proto(self) -> common_pb2.Principal:
+        return common_pb2.Principal(
+            subject=self.subject,
+            departments=list(self.departments),
+            roles=list(self.roles),
+            display_name=self.display_name,
+        )
+
+    @classmethod
+    def from_proto(cls, msg: common_pb2.Principal) -> Principal:
+        return cls(
+            subject=msg.subject,
+            departments=tuple(msg.departments),
+            roles=tuple(msg.roles),
+            display_name=msg.display_name,
+        )
+
+    def encode(self) -> bytes:
+        return self.to_proto().SerializeToString()
+
+    @classmethod
+    def decode(cls, raw: bytes | str) -> Principal:
+        if isinstance(raw, str):  # text metadata (e.g. from grpcurl) is base64
+            raw = base64.b64decode(raw)
+        msg = common_pb2.Principal()
+        try:
+            msg.ParseFromString(raw)
+        except Exception as exc:  # protobuf raises DecodeError
+            raise Unauthenticated("malformed principal in call metadata") from exc
+        if not msg.subject:
+            raise Unauthenticated("principal in call metadata has no subject")
+        return cls.from_proto(msg)
+
+    @classmethod
+    def parse(cls, spec: str) -> Principal:
+        """Parse `subject[:dept1,dept2[:role1,role2]]`, e.g. `ana:legal,rrhh:platform-admin`."""
+        parts = spec.strip().split(":")
+        if not parts[0] or len(parts) > 3:
+            raise InvalidArgument(
+                f"identity {spec!r} is not of the form subject[:dept1,dept2[:role1,role2]]"
+            )
+        depts = tuple(d for d in parts[1].split(",") if d) if len(parts) > 1 else ()
+        roles = tuple(r for r in parts[2].split(",") if r) if len(parts) > 2 else ("member",)
+        return cls(subject=parts[0], departments=depts, roles=roles)
+
+
+_current: contextvars.ContextVar[Principal | None] = contextvars.ContextVar(
+    "sentra_principal", default=None
+)
+
+
+def current_principal() -> Principal:
+    """The principal of the call being served; raises Unauthenticated when there is none."""
+    principal = _current.get()
+    if principal is None:
+        raise Unauthenticated("this call carries no principal; call Sentra through the gateway")
+    return principal
+
+
+def optional_principal() -> Principal | None:
+    return _current.get()
+
+
+def set_principal(principal: Principal | None) -> contextvars.Token:
+    return _current.set(principal)
+
+
+def reset_principal(token: contextvars.Token) -> None:
+    _current.reset(token)

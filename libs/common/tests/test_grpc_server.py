@@ -1,0 +1,137 @@
+"""The gRPC bootstrap on a real in-process server (port 0): errors → status codes,
+principal required and forwarded, deadlines, trace context, health and reflection."""
+
+from __future__ import annotations
+
+import asyncio
+
+import grpc
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from prometheus_client import CollectorRegistry
+
+from sentra.embedding.v1 import embedding_pb2, embedding_pb2_grpc
+from sentra_common.config import GrpcServerSettings
+from sentra_common.errors import NotFound
+from sentra_common.grpc_client import open_channel
+from sentra_common.grpc_server import GrpcServer, metadata_principal
+from sentra_common.metrics import ServiceMetrics
+from sentra_common.principal import Principal, current_principal
+
+EXPORTER = InMemorySpanExporter()
+_provider = TracerProvider()
+_provider.add_span_processor(SimpleSpanProcessor(EXPORTER))
+trace.set_tracer_provider(_provider)
+
+
+class Probe(embedding_pb2_grpc.EmbeddingServiceServicer):
+    """Behaves according to the first text it is asked to embed."""
+
+    async def Embed(self, request, context):
+        command = request.texts[0]
+        if command == "missing":
+            raise NotFound("document 42 not found; list yours with `sentra documents`")
+        if command == "crash":
+            raise RuntimeError("secret internal detail")
+        if command == "slow":
+            await asyncio.sleep(5)
+        if command == "trace":
+            span = trace.get_current_span().get_span_context()
+            return embedding_pb2.EmbedResponse(model=format(span.trace_id, "032x"))
+        return embedding_pb2.EmbedResponse(model=current_principal().subject)
+
+
+@pytest.fixture
+async def server():
+    metrics = ServiceMetrics("probe", registry=CollectorRegistry())
+    srv = GrpcServer("probe", GrpcServerSettings(port=0, grace_seconds=0), metrics, metadata_principal)
+    srv.add_service(
+        "sentra.embedding.v1.EmbeddingService",
+        lambda s: embedding_pb2_grpc.add_EmbeddingServiceServicer_to_server(Probe(), s),
+    )
+    await srv.start()
+    await srv.set_serving(True)
+    yield srv
+    await srv.stop()
+
+
+ANA = Principal(subject="ana", departments=("legal",), roles=("member",))
+
+
+async def call(server, text, principal=ANA, deadline=10.0):
+    async with open_channel(f"127.0.0.1:{server.port}", principal=principal, deadline_seconds=deadline) as ch:
+        return await embedding_pb2_grpc.EmbeddingServiceStub(ch).Embed(embedding_pb2.EmbedRequest(texts=[text]))
+
+
+async def test_principal_reaches_the_handler(server):
+    assert (await call(server, "who")).model == "ana"
+
+
+async def test_call_without_principal_is_unauthenticated(server):
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        await call(server, "who", principal=lambda: None)
+    assert info.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    assert "principal" in info.value.details()
+
+
+async def test_forged_principal_bytes_are_unauthenticated(server):
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as ch:
+        stub = embedding_pb2_grpc.EmbeddingServiceStub(ch)
+        with pytest.raises(grpc.aio.AioRpcError) as info:
+            await stub.Embed(
+                embedding_pb2.EmbedRequest(texts=["who"]),
+                metadata=[("x-sentra-principal-bin", b"\xff\xfe garbage")], timeout=5,
+            )
+    assert info.value.code() == grpc.StatusCode.UNAUTHENTICATED
+
+
+async def test_domain_error_maps_to_its_status_and_message(server):
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        await call(server, "missing")
+    assert info.value.code() == grpc.StatusCode.NOT_FOUND
+    assert "sentra documents" in info.value.details()
+
+
+async def test_unexpected_error_is_internal_without_details(server):
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        await call(server, "crash")
+    assert info.value.code() == grpc.StatusCode.INTERNAL
+    assert "secret" not in info.value.details()
+    assert "request id" in info.value.details()
+
+
+async def test_every_outbound_call_has_a_deadline(server):
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        await call(server, "slow", deadline=0.3)
+    assert info.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+
+
+async def test_trace_context_crosses_the_call(server):
+    tracer = trace.get_tracer("test")
+    with tracer.start_as_current_span("client") as span:
+        reply = await call(server, "trace")
+    assert reply.model == format(span.get_span_context().trace_id, "032x")
+
+
+async def test_health_and_reflection_need_no_principal(server):
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as ch:
+        health = await health_pb2_grpc.HealthStub(ch).Check(health_pb2.HealthCheckRequest(service=""))
+        assert health.status == health_pb2.HealthCheckResponse.SERVING
+        stub = reflection_pb2_grpc.ServerReflectionStub(ch)
+        responses = stub.ServerReflectionInfo(iter([reflection_pb2.ServerReflectionRequest(list_services="")]))
+        async for response in responses:
+            names = {s.name for s in response.list_services_response.service}
+            assert "sentra.embedding.v1.EmbeddingService" in names
+            break
+
+
+async def test_not_serving_after_stop_begins(server):
+    await server.set_serving(False)
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as ch:
+        health = await health_pb2_grpc.HealthStub(ch).Check(health_pb2.HealthCheckRequest(service=""))
+    assert health.status == health_pb2.HealthCheckResponse.NOT_SERVING

@@ -1,0 +1,1 @@
+"""The embedding service: texts in, vectors out, batched on the model."""

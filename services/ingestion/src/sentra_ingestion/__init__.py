@@ -1,0 +1,1 @@
+"""The ingestion service: document registry, parsing, chunking and connectors."""

@@ -1,0 +1,63 @@
+"""Settings of the ingestion service (`SENTRA_INGESTION_…`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+from pydantic_settings import SettingsConfigDict
+
+from sentra_common.config import DatabaseSettings, NatsSettings, ServiceSettings
+
+
+class LimitSettings(BaseModel):
+    """Explicit limits on what a document may cost."""
+
+    max_upload_bytes: int = Field(default=100 * 1024 * 1024, ge=1)
+    # Wall-clock time to parse one document before it is FAILED.
+    parse_timeout_seconds: float = Field(default=120.0, gt=0)
+    # Address-space limit of a parser worker process, MiB (0: unlimited).
+    parse_memory_mb: int = Field(default=2048, ge=0)
+    max_uncompressed_bytes: int = Field(default=200 * 1024 * 1024, ge=1)
+    max_compression_ratio: float = Field(default=200.0, gt=1)
+    max_pages: int = Field(default=5000, ge=1)
+    max_chunks_per_document: int = Field(default=20000, ge=1)
+
+
+class ChunkingSettings(BaseModel):
+    target_chars: int = Field(default=700, ge=100)
+    max_chars: int = Field(default=1000, ge=200)
+    overlap_chars: int = Field(default=100, ge=0)
+    # Chunks per sentra.chunks.v1.created event.
+    batch_size: int = Field(default=32, ge=1, le=512)
+
+
+class FolderConnectorSettings(BaseModel):
+    """Keep a directory in sync: new and changed files are uploaded, deleted ones removed."""
+
+    path: Path
+    department: str
+    access_list: list[str] = Field(default_factory=list)
+    interval_seconds: float = Field(default=30.0, gt=0)
+    # Name used in source URIs (folder:<name>/<relative path>); defaults to the department.
+    name: str = ""
+
+
+class IngestionSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="SENTRA_INGESTION_", env_nested_delimiter="__")
+
+    data_dir: Path = Path("./.sentra/data")
+    database: DatabaseSettings = DatabaseSettings()
+    nats: NatsSettings = NatsSettings()
+    limits: LimitSettings = LimitSettings()
+    chunking: ChunkingSettings = ChunkingSettings()
+    parse_workers: int = Field(default=1, ge=1, le=64)
+    # A document with no progress for this long is re-queued, then FAILED.
+    stall_timeout_seconds: float = Field(default=600.0, gt=0)
+    stall_requeues: int = Field(default=2, ge=0)
+    watchdog_interval_seconds: float = Field(default=30.0, gt=0)
+    connectors: list[FolderConnectorSettings] = Field(default_factory=list)
+
+    @property
+    def blob_dir(self) -> Path:
+        return self.data_dir / "blobs"

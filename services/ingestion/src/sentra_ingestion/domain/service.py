@@ -1,0 +1,382 @@
+"""The document registry and its state machine: PROCESSING → INDEXED or FAILED.
+
+Plain async Python: no gRPC here. Every pipeline handler is idempotent (events arrive
+at least once) and ignores work for a version that is no longer current.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import PurePath
+from typing import Protocol
+
+from sentra.events.v1 import events_pb2
+from sentra_common import events
+from sentra_common.access import (
+    can_read, readable_departments, require_department_member, validate_access_list,
+    validate_department,
+)
+from sentra_common.errors import FailedPrecondition, InvalidArgument, NotFound, ResourceExhausted
+from sentra_common.principal import Principal
+from sentra_ingestion.domain.model import (
+    DocumentRecord, DocumentState, StageRecord, UploadOutcome, UploadResult, utcnow,
+)
+from sentra_ingestion.domain.parsing import ParseError, ParseLimits, safe_filename
+
+logger = logging.getLogger(__name__)
+
+CHUNK_NAMESPACE = uuid.UUID("5d1c6a0e-7f38-4a57-9a55-6e6b1f1f2c11")
+
+
+def chunk_id(document_id: str, version: int, index: int) -> str:
+    """Deterministic, so re-delivered work overwrites instead of duplicating."""
+    return str(uuid.uuid5(CHUNK_NAMESPACE, f"{document_id}:{version}:{index}"))
+
+
+class Publisher(Protocol):
+    async def publish(self, subject: str, message, *, msg_id: str | None = None) -> None: ...
+
+
+class Parser(Protocol):
+    async def parse(self, data: bytes, filename: str, limits: ParseLimits, chunking: dict): ...
+
+
+@dataclass
+class UploadRequest:
+    filename: str
+    department: str = ""
+    access_list: list[str] = field(default_factory=list)
+    source_uri: str = ""
+    title: str = ""
+    size_bytes: int = 0
+
+
+@dataclass
+class Limits:
+    max_upload_bytes: int
+    parse: ParseLimits
+    max_chunks_per_document: int
+    chunking: dict
+    batch_size: int
+    stall_timeout_seconds: float
+    stall_requeues: int
+
+
+class DocumentService:
+    def __init__(self, registry, blobs, parser: Parser, publisher: Publisher, limits: Limits) -> None:
+        self.registry = registry
+        self.blobs = blobs
+        self.parser = parser
+        self.publisher = publisher
+        self.limits = limits
+
+    # Queries ----------------------------------------------------------------------------
+
+    async def get(self, principal: Principal, document_id: str) -> tuple[DocumentRecord, list[StageRecord]]:
+        doc = await self._readable(principal, document_id)
+        return doc, await self.registry.stages(document_id)
+
+    async def list(
+        self, principal: Principal, department: str, state: DocumentState | None,
+        page_size: int, page_token: str,
+    ) -> tuple[list[DocumentRecord], str, dict[str, int]]:
+        page_size = page_size or 100
+        if not 1 <= page_size <= 1000:
+            raise InvalidArgument("page_size must be between 1 and 1000")
+        try:
+            offset = int(page_token or 0)
+        except ValueError:
+            raise InvalidArgument("page_token is not valid; pass the next_page_token you received") from None
+        departments = readable_departments(principal)
+        if department:
+            require_department_member(principal, department)
+            departments = [department]
+        docs, counts = await self.registry.list(departments, state, page_size + 1, offset)
+        # Access lists narrow what a member sees inside a department.
+        visible = [d for d in docs[:page_size] if can_read(principal, d.department, d.access_list)]
+        next_token = str(offset + page_size) if len(docs) > page_size else ""
+        return visible, next_token, counts
+
+    async def _readable(self, principal: Principal, document_id: str) -> DocumentRecord:
+        doc = await self.registry.get(document_id)
+        if doc is None or not can_read(principal, doc.department, doc.access_list):
+            # Same answer for "absent" and "not yours": existence is not disclosed.
+            raise NotFound(f"document {document_id} not found; list yours with `sentra documents`")
+        return doc
+
+    # Commands ---------------------------------------------------------------------------
+
+    async def upload(
+        self, principal: Principal, request: UploadRequest, data: AsyncIterator[bytes]
+    ) -> UploadResult:
+        department = request.department or self._only_department(principal)
+        validate_department(department)
+        require_department_member(principal, department)
+        access_list = validate_access_list(request.access_list)
+        filename = safe_filename(request.filename or "document")
+        source_uri = request.source_uri.strip() or f"upload:{filename}"
+        if len(source_uri) > 2000:
+            raise InvalidArgument("source_uri is longer than 2000 characters")
+        title = (request.title or PurePath(filename).stem or filename)[:500]
+        existing = await self.registry.find_by_source(department, source_uri)
+
+        payload = await self._receive(request.size_bytes, data)
+        if payload is None:
+            limit_mb = self.limits.max_upload_bytes / 1024 / 1024
+            reason = (
+                f"the file is larger than the upload limit of {limit_mb:.0f} MB; split it, or ask "
+                "an admin to raise SENTRA_INGESTION_LIMITS__MAX_UPLOAD_BYTES"
+            )
+            if existing is not None:
+                raise ResourceExhausted(f"{filename}: {reason}; the current version is kept")
+            doc = self._new_record(department, source_uri, title, filename, access_list, "", None, 0)
+            doc.state, doc.failure_stage, doc.failure_reason = DocumentState.FAILED, "upload", reason
+            await self.registry.insert(doc)
+            await self.registry.add_stage(doc.id, 1, "upload", "failed", detail=reason)
+            return UploadResult(doc, UploadOutcome.CREATED)
+
+        started = time.perf_counter()
+        sha = hashlib.sha256(payload).hexdigest()
+        if existing is not None and existing.content_sha256 == sha:
+            return UploadResult(existing, UploadOutcome.UNCHANGED)
+        blob_key = self.blobs.put(payload)
+        if existing is None:
+            doc = self._new_record(
+                department, source_uri, title, filename, access_list, sha, blob_key, len(payload)
+            )
+            await self.registry.insert(doc)
+            outcome = UploadOutcome.CREATED
+        else:
+            doc = existing
+            doc.version += 1
+            doc.content_sha256, doc.blob_key, doc.size_bytes = sha, blob_key, len(payload)
+            doc.filename, doc.title, doc.access_list = filename, title, access_list
+            await self.registry.update(
+                doc.id, version=doc.version, content_sha256=sha, blob_key=blob_key,
+                size_bytes=len(payload), filename=filename, title=title, access_list=access_list,
+                state=DocumentState.PROCESSING, failure_reason="", failure_stage="", requeues=0,
+                chunk_count=0,
+            )
+            doc.state = DocumentState.PROCESSING
+            outcome = UploadOutcome.REPLACED
+        await self.registry.add_stage(
+            doc.id, doc.version, "upload", "ok", int((time.perf_counter() - started) * 1000),
+            f"{len(payload)} bytes, {outcome.value.lower()}",
+        )
+        await self._publish_uploaded(doc)
+        return UploadResult(doc, outcome)
+
+    async def delete(self, principal: Principal, document_id: str) -> None:
+        doc = await self._readable(principal, document_id)
+        require_department_member(principal, doc.department)
+        await self.registry.delete(doc.id)
+        await self.publisher.publish(
+            events.DOCUMENT_DELETED,
+            events_pb2.DocumentDeleted(document_id=doc.id, department=doc.department),
+        )
+        if doc.blob_key and not await self.registry.blob_in_use(doc.blob_key):
+            self.blobs.delete(doc.blob_key)
+
+    async def retry(self, principal: Principal, document_id: str) -> DocumentRecord:
+        doc = await self._readable(principal, document_id)
+        if doc.state is not DocumentState.FAILED:
+            return doc  # nothing to do: retrying twice is safe
+        if not doc.blob_key or not self.blobs.exists(doc.blob_key):
+            raise FailedPrecondition(
+                f"document {doc.id} has no stored content to retry ({doc.failure_reason}); upload it again"
+            )
+        await self._requeue(doc, reset_requeues=True, detail="retry requested")
+        return doc
+
+    # Pipeline ---------------------------------------------------------------------------
+
+    async def process_uploaded(self, event: events_pb2.DocumentUploaded) -> None:
+        """documents.uploaded → parse and chunk → chunks.created (in batches)."""
+        doc = await self.registry.get(event.document_id)
+        if doc is None or doc.version != event.version or doc.state is not DocumentState.PROCESSING:
+            return  # superseded, deleted or already finished
+        try:
+            data = self.blobs.get(event.blob_key)
+        except FileNotFoundError:
+            await self.fail(doc.id, doc.version, "parse", "the stored file is missing; upload the document again")
+            return
+        started = time.perf_counter()
+        try:
+            outcome = await self.parser.parse(data, doc.filename, self.limits.parse, self.limits.chunking)
+        except ParseError as exc:
+            await self.fail(doc.id, doc.version, "parse", exc.reason)
+            return
+        parse_ms = int((time.perf_counter() - started) * 1000)
+        chunks = outcome.chunks
+        if not chunks:
+            await self.fail(doc.id, doc.version, "chunk", "the document contains no indexable text")
+            return
+        if len(chunks) > self.limits.max_chunks_per_document:
+            await self.fail(
+                doc.id, doc.version, "chunk",
+                f"the document yields {len(chunks)} chunks, more than the limit of "
+                f"{self.limits.max_chunks_per_document}; split it into smaller documents",
+            )
+            return
+        fields = {"content_type": outcome.content_type, "page_count": outcome.page_count,
+                  "chunk_count": len(chunks)}
+        if outcome.title and doc.title == PurePath(doc.filename).stem:
+            fields["title"] = doc.title = outcome.title[:500]
+        if not await self.registry.update(doc.id, expect_version=doc.version, **fields):
+            return
+        await self.registry.add_stage(
+            doc.id, doc.version, "parse", "ok", parse_ms,
+            f"{outcome.content_type}, {outcome.page_count} pages, {len(chunks)} chunks",
+        )
+        await self._publish_chunks(doc, chunks)
+
+    async def _publish_chunks(self, doc: DocumentRecord, chunks) -> None:
+        size = self.limits.batch_size
+        batches = [chunks[i : i + size] for i in range(0, len(chunks), size)]
+        for b, batch in enumerate(batches):
+            message = events_pb2.ChunksCreated(
+                document_id=doc.id, version=doc.version, batch_index=b,
+                batch_count=len(batches), total_chunks=len(chunks),
+            )
+            for offset, draft in enumerate(batch):
+                index = b * size + offset
+                message.chunks.add(
+                    chunk_id=chunk_id(doc.id, doc.version, index), document_id=doc.id,
+                    version=doc.version, chunk_index=index, text=draft.text, page=draft.page,
+                    heading=draft.heading, title=doc.title, department=doc.department,
+                    access_list=doc.access_list, source_uri=doc.source_uri,
+                )
+            await self.publisher.publish(
+                events.CHUNKS_CREATED, message, msg_id=f"chunks:{doc.id}:{doc.version}:{b}"
+            )
+
+    async def fail(self, document_id: str, version: int, stage: str, reason: str) -> bool:
+        """Record FAILED for the version if it is still processing (idempotent)."""
+        changed = await self.registry.update(
+            document_id, expect_version=version, expect_state=DocumentState.PROCESSING,
+            state=DocumentState.FAILED, failure_stage=stage, failure_reason=reason,
+        )
+        if changed:
+            logger.info("document failed", extra={"document_id": document_id, "stage": stage, "reason": reason})
+            await self.registry.add_stage(document_id, version, stage, "failed", detail=reason)
+            await self.publisher.publish(
+                events.DOCUMENT_FAILED,
+                events_pb2.DocumentFailed(document_id=document_id, version=version, stage=stage, reason=reason),
+                msg_id=f"failed:{document_id}:{version}",
+            )
+        return changed
+
+    async def on_indexed(self, event: events_pb2.DocumentIndexed) -> None:
+        doc = await self.registry.get(event.document_id)
+        if doc is None:
+            # Deleted while in flight: make sure its late vectors go too.
+            await self.publisher.publish(
+                events.DOCUMENT_DELETED, events_pb2.DocumentDeleted(document_id=event.document_id)
+            )
+            return
+        if await self.registry.update(
+            doc.id, expect_version=event.version, expect_state=DocumentState.PROCESSING,
+            state=DocumentState.INDEXED, chunk_count=event.chunk_count,
+        ):
+            logger.info("document indexed", extra={"document_id": doc.id, "chunks": event.chunk_count})
+
+    async def on_failed(self, event: events_pb2.DocumentFailed) -> None:
+        await self.fail(event.document_id, event.version, event.stage, event.reason)
+
+    async def on_stage(self, event: events_pb2.StageCompleted) -> None:
+        await self.registry.add_stage(
+            event.document_id, event.version, event.stage, "ok", event.duration_ms,
+            event.detail, event.service,
+        )
+
+    async def on_dead_letter(self, letter: events_pb2.DeadLetter) -> None:
+        """A stage gave up after its retries: the document must not stay PROCESSING."""
+        kinds = {
+            events.DOCUMENT_UPLOADED: (events_pb2.DocumentUploaded, "parse"),
+            events.CHUNKS_CREATED: (events_pb2.ChunksCreated, "embed"),
+            events.CHUNKS_EMBEDDED: (events_pb2.ChunksEmbedded, "index"),
+        }
+        if letter.subject not in kinds:
+            return
+        message_type, stage = kinds[letter.subject]
+        message = message_type()
+        message.ParseFromString(letter.payload)
+        await self.fail(
+            message.document_id, message.version, stage,
+            f"the {stage} stage failed {letter.deliveries} times ({letter.error[:300]}); "
+            f"fix the cause, then run `sentra retry {message.document_id}`",
+        )
+
+    async def requeue_stalled(self) -> None:
+        """Re-queue documents without progress for too long; FAIL them after a few tries."""
+        cutoff = utcnow() - timedelta(seconds=self.limits.stall_timeout_seconds)
+        for doc in await self.registry.stalled(cutoff):
+            if doc.requeues >= self.limits.stall_requeues:
+                await self.fail(
+                    doc.id, doc.version, "pipeline",
+                    f"processing made no progress for {self.limits.stall_timeout_seconds:.0f} s "
+                    f"after {doc.requeues + 1} attempts; check that the embedding and retrieval "
+                    f"services run, then `sentra retry {doc.id}`",
+                )
+            else:
+                await self._requeue(doc, reset_requeues=False, detail="no progress; re-queued")
+
+    async def _requeue(self, doc: DocumentRecord, *, reset_requeues: bool, detail: str) -> None:
+        """Start the pipeline again under a new version, so stale in-flight work is ignored."""
+        new_version = doc.version + 1
+        requeues = 0 if reset_requeues else doc.requeues + 1
+        if not await self.registry.update(
+            doc.id, expect_version=doc.version, expect_state=doc.state, version=new_version,
+            state=DocumentState.PROCESSING, failure_reason="", failure_stage="", requeues=requeues,
+        ):
+            return  # somebody else moved it first
+        doc.version, doc.state, doc.requeues = new_version, DocumentState.PROCESSING, requeues
+        doc.failure_reason = doc.failure_stage = ""
+        await self.registry.add_stage(doc.id, new_version, "requeue", "ok", detail=detail)
+        await self._publish_uploaded(doc)
+
+    # Helpers ----------------------------------------------------------------------------
+
+    async def _publish_uploaded(self, doc: DocumentRecord) -> None:
+        await self.publisher.publish(
+            events.DOCUMENT_UPLOADED,
+            events_pb2.DocumentUploaded(
+                document_id=doc.id, version=doc.version, department=doc.department,
+                access_list=doc.access_list, title=doc.title, filename=doc.filename,
+                blob_key=doc.blob_key or "", content_sha256=doc.content_sha256,
+                source_uri=doc.source_uri,
+            ),
+            msg_id=f"uploaded:{doc.id}:{doc.version}",
+        )
+
+    async def _receive(self, declared_size: int, data: AsyncIterator[bytes]) -> bytes | None:
+        """The uploaded bytes, or None when they exceed the limit (reading stops early)."""
+        limit = self.limits.max_upload_bytes
+        if declared_size > limit:
+            return None
+        buffer = bytearray()
+        async for piece in data:
+            buffer.extend(piece)
+            if len(buffer) > limit:
+                return None
+        return bytes(buffer)
+
+    @staticmethod
+    def _only_department(principal: Principal) -> str:
+        if len(principal.departments) == 1:
+            return principal.departments[0]
+        raise InvalidArgument("say which department the document belongs to (e.g. --department legal)")
+
+    @staticmethod
+    def _new_record(department, source_uri, title, filename, access_list, sha, blob_key, size) -> DocumentRecord:
+        return DocumentRecord(
+            id=str(uuid.uuid4()), department=department, source_uri=source_uri, title=title,
+            filename=filename, access_list=access_list, content_type="", content_sha256=sha,
+            blob_key=blob_key, size_bytes=size, version=1, state=DocumentState.PROCESSING,
+        )

@@ -1,0 +1,79 @@
+"""Composition root of the retrieval service."""
+
+from __future__ import annotations
+
+import asyncio
+from contextlib import asynccontextmanager
+
+from sentra.events.v1 import events_pb2
+from sentra.retrieval.v1 import retrieval_pb2_grpc
+from sentra_common import events
+from sentra_common.config import service_principal
+from sentra_common.grpc_server import GrpcServer
+from sentra_common.metrics import ServiceMetrics
+from sentra_common.nats import EventBus
+from sentra_common.principal import reset_principal, set_principal
+from sentra_common.runtime import principal_verifier
+from sentra_retrieval.adapters.embedder import EmbeddingClient
+from sentra_retrieval.adapters.store import VectorStore, open_store
+from sentra_retrieval.config import RetrievalSettings
+from sentra_retrieval.domain.lexical import SparseEncoder
+from sentra_retrieval.domain.service import RetrievalService
+from sentra_retrieval.servicer import RetrievalServicer
+
+SERVICE = "retrieval"
+
+
+def build_store(settings: RetrievalSettings) -> VectorStore:
+    if settings.engine == "qdrant":
+        return open_store("qdrant", url=settings.qdrant_url, api_key=settings.qdrant_api_key or None)
+    settings.edge_path.mkdir(parents=True, exist_ok=True)
+    return open_store("edge", path=settings.edge_path)
+
+
+@asynccontextmanager
+async def retrieval_app(settings: RetrievalSettings):
+    metrics = ServiceMetrics(SERVICE)
+    server = GrpcServer(SERVICE, settings.grpc, metrics, principal_verifier(SERVICE, settings))
+    embedder = EmbeddingClient(settings.embedding_target, settings.client.deadline_seconds)
+    store = await asyncio.to_thread(build_store, settings)
+    bus: EventBus | None = None
+    try:
+        # The collection's dimension comes from the embedding model in use.
+        token = set_principal(service_principal(SERVICE))
+        try:
+            dimension = await asyncio.wait_for(embedder.dimension(), timeout=300)
+        finally:
+            reset_principal(token)
+        await asyncio.to_thread(store.ensure_collection, dimension)
+        service = RetrievalService(
+            store, embedder, SparseEncoder(), candidates=settings.candidates, rrf_k=settings.rrf_k,
+            weights=(settings.dense_weight, settings.lexical_weight), max_top_k=settings.max_top_k,
+            max_query_chars=settings.max_query_chars,
+        )
+        servicer = RetrievalServicer(service, store.engine)
+        server.add_service(
+            "sentra.retrieval.v1.RetrievalService",
+            lambda s: retrieval_pb2_grpc.add_RetrievalServiceServicer_to_server(servicer, s),
+        )
+        await server.start()
+        if settings.consume_events:
+            bus = EventBus(settings.nats, SERVICE, metrics)
+            await bus.connect()
+            bus.subscribe(
+                events.CHUNKS_EMBEDDED, "retrieval-indexer", events_pb2.ChunksEmbedded,
+                lambda d: service.index_batch(d.message, bus), batch=4,
+            )
+            bus.subscribe(
+                events.DOCUMENT_DELETED, "retrieval-deleter", events_pb2.DocumentDeleted,
+                lambda d: service.delete_document(d.message.document_id), batch=16,
+            )
+        await server.set_serving(True)
+        yield server
+    finally:
+        await server.set_serving(False)
+        if bus is not None:
+            await bus.close()
+        await server.stop()
+        await embedder.close()
+        await asyncio.to_thread(store.close)

@@ -1,0 +1,57 @@
+"""gRPC surface of the retrieval service: proto in → domain → proto out."""
+
+from __future__ import annotations
+
+from sentra.retrieval.v1 import retrieval_pb2, retrieval_pb2_grpc
+from sentra_common.errors import PermissionDenied
+from sentra_common.principal import current_principal
+from sentra_retrieval.domain.search import SearchMode
+from sentra_retrieval.domain.service import RetrievalService
+
+_MODES = {
+    retrieval_pb2.SEARCH_MODE_UNSPECIFIED: SearchMode.HYBRID,
+    retrieval_pb2.SEARCH_MODE_HYBRID: SearchMode.HYBRID,
+    retrieval_pb2.SEARCH_MODE_DENSE: SearchMode.DENSE,
+    retrieval_pb2.SEARCH_MODE_LEXICAL: SearchMode.LEXICAL,
+}
+
+
+def _require_writer() -> None:
+    principal = current_principal()
+    if not (principal.is_service or principal.is_platform_admin):
+        raise PermissionDenied("only Sentra services and platform admins may change the index")
+
+
+class RetrievalServicer(retrieval_pb2_grpc.RetrievalServiceServicer):
+    def __init__(self, service: RetrievalService, engine: str) -> None:
+        self.service = service
+        self.engine = engine
+
+    async def Search(self, request, context):
+        hits = await self.service.search(
+            current_principal(), request.query, top_k=request.top_k, mode=_MODES[request.mode],
+            departments=list(request.departments), document_ids=list(request.document_ids),
+        )
+        return retrieval_pb2.SearchResponse(hits=[
+            retrieval_pb2.SearchHit(
+                document_id=h.document_id, chunk_id=h.chunk_id, title=h.title, text=h.text,
+                page=h.page, heading=h.heading, score=h.score, department=h.department,
+                chunk_index=h.chunk_index, source_uri=h.source_uri, version=h.version,
+            )
+            for h in hits
+        ])
+
+    async def IndexChunks(self, request, context):
+        _require_writer()
+        indexed = await self.service.index_chunks(list(request.chunks))
+        return retrieval_pb2.IndexChunksResponse(indexed=indexed)
+
+    async def DeleteDocumentVectors(self, request, context):
+        _require_writer()
+        await self.service.delete_document(request.document_id)
+        return retrieval_pb2.DeleteDocumentVectorsResponse()
+
+    async def GetIndexStats(self, request, context):
+        _require_writer()
+        points = await self.service.count(request.document_id or None)
+        return retrieval_pb2.GetIndexStatsResponse(points=points, engine=self.engine)
