@@ -192,7 +192,8 @@ class DocumentService:
                 f"document {doc.id} has no stored content to retry ({doc.failure_reason}); upload it again"
             )
         await self._requeue(doc, reset_requeues=True, detail="retry requested")
-        return doc
+        # Concurrent retries: only one re-queues (compare-and-set); all see the result.
+        return await self.registry.get(doc.id) or doc
 
     # Pipeline ---------------------------------------------------------------------------
 
