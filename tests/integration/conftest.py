@@ -4,8 +4,8 @@ separate processes, on SQLite or on a real PostgreSQL."""
 from __future__ import annotations
 
 import pytest
-
 from sentra_cli.platform import Platform
+
 from tests.support.platform import TEST_ENV
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-
 from sentra.ingestion.v1 import ingestion_pb2
+
 from tests.support.platform import FAILED, INDEXED, Api
 
 pytestmark = pytest.mark.integration

@@ -5,8 +5,8 @@ document uploaded afterwards is unaffected."""
 from __future__ import annotations
 
 import pytest
-
 from sentra_common.principal import Principal
+
 from tests.support.hostile import cases
 from tests.support.platform import FAILED, INDEXED, Api
 

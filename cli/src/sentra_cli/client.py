@@ -8,9 +8,10 @@ from pathlib import Path
 
 from sentra.ingestion.v1 import ingestion_pb2, ingestion_pb2_grpc
 from sentra.retrieval.v1 import retrieval_pb2_grpc
-from sentra_cli.platform import Platform, PlatformError
 from sentra_common.grpc_client import open_channel
 from sentra_common.principal import Principal
+
+from sentra_cli.platform import Platform, PlatformError
 
 IDENTITY_ENV = "SENTRA_IDENTITY"
 UPLOAD_PIECE = 256 * 1024

@@ -13,9 +13,9 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
-
 from sentra.ingestion.v1 import ingestion_pb2
 from sentra.retrieval.v1 import retrieval_pb2
+
 from sentra_cli.client import Clients, identity_from_env
 from sentra_cli.platform import SERVICES, Platform, PlatformError
 

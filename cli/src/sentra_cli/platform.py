@@ -89,7 +89,9 @@ def pid_alive(pid: int) -> bool:
 class Platform:
     """Start, stop, kill and restart Sentra's processes under one data directory."""
 
-    def __init__(self, data_dir: Path, *, database_url: str | None = None, extra_env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, data_dir: Path, *, database_url: str | None = None, extra_env: dict[str, str] | None = None
+    ) -> None:
         self.data_dir = data_dir.resolve()
         self.database_url = database_url or f"sqlite+aiosqlite:///{self.data_dir / 'metadata.db'}"
         self.extra_env = extra_env or {}

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import pytest
-
+from pydantic_settings import SettingsConfigDict
 from sentra_common.access import can_read, validate_access_list, validate_department
-from sentra_common.config import load_settings
+from sentra_common.config import DatabaseSettings, NatsSettings, ServiceSettings, load_settings
 from sentra_common.errors import InvalidArgument
 from sentra_common.principal import Principal
-from pydantic_settings import SettingsConfigDict
-
-from sentra_common.config import DatabaseSettings, NatsSettings, ServiceSettings
 
 
 class ExampleSettings(ServiceSettings):

@@ -14,7 +14,6 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from prometheus_client import CollectorRegistry
-
 from sentra.embedding.v1 import embedding_pb2, embedding_pb2_grpc
 from sentra_common.config import GrpcServerSettings
 from sentra_common.errors import NotFound
@@ -70,6 +69,18 @@ async def call(server, text, principal=ANA, deadline=10.0):
 
 async def test_principal_reaches_the_handler(server):
     assert (await call(server, "who")).model == "ana"
+
+
+async def test_streaming_calls_carry_principal_and_deadline_too(server):
+    from sentra.ingestion.v1 import ingestion_pb2, ingestion_pb2_grpc
+    from sentra_common.grpc_client import _StreamStream, _StreamUnary, _UnaryStream
+
+    channel = open_channel(f"127.0.0.1:{server.port}", principal=ANA)
+    kinds = {type(i) for i in channel._stream_unary_interceptors + channel._unary_stream_interceptors
+             + channel._stream_stream_interceptors}
+    assert kinds == {_StreamUnary, _UnaryStream, _StreamStream}
+    await channel.close()
+    assert ingestion_pb2 and ingestion_pb2_grpc
 
 
 async def test_call_without_principal_is_unauthenticated(server):

@@ -8,7 +8,6 @@ import asyncio
 import pytest
 from opentelemetry import trace
 from prometheus_client import CollectorRegistry
-
 from sentra.events.v1 import events_pb2
 from sentra_common import events
 from sentra_common.config import NatsSettings

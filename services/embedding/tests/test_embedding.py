@@ -10,7 +10,6 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-
 from sentra.events.v1 import events_pb2
 from sentra_common import events
 from sentra_common.errors import InvalidArgument, Unavailable

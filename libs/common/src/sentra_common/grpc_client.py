@@ -14,12 +14,9 @@ from sentra_common.principal import METADATA_KEY, Principal, optional_principal
 PrincipalProvider = Callable[[], Principal | None]
 
 
-class _OutboundInterceptor(
-    grpc.aio.UnaryUnaryClientInterceptor,
-    grpc.aio.UnaryStreamClientInterceptor,
-    grpc.aio.StreamUnaryClientInterceptor,
-    grpc.aio.StreamStreamClientInterceptor,
-):
+class _Outbound:
+    """Adds deadline, principal, request id and trace context to outgoing calls."""
+
     def __init__(self, deadline_seconds: float, principal: PrincipalProvider) -> None:
         self.deadline_seconds = deadline_seconds
         self.principal = principal
@@ -38,15 +35,24 @@ class _OutboundInterceptor(
             details.method, timeout, grpc.aio.Metadata(*metadata), details.credentials, details.wait_for_ready
         )
 
+
+# grpc.aio files each interceptor under one call kind only, so there is one class per kind.
+class _UnaryUnary(_Outbound, grpc.aio.UnaryUnaryClientInterceptor):
     async def intercept_unary_unary(self, continuation, client_call_details, request):
         return await continuation(self._details(client_call_details), request)
 
+
+class _UnaryStream(_Outbound, grpc.aio.UnaryStreamClientInterceptor):
     async def intercept_unary_stream(self, continuation, client_call_details, request):
         return await continuation(self._details(client_call_details), request)
 
+
+class _StreamUnary(_Outbound, grpc.aio.StreamUnaryClientInterceptor):
     async def intercept_stream_unary(self, continuation, client_call_details, request_iterator):
         return await continuation(self._details(client_call_details), request_iterator)
 
+
+class _StreamStream(_Outbound, grpc.aio.StreamStreamClientInterceptor):
     async def intercept_stream_stream(self, continuation, client_call_details, request_iterator):
         return await continuation(self._details(client_call_details), request_iterator)
 
@@ -70,7 +76,9 @@ def open_channel(
         provider = principal or optional_principal
     return grpc.aio.insecure_channel(
         target,
-        interceptors=[_OutboundInterceptor(deadline_seconds, provider)],
+        interceptors=[
+            kind(deadline_seconds, provider) for kind in (_UnaryUnary, _UnaryStream, _StreamUnary, _StreamStream)
+        ],
         options=[
             ("grpc.max_receive_message_length", max_message_bytes),
             ("grpc.max_send_message_length", max_message_bytes),

@@ -144,7 +144,7 @@ class _Wrapper:
                 return response
             except (grpc.aio.AbortError, asyncio.CancelledError):
                 raise
-            except BaseException as exc:  # noqa: BLE001 - mapped to a status for the caller
+            except BaseException as exc:
                 await self._abort(context, exc, rid)
             finally:
                 self.i.metrics.grpc_duration.labels(self.method).observe(time.perf_counter() - started)
@@ -164,7 +164,7 @@ class _Wrapper:
                 self.i.metrics.grpc_requests.labels(self.method, "OK").inc()
             except (grpc.aio.AbortError, asyncio.CancelledError):
                 raise
-            except BaseException as exc:  # noqa: BLE001
+            except BaseException as exc:
                 await self._abort(context, exc, rid)
             finally:
                 self.i.metrics.grpc_duration.labels(self.method).observe(time.perf_counter() - started)

@@ -22,8 +22,8 @@ from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, RetentionPolicy, StreamConfig
 from nats.js.errors import NotFoundError
 from opentelemetry import trace
-
 from sentra.events.v1 import events_pb2
+
 from sentra_common import events, telemetry
 from sentra_common.config import NatsSettings
 from sentra_common.metrics import ServiceMetrics
@@ -144,7 +144,7 @@ class EventBus:
             try:
                 sub = await self.js.pull_subscribe(subject, durable=durable, config=config)
                 break
-            except Exception:  # noqa: BLE001 - NATS not ready yet; keep trying
+            except Exception:
                 logger.warning("cannot create consumer %s yet; retrying", durable, exc_info=True)
                 await asyncio.sleep(1)
         else:
@@ -156,7 +156,7 @@ class EventBus:
                 msgs = await sub.fetch(batch, timeout=1)
             except (TimeoutError, nats.errors.TimeoutError):
                 continue
-            except Exception:  # noqa: BLE001 - connection trouble; the client reconnects
+            except Exception:
                 if self._stopping.is_set():
                     break
                 logger.warning("fetch failed on %s; retrying", durable, exc_info=True)
@@ -190,7 +190,7 @@ class EventBus:
                 await handler(Delivery(decoded, msg.subject, attempt, headers))
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:  # noqa: BLE001 - retried, then dead-lettered
+            except Exception as exc:
                 await self._failed(msg, durable, attempt, exc)
             else:
                 await msg.ack()
@@ -237,7 +237,7 @@ class EventBus:
     async def close(self) -> None:
         self._stopping.set()
         if self._tasks:
-            done, pending = await asyncio.wait(self._tasks, timeout=10)
+            _done, pending = await asyncio.wait(self._tasks, timeout=10)
             for task in pending:
                 task.cancel()
         if self.nc is not None:

@@ -11,6 +11,7 @@ from sentra_common.grpc_server import GrpcServer
 from sentra_common.metrics import ServiceMetrics
 from sentra_common.nats import Delivery, EventBus
 from sentra_common.runtime import principal_verifier
+
 from sentra_embedding.adapters.backends import EmbeddingBackend, LocalBackend, TeiBackend
 from sentra_embedding.config import EmbeddingSettings
 from sentra_embedding.domain.batcher import MicroBatcher
@@ -53,7 +54,9 @@ async def embedding_app(settings: EmbeddingSettings, backend: EmbeddingBackend |
             async def on_chunks(delivery: Delivery[events_pb2.ChunksCreated]) -> None:
                 await service.embed_chunks(delivery.message, bus)
 
-            bus.subscribe(events.CHUNKS_CREATED, "embedding", events_pb2.ChunksCreated, on_chunks, concurrency=2, batch=2)
+            bus.subscribe(
+                events.CHUNKS_CREATED, "embedding", events_pb2.ChunksCreated, on_chunks, concurrency=2, batch=2
+            )
         await server.set_serving(True)
         yield server
     finally:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sentra.embedding.v1 import embedding_pb2, embedding_pb2_grpc
 from sentra_common.principal import current_principal
+
 from sentra_embedding.domain.service import EmbeddingService
 
 

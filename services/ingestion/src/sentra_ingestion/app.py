@@ -18,6 +18,7 @@ from sentra_common.metrics import ServiceMetrics
 from sentra_common.nats import EventBus
 from sentra_common.principal import Principal
 from sentra_common.runtime import principal_verifier
+
 from sentra_ingestion.adapters.parser_pool import ParserPool
 from sentra_ingestion.adapters.registry import Registry
 from sentra_ingestion.config import IngestionSettings
@@ -53,7 +54,7 @@ async def _every(seconds: float, job, name: str) -> None:
         await asyncio.sleep(seconds)
         try:
             await job()
-        except Exception:  # noqa: BLE001 - a periodic job must survive a bad round
+        except Exception:
             logger.exception("%s failed; trying again in %.0f s", name, seconds)
 
 

@@ -6,7 +6,6 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 from pydantic_settings import SettingsConfigDict
-
 from sentra_common.config import DatabaseSettings, NatsSettings, ServiceSettings
 
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from google.protobuf.timestamp_pb2 import Timestamp
-
 from sentra.ingestion.v1 import ingestion_pb2, ingestion_pb2_grpc
 from sentra_common.errors import InvalidArgument
 from sentra_common.principal import current_principal
+
 from sentra_ingestion.domain.model import DocumentRecord, DocumentState, StageRecord, UploadOutcome
 from sentra_ingestion.domain.service import DocumentService, UploadRequest
 

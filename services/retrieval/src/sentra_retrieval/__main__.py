@@ -1,6 +1,7 @@
 """python -m sentra_retrieval: run the retrieval service."""
 
 from sentra_common.runtime import main
+
 from sentra_retrieval.app import SERVICE, retrieval_app
 from sentra_retrieval.config import RetrievalSettings
 

@@ -14,6 +14,7 @@ from sentra_common.metrics import ServiceMetrics
 from sentra_common.nats import EventBus
 from sentra_common.principal import reset_principal, set_principal
 from sentra_common.runtime import principal_verifier
+
 from sentra_retrieval.adapters.embedder import EmbeddingClient
 from sentra_retrieval.adapters.store import VectorStore, open_store
 from sentra_retrieval.config import RetrievalSettings

@@ -7,7 +7,6 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
-
 from sentra_common.config import NatsSettings, ServiceSettings
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sentra.retrieval.v1 import retrieval_pb2, retrieval_pb2_grpc
 from sentra_common.errors import PermissionDenied
 from sentra_common.principal import current_principal
+
 from sentra_retrieval.domain.search import SearchMode
 from sentra_retrieval.domain.service import RetrievalService
 

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Protocol
 
 import httpx
-
 from sentra_common.errors import Unavailable
 
 logger = logging.getLogger(__name__)

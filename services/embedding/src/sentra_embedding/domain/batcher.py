@@ -46,7 +46,7 @@ class MicroBatcher:
             texts = [t for item, _ in pending for t in item]
             try:
                 vectors = await self._embed(texts)
-            except Exception as exc:  # noqa: BLE001 - each caller gets the error
+            except Exception as exc:
                 for _, fut in pending:
                     if not fut.done():
                         fut.set_exception(exc)

@@ -10,6 +10,7 @@ from sentra.events.v1 import events_pb2
 from sentra_common import events
 from sentra_common.chunks import search_text
 from sentra_common.errors import InvalidArgument
+
 from sentra_embedding.adapters.backends import EmbeddingBackend
 from sentra_embedding.domain.batcher import MicroBatcher
 

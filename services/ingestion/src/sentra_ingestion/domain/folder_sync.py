@@ -15,6 +15,7 @@ from pathlib import Path
 
 from sentra_common.errors import NotFound, SentraError
 from sentra_common.principal import Principal
+
 from sentra_ingestion.domain.service import DocumentService, UploadRequest
 
 logger = logging.getLogger(__name__)

@@ -19,13 +19,22 @@ from typing import Protocol
 from sentra.events.v1 import events_pb2
 from sentra_common import events
 from sentra_common.access import (
-    can_read, readable_departments, require_department_member, validate_access_list,
+    can_read,
+    readable_departments,
+    require_department_member,
+    validate_access_list,
     validate_department,
 )
 from sentra_common.errors import FailedPrecondition, InvalidArgument, NotFound, ResourceExhausted
 from sentra_common.principal import Principal
+
 from sentra_ingestion.domain.model import (
-    DocumentRecord, DocumentState, StageRecord, UploadOutcome, UploadResult, utcnow,
+    DocumentRecord,
+    DocumentState,
+    StageRecord,
+    UploadOutcome,
+    UploadResult,
+    utcnow,
 )
 from sentra_ingestion.domain.parsing import ParseError, ParseLimits, safe_filename
 

@@ -1,8 +1,8 @@
 """Alembic environment of the ingestion service (run through sentra_common.db.migrate)."""
 
 from alembic import context
-
 from sentra_common.db import run_migrations_on
+
 from sentra_ingestion.adapters.tables import metadata
 
 run_migrations_on(

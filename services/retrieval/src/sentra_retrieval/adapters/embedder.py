@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import grpc
-
 from sentra.embedding.v1 import embedding_pb2, embedding_pb2_grpc
 from sentra_common.errors import Unavailable
 from sentra_common.grpc_client import open_channel

@@ -13,6 +13,7 @@ from sentra_common import events
 from sentra_common.chunks import search_text
 from sentra_common.errors import InvalidArgument, PermissionDenied
 from sentra_common.principal import Principal
+
 from sentra_retrieval.adapters.store import VectorStore
 from sentra_retrieval.domain.lexical import SparseEncoder
 from sentra_retrieval.domain.model import IndexedPoint, ScopeFilter, StoredHit
