@@ -1,0 +1,210 @@
+"""The registry's state machine with a real SQLite database, an in-process parser and a
+recording publisher (no network)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from sentra.events.v1 import events_pb2
+from sentra_common import events
+from sentra_common.blobs import BlobStore
+from sentra_common.db import create_engine, migrate, sqlite_url
+from sentra_common.errors import NotFound, PermissionDenied, ResourceExhausted
+from sentra_common.principal import Principal
+from sentra_ingestion.adapters.parser_pool import _parse_in_worker
+from sentra_ingestion.adapters.registry import Registry
+from sentra_ingestion.app import MIGRATIONS
+from sentra_ingestion.domain.folder_sync import FolderSync
+from sentra_ingestion.domain.model import DocumentState, UploadOutcome, utcnow
+from sentra_ingestion.domain.parsing import ParseError, ParseLimits
+from sentra_ingestion.domain.service import DocumentService, Limits, UploadRequest, chunk_id
+
+ANA = Principal("ana", departments=("legal",))
+LUIS = Principal("luis", departments=("rrhh",))
+TEXT = ("La cláusula de confidencialidad dura cinco años.\n\n" * 3).encode()
+
+
+class InProcessParser:
+    async def parse(self, data, filename, limits, chunking):
+        result = _parse_in_worker(data, filename, limits, chunking)
+        if isinstance(result, str):
+            raise ParseError(result)
+        return result
+
+
+class Recorder:
+    def __init__(self):
+        self.published = []
+
+    async def publish(self, subject, message, *, msg_id=None):
+        self.published.append((subject, message, msg_id))
+
+    def of(self, subject):
+        return [m for s, m, _ in self.published if s == subject]
+
+
+@pytest.fixture
+async def env(tmp_path):
+    engine = create_engine(sqlite_url(tmp_path / "meta.db"))
+    await migrate(engine, MIGRATIONS, "alembic_version_ingestion")
+    registry = Registry(engine)
+    bus = Recorder()
+    limits = Limits(
+        max_upload_bytes=10_000, parse=ParseLimits(), max_chunks_per_document=100,
+        chunking={"target_chars": 80, "max_chars": 120, "overlap_chars": 0}, batch_size=2,
+        stall_timeout_seconds=60, stall_requeues=1,
+    )
+    service = DocumentService(registry, BlobStore(tmp_path / "blobs"), InProcessParser(), bus, limits)
+    yield service, registry, bus
+    await engine.dispose()
+
+
+async def stream(data: bytes):
+    for i in range(0, len(data), 7):
+        yield data[i : i + 7]
+
+
+async def upload(service, data=TEXT, principal=ANA, source="s1", name="nda.txt"):
+    return await service.upload(principal, UploadRequest(filename=name, department="legal", source_uri=source),
+                                stream(data))
+
+
+async def test_upload_registers_processing_and_emits_uploaded(env):
+    service, _, bus = env
+    result = await upload(service)
+    assert result.outcome is UploadOutcome.CREATED
+    assert result.document.state is DocumentState.PROCESSING and result.document.version == 1
+    [event] = bus.of(events.DOCUMENT_UPLOADED)
+    assert event.document_id == result.document.id and event.version == 1
+
+
+async def test_identical_reupload_is_unchanged_and_changed_one_replaces(env):
+    service, _, bus = env
+    first = await upload(service)
+    again = await upload(service)
+    assert again.outcome is UploadOutcome.UNCHANGED and len(bus.of(events.DOCUMENT_UPLOADED)) == 1
+    changed = await upload(service, data=TEXT + "Nueva cláusula.".encode())
+    assert changed.outcome is UploadOutcome.REPLACED
+    assert changed.document.id == first.document.id and changed.document.version == 2
+
+
+async def test_over_limit_upload_is_failed_with_a_reason_and_keeps_existing(env):
+    service, _, _ = env
+    big = await upload(service, data=b"x" * 20_000, source="big")
+    assert big.document.state is DocumentState.FAILED
+    assert "upload limit" in big.document.failure_reason
+    await upload(service, source="kept")
+    with pytest.raises(ResourceExhausted, match="current version is kept"):
+        await upload(service, data=b"x" * 20_000, source="kept")
+
+
+async def test_other_departments_are_refused_or_invisible(env):
+    service, _, _ = env
+    result = await upload(service)
+    with pytest.raises(PermissionDenied):
+        await service.upload(LUIS, UploadRequest(filename="a.txt", department="legal"), stream(TEXT))
+    with pytest.raises(NotFound):
+        await service.get(LUIS, result.document.id)
+    docs, _, _ = await service.list(LUIS, "", None, 100, "")
+    assert docs == []
+
+
+async def test_parse_emits_batches_with_deterministic_chunk_ids(env):
+    service, registry, bus = env
+    doc = (await upload(service)).document
+    await service.process_uploaded(bus.of(events.DOCUMENT_UPLOADED)[0])
+    batches = bus.of(events.CHUNKS_CREATED)
+    chunks = [c for b in batches for c in b.chunks]
+    assert len(chunks) == batches[0].total_chunks >= 2
+    assert all(len(b.chunks) <= 2 for b in batches)
+    assert [c.chunk_id for c in chunks] == [chunk_id(doc.id, 1, i) for i in range(len(chunks))]
+    stored = await registry.get(doc.id)
+    assert stored.chunk_count == len(chunks) and stored.content_type == "text/plain"
+
+
+async def test_parse_failure_marks_failed_with_reason(env):
+    service, registry, bus = env
+    doc = (await upload(service, data=b"%PDF-1.4 broken", name="x.pdf")).document
+    await service.process_uploaded(bus.of(events.DOCUMENT_UPLOADED)[0])
+    stored = await registry.get(doc.id)
+    assert stored.state is DocumentState.FAILED and stored.failure_stage == "parse"
+    assert bus.of(events.DOCUMENT_FAILED)[0].reason == stored.failure_reason
+
+
+async def test_stale_events_are_ignored(env):
+    service, registry, bus = env
+    doc = (await upload(service)).document
+    old_event = bus.of(events.DOCUMENT_UPLOADED)[0]
+    await upload(service, data=TEXT + b"v2")
+    await service.process_uploaded(old_event)  # version 1 is superseded
+    assert bus.of(events.CHUNKS_CREATED) == []
+    await service.on_indexed(events_pb2.DocumentIndexed(document_id=doc.id, version=1, chunk_count=3))
+    assert (await registry.get(doc.id)).state is DocumentState.PROCESSING
+
+
+async def test_indexed_event_completes_and_late_one_for_deleted_doc_cleans_up(env):
+    service, registry, bus = env
+    doc = (await upload(service)).document
+    await service.on_indexed(events_pb2.DocumentIndexed(document_id=doc.id, version=1, chunk_count=3))
+    assert (await registry.get(doc.id)).state is DocumentState.INDEXED
+    await service.delete(ANA, doc.id)
+    await service.on_indexed(events_pb2.DocumentIndexed(document_id=doc.id, version=1, chunk_count=3))
+    assert len(bus.of(events.DOCUMENT_DELETED)) == 2
+
+
+async def test_dead_letter_fails_the_document(env):
+    service, registry, bus = env
+    doc = (await upload(service)).document
+    batch = events_pb2.ChunksCreated(document_id=doc.id, version=1)
+    await service.on_dead_letter(events_pb2.DeadLetter(
+        subject=events.CHUNKS_CREATED, consumer="embedding", deliveries=5, error="model crashed",
+        payload=batch.SerializeToString()))
+    stored = await registry.get(doc.id)
+    assert stored.state is DocumentState.FAILED and stored.failure_stage == "embed"
+    assert "5 times" in stored.failure_reason and "sentra retry" in stored.failure_reason
+
+
+async def test_stalled_document_is_requeued_then_failed(env):
+    service, registry, bus = env
+    doc = (await upload(service)).document
+    old = utcnow() - timedelta(hours=1)
+    await registry.update(doc.id, updated_at=old)
+    await service.requeue_stalled()
+    stored = await registry.get(doc.id)
+    assert stored.state is DocumentState.PROCESSING and stored.version == 2 and stored.requeues == 1
+    await registry.update(doc.id, updated_at=old)
+    await service.requeue_stalled()
+    stored = await registry.get(doc.id)
+    assert stored.state is DocumentState.FAILED and "no progress" in stored.failure_reason
+
+
+async def test_retry_requeues_once_and_is_idempotent(env):
+    service, registry, bus = env
+    doc = (await upload(service)).document
+    await service.fail(doc.id, 1, "embed", "boom")
+    first = await service.retry(ANA, doc.id)
+    second = await service.retry(ANA, doc.id)
+    assert first.version == second.version == 2 and second.state is DocumentState.PROCESSING
+    assert len(bus.of(events.DOCUMENT_UPLOADED)) == 2
+
+
+async def test_folder_sync_uploads_replaces_and_deletes(env, tmp_path):
+    service, registry, bus = env
+    folder = tmp_path / "share"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "a.txt").write_text("Horario de verano: de 8 a 15 horas.")
+    (folder / "sub" / "b.md").write_text("# Turnos\n\nEl turno de noche empieza a las 22.")
+    (folder / ".hidden").write_text("ignored")
+    sync = FolderSync(service, registry, name="share", root=folder, department="legal", access_list=[],
+                      principal=Principal("connector:share", ("legal",), roles=("service",)))
+    report = await sync.sync_once()
+    assert (report.uploaded, report.deleted) == (2, 0)
+    assert (await sync.sync_once()).unchanged == 2
+    (folder / "a.txt").write_text("Horario de verano: de 7 a 14 horas.")
+    (folder / "sub" / "b.md").unlink()
+    report = await sync.sync_once()
+    assert (report.uploaded, report.deleted) == (1, 1)
+    docs, _, _ = await service.list(ANA, "legal", None, 100, "")
+    assert [(d.source_uri, d.version) for d in docs] == [("folder:share/a.txt", 2)]
