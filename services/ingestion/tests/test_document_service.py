@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-
 from sentra.events.v1 import events_pb2
 from sentra_common import events
 from sentra_common.blobs import BlobStore
@@ -155,7 +154,7 @@ async def test_indexed_event_completes_and_late_one_for_deleted_doc_cleans_up(en
 
 
 async def test_dead_letter_fails_the_document(env):
-    service, registry, bus = env
+    service, registry, _bus = env
     doc = (await upload(service)).document
     batch = events_pb2.ChunksCreated(document_id=doc.id, version=1)
     await service.on_dead_letter(events_pb2.DeadLetter(
@@ -167,7 +166,7 @@ async def test_dead_letter_fails_the_document(env):
 
 
 async def test_stalled_document_is_requeued_then_failed(env):
-    service, registry, bus = env
+    service, registry, _bus = env
     doc = (await upload(service)).document
     old = utcnow() - timedelta(hours=1)
     await registry.update(doc.id, updated_at=old)
@@ -181,7 +180,7 @@ async def test_stalled_document_is_requeued_then_failed(env):
 
 
 async def test_retry_requeues_once_and_is_idempotent(env):
-    service, registry, bus = env
+    service, _registry, bus = env
     doc = (await upload(service)).document
     await service.fail(doc.id, 1, "embed", "boom")
     first = await service.retry(ANA, doc.id)
@@ -191,7 +190,7 @@ async def test_retry_requeues_once_and_is_idempotent(env):
 
 
 async def test_folder_sync_uploads_replaces_and_deletes(env, tmp_path):
-    service, registry, bus = env
+    service, registry, _bus = env
     folder = tmp_path / "share"
     (folder / "sub").mkdir(parents=True)
     (folder / "a.txt").write_text("Horario de verano: de 8 a 15 horas.")

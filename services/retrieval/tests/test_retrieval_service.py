@@ -1,0 +1,112 @@
+"""The retrieval service's domain: caller scope, the version-aware indexing stage and
+search, on a real Qdrant Edge shard with a deterministic query embedder."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from sentra.events.v1 import events_pb2
+from sentra_common import events
+from sentra_common.errors import InvalidArgument, PermissionDenied
+from sentra_common.principal import Principal
+from sentra_retrieval.adapters.edge_store import EdgeStore
+from sentra_retrieval.domain.lexical import SparseEncoder
+from sentra_retrieval.domain.search import SearchMode
+from sentra_retrieval.domain.service import RetrievalService, scope_for
+
+DIM = 8
+ANA = Principal("ana", departments=("legal",))
+
+
+def vector(text: str) -> list[float]:
+    v = [0.0] * DIM
+    for word in text.lower().split():
+        v[sum(map(ord, word)) % DIM] += 1.0
+    norm = sum(x * x for x in v) ** 0.5 or 1.0
+    return [x / norm for x in v]
+
+
+class Embedder:
+    async def embed_query(self, text):
+        return vector(text)
+
+
+class Recorder:
+    def __init__(self):
+        self.published = []
+
+    async def publish(self, subject, message, *, msg_id=None):
+        self.published.append((subject, message))
+
+    def of(self, subject):
+        return [m for s, m in self.published if s == subject]
+
+
+@pytest.fixture
+def service(tmp_path):
+    store = EdgeStore(tmp_path / "edge")
+    store.ensure_collection(DIM)
+    svc = RetrievalService(store, Embedder(), SparseEncoder(), candidates=20, rrf_k=60, weights=(1.0, 1.0),
+                           max_top_k=50, max_query_chars=200)
+    yield svc
+    store.close()
+
+
+def batch(doc: str, version: int, texts: list[str], *, index: int = 0, count: int = 1, total: int | None = None,
+          department: str = "legal") -> events_pb2.ChunksEmbedded:
+    message = events_pb2.ChunksEmbedded(document_id=doc, version=version, batch_index=index, batch_count=count,
+                                        total_chunks=total or len(texts))
+    for i, text in enumerate(texts):
+        chunk = events_pb2.Chunk(
+            chunk_id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"{doc}:{version}:{index}:{i}")), document_id=doc,
+            version=version, chunk_index=i, text=text, title=doc, department=department)
+        message.chunks.add(chunk=chunk, dense=vector(text))
+    return message
+
+
+def test_scope_never_widens():
+    assert scope_for(ANA, [], []).departments == ("legal",)
+    with pytest.raises(PermissionDenied, match="rrhh"):
+        scope_for(ANA, ["rrhh"], [])
+    admin = Principal("root", roles=("platform-admin",))
+    assert scope_for(admin, [], []).all_departments
+
+
+async def test_document_is_announced_only_when_all_batches_are_in(service):
+    bus = Recorder()
+    await service.index_batch(batch("d1", 1, ["uno dos"], index=0, count=2, total=2), bus)
+    assert bus.of(events.DOCUMENT_INDEXED) == []
+    await service.index_batch(batch("d1", 1, ["tres cuatro"], index=1, count=2, total=2), bus)
+    # Redelivery of a batch changes nothing.
+    await service.index_batch(batch("d1", 1, ["tres cuatro"], index=1, count=2, total=2), bus)
+    assert [m.chunk_count for m in bus.of(events.DOCUMENT_INDEXED)] == [2, 2]
+    assert await service.count("d1") == 2
+
+
+async def test_new_version_replaces_old_chunks_and_stale_batches_are_dropped(service):
+    bus = Recorder()
+    await service.index_batch(batch("d1", 1, ["vacaciones antiguas", "otro texto"]), bus)
+    await service.index_batch(batch("d1", 2, ["vacaciones nuevas"]), bus)
+    assert await service.count("d1") == 1
+    await service.index_batch(batch("d1", 1, ["vacaciones antiguas", "otro texto"]), bus)  # late, stale
+    assert await service.count("d1") == 1
+    hits = await service.search(ANA, "vacaciones", top_k=5, mode=SearchMode.HYBRID, departments=[], document_ids=[])
+    assert [h.text for h in hits] == ["vacaciones nuevas"]
+
+
+async def test_search_is_scoped_to_the_callers_departments(service):
+    bus = Recorder()
+    await service.index_batch(batch("nominas", 1, ["salario del director"], department="rrhh"), bus)
+    await service.index_batch(batch("contrato", 1, ["salario en el contrato"], department="legal"), bus)
+    for mode in SearchMode:
+        hits = await service.search(ANA, "salario", top_k=5, mode=mode, departments=[], document_ids=[])
+        assert {h.document_id for h in hits} == {"contrato"}
+
+
+async def test_bad_queries_get_clear_errors(service):
+    with pytest.raises(InvalidArgument, match="empty"):
+        await service.search(ANA, "  ", top_k=5, mode=SearchMode.HYBRID, departments=[], document_ids=[])
+    with pytest.raises(InvalidArgument, match="top_k"):
+        await service.search(ANA, "x", top_k=500, mode=SearchMode.HYBRID, departments=[], document_ids=[])
