@@ -10,8 +10,8 @@ Generated files (*_pb2.py, *_pb2_grpc.py, *.pyi) are never edited by hand.
 from __future__ import annotations
 
 import argparse
-import os
 import filecmp
+import os
 import shutil
 import sys
 import tempfile

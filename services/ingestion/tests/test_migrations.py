@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import inspect
-
 from sentra_common.db import create_engine, migrate, sqlite_url
 from sentra_ingestion.app import MIGRATIONS
+from sqlalchemy import inspect
 
 
 async def _tables(engine) -> set[str]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import uuid
 
 import pytest
-
 from sentra.events.v1 import events_pb2
 from sentra_common import events
 from sentra_common.errors import InvalidArgument, PermissionDenied
