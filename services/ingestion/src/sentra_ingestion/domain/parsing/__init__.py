@@ -1,0 +1,24 @@
+"""Document parsing and chunking for the ingestion service.
+
+Plain Python with no I/O besides the bytes given: `parse_document` turns an
+uploaded file into located `Section`s (or raises `ParseError` with a reason
+for the user) and `chunk_sections` turns Sections into `ChunkDraft`s.
+"""
+
+from .chunking import chunk_sections
+from .detect import detect_content_type
+from .dispatch import parse_document
+from .model import ChunkDraft, ParsedDocument, ParseError, ParseLimits, Section
+from .names import safe_filename
+
+__all__ = [
+    "ChunkDraft",
+    "ParseError",
+    "ParseLimits",
+    "ParsedDocument",
+    "Section",
+    "chunk_sections",
+    "detect_content_type",
+    "parse_document",
+    "safe_filename",
+]

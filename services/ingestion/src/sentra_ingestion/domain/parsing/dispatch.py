@@ -1,0 +1,130 @@
+"""Entry point of document parsing: detect the format, run its parser, and
+turn every failure into a ParseError with a reason fit for the user."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from . import model
+from .detect import BINARY, EXTENSION_TYPES, OLE, OLE_ENCRYPTED, ZIP, detect_content_type
+from .encoding import BINARY_REASON, clean_text
+from .htmldoc import parse_html
+from .mail import parse_email
+from .markdown import parse_markdown
+from .model import ParsedDocument, ParseError, ParseLimits, Section
+from .names import file_extension
+from .pdf import parse_pdf
+from .spreadsheet import parse_xlsx
+from .text import decode_limited, parse_csv, parse_text
+from .word import parse_docx
+
+logger = logging.getLogger(__name__)
+
+EMPTY_REASON = "file is empty (0 bytes); upload a file with content"
+
+Parser = Callable[[bytes, ParseLimits, int], ParsedDocument]
+
+_PARSERS: dict[str, Parser] = {
+    model.PDF: lambda data, limits, depth: parse_pdf(data, limits),
+    model.DOCX: lambda data, limits, depth: parse_docx(data, limits),
+    model.XLSX: lambda data, limits, depth: parse_xlsx(data, limits),
+    model.HTML: lambda data, limits, depth: parse_html(data),
+    model.MARKDOWN: lambda data, limits, depth: parse_markdown(decode_limited(data, limits)),
+    model.TEXT: lambda data, limits, depth: parse_text(data, limits),
+    model.CSV: lambda data, limits, depth: parse_csv(data, limits),
+    model.EML: lambda data, limits, depth: parse_email(data, limits, depth, _parse),
+}
+
+
+def parse_document(data: bytes, filename: str, limits: ParseLimits = ParseLimits()) -> ParsedDocument:
+    """Parse an uploaded file into located Sections.
+
+    The format is detected from the content first and the extension of
+    `filename` second; `filename` is never used to touch the filesystem.
+    Raises ParseError (and nothing else for bad input) with a reason that can
+    be shown to the user.
+    """
+    return _parse(data, filename, limits, 0)
+
+
+def _parse(data: bytes, filename: str, limits: ParseLimits, depth: int) -> ParsedDocument:
+    if not data:
+        raise ParseError(EMPTY_REASON)
+    content_type = detect_content_type(data, filename)
+    parser = _PARSERS.get(content_type)
+    if parser is None:
+        raise ParseError(_unsupported_reason(content_type, file_extension(filename)))
+    try:
+        document = parser(data, limits, depth)
+    except ParseError:
+        raise
+    except MemoryError as exc:
+        raise ParseError("document is too large to process; split it into smaller files") from exc
+    except RecursionError as exc:
+        raise ParseError("document structure is nested too deeply to process; simplify it and upload again") from exc
+    except Exception as exc:  # last line of defence: never leak library errors
+        name = model.FORMAT_NAMES.get(content_type, content_type)
+        logger.warning("unexpected %s while parsing %s", type(exc).__name__, content_type)
+        raise ParseError(
+            f"{name} file could not be read ({type(exc).__name__}); "
+            "it may be damaged — save it again and upload the new copy"
+        ) from exc
+    return _finish(document, content_type, limits)
+
+
+def _finish(document: ParsedDocument, content_type: str, limits: ParseLimits) -> ParsedDocument:
+    """Clean every Section, drop empty ones and enforce the text limit."""
+    sections = []
+    total = 0
+    for section in document.sections:
+        text = clean_text(section.text)
+        if not text:
+            continue
+        total += len(text)
+        if total > limits.max_text_chars:
+            raise ParseError(
+                f"document has more than {limits.max_text_chars} characters of text; split it into smaller files"
+            )
+        heading = " ".join(clean_text(section.heading).split())
+        sections.append(Section(text, max(section.page, 0), heading))
+    if not sections:
+        raise ParseError("document contains no text")
+    title = " ".join(clean_text(document.title).split()) if document.title else ""
+    return ParsedDocument(
+        sections=sections,
+        content_type=content_type,
+        page_count=document.page_count,
+        title=title or None,
+    )
+
+
+def _unsupported_reason(content_type: str, ext: str) -> str:
+    """Why a file without a parser is refused, mentioning a misleading extension."""
+    supported = f"supported: {model.SUPPORTED_FORMATS}"
+    expected = model.FORMAT_NAMES.get(EXTENSION_TYPES.get(ext, ""))
+    if content_type == OLE_ENCRYPTED:
+        return "Office file is protected with a password; remove the password, save it again and upload the new copy"
+    if content_type == OLE:
+        return "file is in a legacy Microsoft Office format (.doc/.xls/.ppt); save it as DOCX or XLSX and upload again"
+    if content_type == BINARY:
+        if expected in ("PDF", "DOCX", "XLSX"):
+            return (
+                f"file is named .{ext} but is not a {expected} file (its content is not "
+                f"recognised); check the file and upload it again — {supported}"
+            )
+        if expected or not ext:
+            return BINARY_REASON
+        return f"unsupported file type '{ext}'; {supported}"
+    if content_type == ZIP:
+        if expected:
+            return (
+                f"file is named .{ext} but is a ZIP archive, not a {expected} file; "
+                f"upload the document itself — {supported}"
+            )
+        return f"unsupported file type '{ext or 'zip'}'; {supported}"
+    if expected:
+        return (
+            f"file is named .{ext} but its content is '{content_type}', which is an unsupported file type; {supported}"
+        )
+    return f"unsupported file type '{ext or content_type}'; {supported}"
