@@ -11,9 +11,7 @@ from sentra_ingestion.domain.parsing.chunking import is_table, sentence_spans
 
 
 def numbered_sentences(count: int, prefix: str = "Sentence") -> str:
-    return " ".join(
-        f"{prefix} number {i} explains one more rule of the policy." for i in range(count)
-    )
+    return " ".join(f"{prefix} number {i} explains one more rule of the policy." for i in range(count))
 
 
 def test_small_sections_become_single_chunks_with_their_location():
@@ -35,9 +33,7 @@ def test_pages_and_headings_are_never_mixed():
     assert chunks[0].text == "Alpha one. Alpha two.\n\nAlpha three."  # same location merged
     assert chunks[-1] == ChunkDraft("Back to A.", 1, "A")
     for chunk in chunks:
-        sources = " ".join(
-            s.text for s in sections if (s.page, s.heading) == (chunk.page, chunk.heading)
-        )
+        sources = " ".join(s.text for s in sections if (s.page, s.heading) == (chunk.page, chunk.heading))
         for sentence, _ in sentence_spans(chunk.text):
             assert sentence in sources
 
@@ -80,20 +76,13 @@ def test_overlap_is_skipped_when_a_sentence_is_longer_than_the_overlap():
 def test_sentences_then_words_then_characters():
     long_sentence = "word " * 400  # one 2000-char sentence without punctuation
     giant_word = "x" * 2500
-    chunks = chunk_sections(
-        [Section(long_sentence + giant_word)], target_chars=200, max_chars=300, overlap_chars=0
-    )
+    chunks = chunk_sections([Section(long_sentence + giant_word)], target_chars=200, max_chars=300, overlap_chars=0)
     assert all(0 < len(c.text) <= 300 for c in chunks)
-    assert "".join(c.text.replace(" ", "") for c in chunks) == (long_sentence + giant_word).replace(
-        " ", ""
-    )
+    assert "".join(c.text.replace(" ", "") for c in chunks) == (long_sentence + giant_word).replace(" ", "")
 
 
 def test_table_rows_are_never_cut():
-    rows = [
-        f"Ciudad: Ciudad {i}; Dieta: {40 + i}; Hotel: {80 + i}; Nota: revisado en 2026"
-        for i in range(60)
-    ]
+    rows = [f"Ciudad: Ciudad {i}; Dieta: {40 + i}; Hotel: {80 + i}; Nota: revisado en 2026" for i in range(60)]
     chunks = chunk_sections(
         [Section("\n".join(rows), 0, "Sheet: Tarifas")],
         target_chars=300,
@@ -139,9 +128,7 @@ def test_spanish_sentence_boundaries_and_abbreviations():
         "El Sr. García lo aprobó.",
         "J. Pérez también.",
     ]
-    assert [s for s, _ in sentence_spans("Pagamos 3.5 euros. luego seguimos")] == [
-        "Pagamos 3.5 euros. luego seguimos"
-    ]
+    assert [s for s, _ in sentence_spans("Pagamos 3.5 euros. luego seguimos")] == ["Pagamos 3.5 euros. luego seguimos"]
     assert sentence_spans("Uno\nDos.")[1] == ("Dos.", "\n")
 
 
@@ -171,9 +158,7 @@ def test_random_text_never_exceeds_max(seed):
     ]
     text = " ".join(rng.choice(pieces) for _ in range(500))
     for target, limit, overlap in [(700, 1000, 100), (200, 250, 50), (50, 50, 10)]:
-        chunks = chunk_sections(
-            [Section(text)], target_chars=target, max_chars=limit, overlap_chars=overlap
-        )
+        chunks = chunk_sections([Section(text)], target_chars=target, max_chars=limit, overlap_chars=overlap)
         assert chunks
         assert all(0 < len(c.text) <= limit for c in chunks)
 

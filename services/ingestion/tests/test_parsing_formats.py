@@ -302,9 +302,7 @@ def test_txt_utf8_paragraphs_kept():
     assert doc.sections == [Section("Primer párrafo.\n\nSegundo párrafo.")]
 
 
-@pytest.mark.parametrize(
-    "encoding", ["latin-1", "cp1252", "utf-16", "utf-16-le", "utf-16-be", "utf-8-sig", "utf-32"]
-)
+@pytest.mark.parametrize("encoding", ["latin-1", "cp1252", "utf-16", "utf-16-le", "utf-16-be", "utf-8-sig", "utf-32"])
 def test_txt_encodings(encoding):
     text = "El niño pidió una caña en el año 2024. Ñandú, pingüino, acción."
     if encoding in ("utf-16-le", "utf-16-be"):
@@ -386,9 +384,7 @@ def test_eml_html_only_body_and_detection_by_headers():
 
 def test_eml_nested_message_attachment():
     inner = _email("Reenviado")
-    inner.add_attachment(
-        b"Texto del adjunto interior.", maintype="text", subtype="plain", filename="interior.txt"
-    )
+    inner.add_attachment(b"Texto del adjunto interior.", maintype="text", subtype="plain", filename="interior.txt")
     outer = _email("Exterior")
     outer.add_attachment(inner)
     doc = parse_document(outer.as_bytes(), "outer.eml")
@@ -406,12 +402,15 @@ def test_eml_unreadable_attachment_is_noted_not_fatal():
         subtype="octet-stream",
         filename="foto.png",
     )
-    message.add_attachment(
-        b"%PDF-1.4 truncated", maintype="application", subtype="pdf", filename="roto.pdf"
-    )
+    message.add_attachment(b"%PDF-1.4 truncated", maintype="application", subtype="pdf", filename="roto.pdf")
     doc = parse_document(message.as_bytes(), "m.eml")
     assert "adjunto el informe" in doc.sections[0].text
     png = section_with(doc, "foto.png could not be read")
     assert png.heading == "Attachment: foto.png"
     assert "unsupported file type" in png.text
     assert "damaged" in section_with(doc, "roto.pdf could not be read").text
+
+
+def test_markdown_escapes_and_code_spans_survive():
+    doc = parse_document(b"Price \\*not emphasis\\*, snake_case_name, 2 * 3, ``a`b``.\n", "e.md")
+    assert doc.sections[0].text == "Price *not emphasis*, snake_case_name, 2 * 3, a`b."

@@ -10,7 +10,7 @@ from email.message import EmailMessage
 
 import docx
 import pytest
-from sentra_ingestion.domain.parsing import ParseError, ParseLimits, parse_document
+from sentra_ingestion.domain.parsing import ParseError, ParseLimits, chunk_sections, parse_document
 from sentra_ingestion.domain.parsing.model import PDF, TEXT
 
 SMALL_ZIP_LIMITS = ParseLimits(max_uncompressed_bytes=10 * 1024 * 1024)
@@ -180,9 +180,7 @@ def test_zip_that_is_not_a_docx():
 
 
 def test_docx_with_broken_xml():
-    data = zip_with(
-        {"[Content_Types].xml": b"<Types/>", "word/document.xml": b"<w:document><unclosed"}
-    )
+    data = zip_with({"[Content_Types].xml": b"<Types/>", "word/document.xml": b"<w:document><unclosed"})
     assert "DOCX" in reason_of(data, "broken.docx")
 
 
@@ -238,8 +236,7 @@ def test_invalid_utf8_bytes_are_replaced():
 def test_mostly_binary_is_rejected(filename):
     data = b"\x00\x01\x02\x00\x00abc\x00" * 500
     assert reason_of(data, filename) == (
-        "file looks binary, not text; upload it in a supported format: "
-        "PDF, DOCX, HTML, Markdown, TXT, EML, XLSX, CSV"
+        "file looks binary, not text; upload it in a supported format: PDF, DOCX, HTML, Markdown, TXT, EML, XLSX, CSV"
     )
 
 
@@ -285,9 +282,7 @@ _MALFORMED_EMAILS = [
     b"Content-Type: message/rfc822\n\n--q--\n",
     # absurd nesting depth
     b"From: x@y.z\nSubject: deep\n"
-    + b"".join(
-        b"Content-Type: multipart/mixed; boundary=b%d\n\n--b%d\n" % (i, i) for i in range(200)
-    )
+    + b"".join(b"Content-Type: multipart/mixed; boundary=b%d\n\n--b%d\n" % (i, i) for i in range(200))
     + b"Content-Type: text/plain\n\ndeep body\n",
 ]
 
@@ -304,24 +299,22 @@ def test_malformed_mime_keeps_what_is_readable():
     assert "Body survives." in doc.sections[0].text
     # the undecodable "PDF" is kept as what its bytes are: text
     assert any(section.heading == "Attachment: a.pdf" for section in doc.sections)
+    doc = parse_document(_MALFORMED_EMAILS[1], "m.eml")  # boundary missing
+    assert "Text only." in doc.sections[0].text
     doc = parse_document(_MALFORMED_EMAILS[2], "m.eml")
     assert doc.title == "Reunión mañana"
     assert "Cuerpo con eñe." in doc.sections[0].text
 
 
 def test_email_without_anything_readable():
-    assert reason_of(b"From: x@y.z\nTo: y@z.x\n\n", "empty.eml") == (
-        "e-mail has no readable body or attachments"
-    )
+    assert reason_of(b"From: x@y.z\nTo: y@z.x\n\n", "empty.eml") == ("e-mail has no readable body or attachments")
 
 
 def test_attachment_depth_limit():
     innermost = EmailMessage()
     innermost["Subject"] = "Level 2"
     innermost.set_content("Level two body.")
-    innermost.add_attachment(
-        b"Deep attachment text.", maintype="text", subtype="plain", filename="deep.txt"
-    )
+    innermost.add_attachment(b"Deep attachment text.", maintype="text", subtype="plain", filename="deep.txt")
     middle = EmailMessage()
     middle["Subject"] = "Level 1"
     middle.set_content("Level one body.")
@@ -408,3 +401,27 @@ def test_mutated_documents_raise_only_parse_errors(make_pdf, make_xlsx):
     for seed, (name, data) in enumerate(samples.items()):
         for mutated in _mutations(data, seed, 25):
             parse_or_reason(mutated, name)
+
+
+# --- inputs that would make naive regular expressions backtrack for minutes -----------
+
+
+@pytest.mark.parametrize(
+    ("data", "filename"),
+    [
+        (b"." * 1_000_000, "dots.txt"),
+        (b"A. " * 200_000, "initials.txt"),
+        (b" " * 1_000_000 + b"x", "spaces.txt"),
+        (b"**a " * 20_000, "bold.md"),
+        (b"_a " * 30_000, "underscore.md"),
+        (b"![" * 30_000, "images.md"),
+        (b"# " + b" " * 100_000 + b"x\n\nbody", "heading.md"),
+        (b"a|b\n|" + b" " * 100_000 + b"x-\n", "table.md"),
+        (b"<div>" * 30_000 + b"deep" + b"</div>" * 30_000, "deep.html"),
+        (b"<ul><li>" * 10_000 + b"deep", "lists.html"),
+    ],
+)
+def test_pathological_inputs_finish_quickly(data, filename):
+    result = parse_or_reason(data, filename)
+    if not isinstance(result, str):
+        assert all(len(chunk.text) <= 1000 for chunk in chunk_sections(result.sections))

@@ -27,7 +27,9 @@ from .model import ChunkDraft, Section
 logger = logging.getLogger(__name__)
 
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n+")
-_SENTENCE_END = re.compile(r"[.!?…]+[\"'”’»)\]]*[ \t]+|[。！？]+\s*|\n+")
+# Each alternative starts only at the beginning of a run (look-behind), which
+# keeps matching linear even on hostile input such as millions of dots.
+_SENTENCE_END = re.compile(r"(?<![.!?…])[.!?…]+(?![.!?…])[\"'”’»)\]]*[ \t]+|(?<![。！？])[。！？]+\s*|\n+")
 _OPENERS = "\"'“‘«([¿¡"
 _ROW = re.compile(r"^[^\n:]{1,200}: \S")
 _ABBREVIATIONS = frozenset(
@@ -63,7 +65,10 @@ def chunk_sections(
     for page, heading, text in _groups(sections):
         units: list[_Unit] = []
         for paragraph in _PARAGRAPH_BREAK.split(text):
-            units.extend(_paragraph_units(paragraph.strip("\n"), target_chars, max_chars))
+            new = _paragraph_units(paragraph.strip("\n"), target_chars, max_chars)
+            if new and not (new[0].row and units and units[-1].row):
+                new[0] = _Unit(new[0].text, "\n\n", new[0].row)  # rows of one table stay together
+            units.extend(new)
         for chunk in _pack(units, target_chars, max_chars, overlap_chars):
             if any(ch.isalnum() for ch in chunk):
                 chunks.append(ChunkDraft(text=chunk, page=page, heading=heading))
@@ -96,6 +101,8 @@ def is_table(paragraph: str) -> bool:
 
 
 def _paragraph_units(paragraph: str, target: int, limit: int) -> list[_Unit]:
+    """Indivisible pieces of one paragraph: table rows, the whole paragraph
+    when it is short, else its sentences (over-long ones cut between words)."""
     if not paragraph.strip():
         return []
     if is_table(paragraph):
@@ -105,7 +112,7 @@ def _paragraph_units(paragraph: str, target: int, limit: int) -> list[_Unit]:
                 continue
             pieces = [line] if len(line) <= limit else _split_fields(line, target, limit)
             units.extend(_Unit(piece, "\n", row=True) for piece in pieces)
-        return _first_sep(units)
+        return units
     paragraph = paragraph.strip()
     if len(paragraph) <= target:
         return [_Unit(paragraph, "\n\n")]
@@ -117,13 +124,6 @@ def _paragraph_units(paragraph: str, target: int, limit: int) -> list[_Unit]:
             pieces = _split_words(sentence, target, limit)
             units.append(_Unit(pieces[0], sep))
             units.extend(_Unit(piece, " ") for piece in pieces[1:])
-    return _first_sep(units)
-
-
-def _first_sep(units: list[_Unit]) -> list[_Unit]:
-    """The first unit of a paragraph is preceded by a paragraph break (rows by a newline)."""
-    if units and not units[0].row:
-        units[0] = _Unit(units[0].text, "\n\n", units[0].row)
     return units
 
 
@@ -164,11 +164,11 @@ def _is_boundary(text: str, punct_start: int, next_start: int) -> bool:
         return False
     if text[punct_start] != ".":
         return True
-    word = text[:punct_start].rsplit(None, 1)[-1].lower() if text[:punct_start].strip() else ""
-    word = word.lstrip(_OPENERS)
+    before = text[max(0, punct_start - 40) : punct_start].split()
+    word = before[-1].lower().lstrip(_OPENERS) if before else ""
     if len(word) == 1 and word.isalpha():
         return False  # an initial, e.g. "J. García"
-    return word not in _ABBREVIATIONS and word + "." not in _ABBREVIATIONS
+    return word not in _ABBREVIATIONS
 
 
 def _split_words(text: str, target: int, limit: int) -> list[str]:

@@ -40,7 +40,7 @@ _WESTERN = set("áéíóúüñçàèìòùâêîôûäëïöÿãõåæøœßÁÉ
 _CONTROL_BYTES = frozenset(range(0x20)) - {0x09, 0x0A, 0x0C, 0x0D, 0x1B} | {0x7F}
 _CONTROL_CHARS = re.compile("[\x00-\x08\x0e-\x1f\x7f\x80-\x84\x86-\x9f\ufffe\uffff\u200b\ufeff]")
 _SURROGATES = re.compile("[\ud800-\udfff]")
-_TRAILING_SPACE = re.compile(r"[ \t\u00a0]+\n")
+_TRAILING_SPACE = re.compile(r"(?<![ \t\u00a0])[ \t\u00a0]+\n")
 _MANY_NEWLINES = re.compile(r"\n{3,}")
 
 

@@ -75,8 +75,9 @@ def html_sections(markup: str) -> tuple[list[Section], str | None]:
     return sections, title or walker.first_h1
 
 
-def _text(node: Tag, separator: str = "") -> str:
-    return " ".join(node.get_text(separator).split())
+def _text(node: Tag) -> str:
+    """Visible text of an element with whitespace collapsed."""
+    return " ".join(node.get_text(" ").split())
 
 
 def _remove_boilerplate(soup: BeautifulSoup) -> None:
@@ -98,6 +99,8 @@ def _remove_boilerplate(soup: BeautifulSoup) -> None:
 
 
 def _is_boilerplate(tag: Tag) -> bool:
+    """Hidden, or marked as navigation/menu/footer/cookie/sidebar/... by its
+    role, id or class (matched as whole words, camelCase split)."""
     attrs = tag.attrs or {}
     if "hidden" in attrs or str(attrs.get("aria-hidden", "")).lower() == "true":
         return True
@@ -198,7 +201,7 @@ def _table_rows(table: Tag) -> list[list[str]]:
     for tr in table.find_all("tr"):
         if tr.find_parent("table") is not table:
             continue
-        rows.append([_text(cell, " ") for cell in tr.find_all(("td", "th"), recursive=False)])
+        rows.append([_text(cell) for cell in tr.find_all(("td", "th"), recursive=False)])
     return rows
 
 
@@ -231,6 +234,8 @@ def _item_text(item: Tag) -> tuple[str, list[Tag]]:
             if node.name in ("ul", "ol"):
                 nested.append(node)
             elif node.name not in _SKIP_TAGS:
+                if node.name in _BLOCKS or node.name == "br":
+                    parts.append(" ")
                 stack.extend(reversed(node.contents))
         elif isinstance(node, NavigableString) and not isinstance(node, PreformattedString):
             parts.append(str(node))

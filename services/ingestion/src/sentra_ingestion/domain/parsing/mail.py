@@ -117,6 +117,7 @@ def _leaf(part: Message, content_type: str, found: _Parts) -> None:
     if disposition != "attachment" and maintype in ("image", "audio", "video"):
         return  # inline images (signatures, logos) are not documents
     if disposition != "attachment" and filename is None and maintype == "multipart":
+        found.plain.append(_decoded_text(part))  # boundary missing: keep the raw text
         return
     found.attachments.append((_attachment_name(part, len(found.attachments)), part))
 

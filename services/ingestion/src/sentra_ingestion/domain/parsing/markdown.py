@@ -17,24 +17,33 @@ from .tables import render_table
 
 logger = logging.getLogger(__name__)
 
-_ATX = re.compile(r"^ {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$")
+# Every pattern is anchored or length-bounded so that hostile input (very long
+# lines full of markup characters) cannot trigger super-linear backtracking.
+_ATX = re.compile(r"^ {0,3}(#{1,6})(?=[ \t]|$)(.*)$")
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 _SETEXT = re.compile(r"^ {0,3}(=+|-+)[ \t]*$")
-_TABLE_SEPARATOR = re.compile(r"^\s*\|?\s*:?-{1,}:?\s*(\|\s*:?-{1,}:?\s*)*\|?\s*$")
+_SEPARATOR_CELL = re.compile(r":?-+:?")
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?\n)(?:---|\.\.\.)[ \t]*(?:\n|\Z)", re.S)
-_FRONT_TITLE = re.compile(r"^title:\s*(.+?)\s*$", re.M)
-_LINK_DEFINITION = re.compile(r"^ {0,3}\[[^\]]+\]:\s+\S+.*$")
+_FRONT_TITLE = re.compile(r"^title:[ \t]*(.+)$", re.M)
+_LINK_DEFINITION = re.compile(r"^ {0,3}\[[^\]\n]{1,500}\]:\s")
 
-_IMAGE = re.compile(r"!\[[^\]]*\]\([^)]*\)|!\[[^\]]*\]\[[^\]]*\]")
-_LINK = re.compile(r"\[([^\]]+)\]\((?:[^()]|\([^)]*\))*\)")
-_REF_LINK = re.compile(r"\[([^\]]+)\]\[[^\]]*\]")
-_AUTOLINK = re.compile(r"<((?:https?|mailto):[^>\s]+)>")
-_HTML_TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9-]*(?:\s[^<>]*)?/?>")
-_BOLD = re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1")
-_STAR = re.compile(r"(?<![\w*])\*(?=\S)(.+?)(?<=\S)\*(?![\w*])")
-_UNDERSCORE = re.compile(r"(?<![\w_])_(?=\S)(.+?)(?<=\S)_(?![\w_])")
-_STRIKE = re.compile(r"~~(?=\S)(.+?)(?<=\S)~~")
-_CODE = re.compile(r"(`+)(.+?)\1")
+_IMAGE = re.compile(r"!\[[^\]\n]{0,500}\](?:\([^)\n]{0,2000}\)|\[[^\]\n]{0,200}\])")
+_LINK = re.compile(r"\[([^\]\n]{1,500})\]\((?:[^()\n]|\([^()\n]{0,500}\)){0,2000}\)")
+_REF_LINK = re.compile(r"\[([^\]\n]{1,500})\]\[[^\]\n]{0,200}\]")
+_AUTOLINK = re.compile(r"<((?:https?|mailto):[^>\s]{1,2000})>")
+_HTML_TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9-]{0,50}(?:\s[^<>\n]{0,1000})?/?>")
+_CODE = re.compile(r"(`{1,3})([^\n]{1,1000}?)\1")
+# Emphasis markers are removed one by one (no pairing): "**", "~~", "__" at
+# word edges, and single "*"/"_" that touch a word on one side only.
+_EMPHASIS = re.compile(
+    r"\*\*+|~~+|(?<!\w)__+|__+(?!\w)"
+    r"|(?<![\w*])\*(?=\S)|(?<=\S)\*(?![\w*])"
+    r"|(?<![\w_])_(?=\S)|(?<=\S)_(?![\w_])"
+)
+# Escaped punctuation is swapped for private-use characters while markup is stripped.
+_ESCAPE = re.compile(r"\\([*_#`\[\]()~|<>!\\])")
+_PROTECT = {char: chr(0xE000 + i) for i, char in enumerate("*_#`[]()~|<>!\\")}
+_RESTORE = {ord(private): char for char, private in _PROTECT.items()}
 _QUOTE = re.compile(r"^ {0,3}(?:> ?)+")
 _BULLET = re.compile(r"^(\s*)[*+-][ \t]+")
 
@@ -43,10 +52,10 @@ def parse_markdown(text: str) -> ParsedDocument:
     """Sections split at headings; title from the first H1 (or front matter)."""
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     front_title = None
-    front = _FRONT_MATTER.match(text)
+    front = _FRONT_MATTER.match(text[:10_000])
     if front:
         found = _FRONT_TITLE.search(front.group(1))
-        front_title = found.group(1).strip("\"'") if found else None
+        front_title = found.group(1).strip().strip("\"'") if found else None
         text = text[front.end() :]
     builder = _Builder()
     lines = text.split("\n")
@@ -59,7 +68,7 @@ def parse_markdown(text: str) -> ParsedDocument:
             continue
         atx = _ATX.match(line)
         if atx:
-            builder.heading(len(atx.group(1)), strip_inline(atx.group(2) or ""))
+            builder.heading(len(atx.group(1)), strip_inline(_atx_text(atx.group(2))))
             i += 1
             continue
         if _is_table_start(lines, i):
@@ -88,18 +97,26 @@ def parse_markdown(text: str) -> ParsedDocument:
 
 
 def strip_inline(text: str) -> str:
-    """Remove inline Markdown markup, keeping the visible text."""
+    """Remove inline Markdown markup, keeping the visible text; backslash
+    escapes (\\* \\_ \\# ...) keep their character."""
+    text = _ESCAPE.sub(lambda m: _PROTECT[m.group(1)], text)
     text = _IMAGE.sub("", text)
     text = _LINK.sub(r"\1", text)
     text = _REF_LINK.sub(r"\1", text)
     text = _AUTOLINK.sub(r"\1", text)
     text = _CODE.sub(lambda m: m.group(2).strip(), text)
     text = _HTML_TAG.sub("", text)
-    text = _BOLD.sub(r"\2", text)
-    text = _STRIKE.sub(r"\1", text)
-    text = _STAR.sub(r"\1", text)
-    text = _UNDERSCORE.sub(r"\1", text)
-    return text.replace("\\*", "*").replace("\\_", "_").replace("\\#", "#").strip()
+    text = _EMPHASIS.sub("", text)
+    return text.translate(_RESTORE).strip()
+
+
+def _atx_text(rest: str) -> str:
+    """Heading text without an optional closing sequence of "#"s."""
+    rest = rest.strip()
+    stripped = rest.rstrip("#")
+    if stripped != rest and (not stripped or stripped[-1] in " \t"):
+        rest = stripped.strip()
+    return rest
 
 
 def _block_line(line: str) -> str:
@@ -167,13 +184,13 @@ def _code_block(lines: list[str], start: int, marker: str, builder: _Builder) ->
 
 
 def _is_table_start(lines: list[str], i: int) -> bool:
-    return (
-        "|" in lines[i]
-        and i + 1 < len(lines)
-        and "|" in lines[i + 1]
-        and "-" in lines[i + 1]
-        and bool(_TABLE_SEPARATOR.match(lines[i + 1]))
-    )
+    return "|" in lines[i] and i + 1 < len(lines) and "|" in lines[i + 1] and _is_separator(lines[i + 1])
+
+
+def _is_separator(line: str) -> bool:
+    """A table delimiter row such as "|---|:---:|"."""
+    cells = line.strip().strip("|").split("|")
+    return all(_SEPARATOR_CELL.fullmatch(cell.strip()) for cell in cells)
 
 
 def _table(lines: list[str], start: int, builder: _Builder) -> int:
