@@ -25,7 +25,9 @@ class ParseOutcome:
     chunks: list[ChunkDraft]
 
 
-def _limit_memory(memory_mb: int) -> None:
+def _init_worker(memory_mb: int) -> None:
+    # pypdf's warnings can quote raw document bytes: never log document content.
+    logging.getLogger("pypdf").setLevel(logging.ERROR)
     if memory_mb > 0:
         limit = memory_mb * 1024 * 1024
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
@@ -56,7 +58,7 @@ class ParserPool:
         return ProcessPoolExecutor(
             max_workers=self.workers,
             mp_context=multiprocessing.get_context("spawn"),
-            initializer=_limit_memory,
+            initializer=_init_worker,
             initargs=(self.memory_mb,),
         )
 
