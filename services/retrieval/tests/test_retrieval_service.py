@@ -109,3 +109,14 @@ async def test_bad_queries_get_clear_errors(service):
         await service.search(ANA, "  ", top_k=5, mode=SearchMode.HYBRID, departments=[], document_ids=[])
     with pytest.raises(InvalidArgument, match="top_k"):
         await service.search(ANA, "x", top_k=500, mode=SearchMode.HYBRID, departments=[], document_ids=[])
+
+
+def test_dense_ranking_counts_less_for_queries_outside_the_models_languages(tmp_path):
+    store = EdgeStore(tmp_path / "edge")
+    svc = RetrievalService(store, Embedder(), SparseEncoder(), candidates=20, rrf_k=60, weights=(1.0, 1.0),
+                           max_top_k=50, max_query_chars=200, model_languages=("en",),
+                           other_language_dense_factor=0.25)
+    assert svc.fusion_weights("¿Cuál es el importe de la dieta para un viaje a Oporto?") == (0.25, 1.0)
+    assert svc.fusion_weights("What is the daily allowance for a trip to Porto?") == (1.0, 1.0)
+    assert svc.fusion_weights("Oporto") == (1.0, 1.0)  # language unknown: no change
+    store.close()

@@ -50,7 +50,8 @@ async def retrieval_app(settings: RetrievalSettings):
         service = RetrievalService(
             store, embedder, SparseEncoder(), candidates=settings.candidates, rrf_k=settings.rrf_k,
             weights=(settings.dense_weight, settings.lexical_weight), max_top_k=settings.max_top_k,
-            max_query_chars=settings.max_query_chars,
+            max_query_chars=settings.max_query_chars, model_languages=tuple(settings.model_languages),
+            other_language_dense_factor=settings.other_language_dense_factor,
         )
         servicer = RetrievalServicer(service, store.engine)
         server.add_service(

@@ -15,7 +15,7 @@ from sentra_common.errors import InvalidArgument, PermissionDenied
 from sentra_common.principal import Principal
 
 from sentra_retrieval.adapters.store import VectorStore
-from sentra_retrieval.domain.lexical import SparseEncoder
+from sentra_retrieval.domain.lexical import SparseEncoder, detect_language, tokenize
 from sentra_retrieval.domain.model import IndexedPoint, ScopeFilter, StoredHit
 from sentra_retrieval.domain.search import SearchMode, hybrid_search
 
@@ -52,6 +52,7 @@ class RetrievalService:
     def __init__(
         self, store: VectorStore, embedder: QueryEmbedder, encoder: SparseEncoder, *,
         candidates: int, rrf_k: int, weights: tuple[float, float], max_top_k: int, max_query_chars: int,
+        model_languages: tuple[str, ...] = ("en",), other_language_dense_factor: float = 1.0,
     ) -> None:
         self.store = store
         self.embedder = embedder
@@ -61,6 +62,8 @@ class RetrievalService:
         self.weights = weights
         self.max_top_k = max_top_k
         self.max_query_chars = max_query_chars
+        self.model_languages = model_languages
+        self.other_language_dense_factor = other_language_dense_factor
         # One writer at a time: the completion check must see its own batch.
         self._write_lock = asyncio.Lock()
 
@@ -81,8 +84,18 @@ class RetrievalService:
         sparse = self.encoder.encode_query(query) if mode is not SearchMode.DENSE else None
         return await asyncio.to_thread(
             hybrid_search, self.store, dense=dense, sparse=sparse, scope=scope, top_k=top_k,
-            mode=mode, candidates=max(self.candidates, top_k), rrf_k=self.rrf_k, weights=self.weights,
+            mode=mode, candidates=max(self.candidates, top_k), rrf_k=self.rrf_k,
+            weights=self.fusion_weights(query),
         )
+
+    def fusion_weights(self, query: str) -> tuple[float, float]:
+        """(dense, lexical) weights: the dense ranking counts less for a query in a
+        language the embedding model was not trained on."""
+        dense, lexical = self.weights
+        language = detect_language(tokenize(query))
+        if language is not None and language not in self.model_languages:
+            dense *= self.other_language_dense_factor
+        return dense, lexical
 
     def _points(self, chunks) -> list[IndexedPoint]:
         points = []
