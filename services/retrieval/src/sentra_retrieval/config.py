@@ -31,7 +31,7 @@ class RetrievalSettings(ServiceSettings):
     # query detected in another language the dense ranking is weighted by
     # `other_language_dense_factor`, since the model understands it poorly.
     model_languages: list[str] = Field(default_factory=lambda: ["en"])
-    other_language_dense_factor: float = Field(default=1.0, ge=0)
+    other_language_dense_factor: float = Field(default=0.2, ge=0)
     max_top_k: int = Field(default=100, ge=1)
     max_query_chars: int = Field(default=2000, ge=1)
     nats: NatsSettings = NatsSettings()
