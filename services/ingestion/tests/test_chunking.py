@@ -180,3 +180,12 @@ def test_parsed_spreadsheet_chunks_keep_headers(make_xlsx):
     assert len(lines) == 200
     assert all(line.startswith("Empleado: Persona ") for line in lines)
     assert {chunk.heading for chunk in chunks} == {"Sheet: Plantilla"}
+
+
+def test_tables_are_chunked_a_few_rows_at_a_time():
+    rows = "\n".join(f"Destino: Ciudad {i}; Dieta completa (€/día): {50 + i}; Media dieta (€/día): {25 + i}"
+                     for i in range(30))
+    chunks = chunk_sections([Section(rows, heading="Sheet: Dietas")], table_target_chars=200)
+    assert len(chunks) >= 10
+    assert all(len(c.text) <= 260 for c in chunks)
+    assert all(line.startswith("Destino:") for c in chunks for line in c.text.split("\n"))

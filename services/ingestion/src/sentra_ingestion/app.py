@@ -42,7 +42,10 @@ def build_limits(settings: IngestionSettings) -> Limits:
             max_pages=lim.max_pages,
         ),
         max_chunks_per_document=lim.max_chunks_per_document,
-        chunking={"target_chars": ch.target_chars, "max_chars": ch.max_chars, "overlap_chars": ch.overlap_chars},
+        chunking={
+            "target_chars": ch.target_chars, "max_chars": ch.max_chars, "overlap_chars": ch.overlap_chars,
+            "table_target_chars": ch.table_target_chars,
+        },
         batch_size=ch.batch_size,
         stall_timeout_seconds=settings.stall_timeout_seconds,
         stall_requeues=settings.stall_requeues,

@@ -27,6 +27,8 @@ class ChunkingSettings(BaseModel):
     target_chars: int = Field(default=700, ge=100)
     max_chars: int = Field(default=1000, ge=200)
     overlap_chars: int = Field(default=100, ge=0)
+    # Tables (spreadsheets, CSV, tables in documents) are chunked a few rows at a time.
+    table_target_chars: int = Field(default=300, ge=50)
     # Chunks per sentra.chunks.v1.created event.
     batch_size: int = Field(default=32, ge=1, le=512)
 

@@ -54,13 +54,21 @@ def chunk_sections(
     target_chars: int = 700,
     max_chars: int = 1000,
     overlap_chars: int = 100,
+    table_target_chars: int = 300,
 ) -> list[ChunkDraft]:
     """Split Sections into ChunkDrafts of about `target_chars` characters
-    (never more than `max_chars`), each with exactly one page and heading."""
+    (never more than `max_chars`), each with exactly one page and heading.
+
+    Runs made only of table rows are packed to `table_target_chars`: a few rows per
+    chunk, so a search for one row's value finds (and cites) that row rather than a
+    long slice of the table."""
     if target_chars <= 0 or max_chars < target_chars:
         raise ValueError("need 0 < target_chars <= max_chars")
     if not 0 <= overlap_chars < target_chars:
         raise ValueError("need 0 <= overlap_chars < target_chars")
+    if table_target_chars <= 0:
+        raise ValueError("need 0 < table_target_chars")
+    table_target = min(table_target_chars, target_chars)
     chunks: list[ChunkDraft] = []
     for page, heading, text in _groups(sections):
         units: list[_Unit] = []
@@ -69,7 +77,8 @@ def chunk_sections(
             if new and not (new[0].row and units and units[-1].row):
                 new[0] = _Unit(new[0].text, "\n\n", new[0].row)  # rows of one table stay together
             units.extend(new)
-        for chunk in _pack(units, target_chars, max_chars, overlap_chars):
+        target = table_target if units and all(u.row for u in units) else target_chars
+        for chunk in _pack(units, target, max_chars, overlap_chars):
             if any(ch.isalnum() for ch in chunk):
                 chunks.append(ChunkDraft(text=chunk, page=page, heading=heading))
     return chunks
