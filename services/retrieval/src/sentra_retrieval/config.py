@@ -23,7 +23,7 @@ class RetrievalSettings(ServiceSettings):
     embedding_target: str = "127.0.0.1:50052"
     # Candidates taken from each of the dense and lexical searches before fusion.
     candidates: int = Field(default=50, ge=1, le=1000)
-    rrf_k: int = Field(default=60, ge=1)
+    rrf_k: int = Field(default=10, ge=1)
     # Weights of the dense and lexical rankings in the fusion.
     dense_weight: float = Field(default=1.0, ge=0)
     lexical_weight: float = Field(default=1.0, ge=0)
