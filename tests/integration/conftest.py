@@ -11,7 +11,8 @@ from tests.support.platform import TEST_ENV
 
 def start_platform(tmp_path_factory, name: str, database_url: str | None = None, extra_env=None) -> Platform:
     platform = Platform(
-        tmp_path_factory.mktemp(name), database_url=database_url, extra_env={**TEST_ENV, **(extra_env or {})}
+        tmp_path_factory.mktemp(name), database_url=database_url, extra_env={**TEST_ENV, **(extra_env or {})},
+        identity="development",
     )
     try:
         platform.up(timeout=300)

@@ -35,12 +35,14 @@ FAILED = ingestion_pb2.DOCUMENT_STATE_FAILED
 
 
 class Api:
-    """gRPC stubs of a running platform, acting as one principal."""
+    """gRPC stubs of a running platform's internal services, acting as one principal: the
+    test signs it with the platform's gateway key, as the gateway would."""
 
     def __init__(self, platform: Platform, principal: Principal = ADMIN) -> None:
         state = platform.load_state()
-        self.ingestion_channel = open_channel(state.target("ingestion"), principal=principal, deadline_seconds=120)
-        self.retrieval_channel = open_channel(state.target("retrieval"), principal=principal, deadline_seconds=120)
+        assertion = platform.gateway_signer().provider(principal)
+        self.ingestion_channel = open_channel(state.target("ingestion"), assertion=assertion, deadline_seconds=120)
+        self.retrieval_channel = open_channel(state.target("retrieval"), assertion=assertion, deadline_seconds=120)
         self.ingestion = ingestion_pb2_grpc.IngestionServiceStub(self.ingestion_channel)
         self.retrieval = retrieval_pb2_grpc.RetrievalServiceStub(self.retrieval_channel)
 

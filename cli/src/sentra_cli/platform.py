@@ -1,6 +1,11 @@
-"""Runs Sentra on one machine: `nats-server` and every service as separate processes
-under one data directory, with the embedded defaults (SQLite, Qdrant Edge, the local
-embedding model).
+"""Runs Sentra on one machine: `nats-server`, Keycloak (when installed) and every service
+as separate processes under one data directory, with the embedded defaults (SQLite,
+Qdrant Edge, the local embedding model).
+
+Identity: with Keycloak installed, the gateway verifies tokens from the Sentra realm
+(imported from deploy/keycloak/). Without it the gateway runs in an explicit development
+mode (callers assert an identity) and says so loudly. The internal services only accept
+principals signed by the gateway (keys generated under `<data>/keys`).
 
 State (PIDs, ports) lives in `<data>/run/state.json`, so `sentra down` and the CLI
 find the processes that `sentra up` started.
@@ -10,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -21,9 +27,15 @@ from pathlib import Path
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from sentra_common.identity import AssertionSigner, generate_keys, key_path, service_issuer
 
-# Start order matters: retrieval asks the embedding service for its dimension.
-SERVICES = ("embedding", "ingestion", "retrieval")
+from sentra_cli import keycloak
+
+# Start order matters: retrieval asks the embedding service for its dimension; the
+# gateway comes last.
+SERVICES = ("embedding", "ingestion", "retrieval", "gateway")
+INTERNAL = ("embedding", "ingestion", "retrieval")
+GATEWAY_ISSUER = "gateway"
 
 
 class PlatformError(Exception):
@@ -53,10 +65,23 @@ class ProcessInfo:
 
 
 @dataclass
+class IdentityInfo:
+    """How the gateway authenticates: `keycloak` (issuer) or `development`."""
+
+    mode: str = "development"
+    issuer: str = ""
+    # Keycloak's bootstrap administrator (this machine's instance only), for `sentra admin`.
+    admin_file: str = ""
+
+
+@dataclass
 class PlatformState:
     data_dir: str
     nats: ProcessInfo | None = None
+    keycloak: ProcessInfo | None = None
     services: dict[str, ProcessInfo] = field(default_factory=dict)
+    identity: IdentityInfo = field(default_factory=IdentityInfo)
+    http_port: int = 0
 
     @property
     def nats_url(self) -> str:
@@ -90,14 +115,20 @@ class Platform:
     """Start, stop, kill and restart Sentra's processes under one data directory."""
 
     def __init__(
-        self, data_dir: Path, *, database_url: str | None = None, extra_env: dict[str, str] | None = None
+        self, data_dir: Path, *, database_url: str | None = None, extra_env: dict[str, str] | None = None,
+        identity: str = "auto",
     ) -> None:
+        """`identity`: "auto" (start Keycloak when installed, else development mode),
+        "keycloak" (start it, fail if missing), "development", or the issuer URL of a
+        Keycloak realm that runs elsewhere."""
+        self.identity = identity
         self.data_dir = data_dir.resolve()
         self.database_url = database_url or f"sqlite+aiosqlite:///{self.data_dir / 'metadata.db'}"
         self.extra_env = extra_env or {}
         self.run_dir = self.data_dir / "run"
         self.log_dir = self.data_dir / "logs"
         self.state_file = self.run_dir / "state.json"
+        self.keys_dir = self.data_dir / "keys"
         self._children: dict[int, subprocess.Popen] = {}
 
     # State ------------------------------------------------------------------------------
@@ -109,7 +140,10 @@ class Platform:
         return PlatformState(
             data_dir=raw["data_dir"],
             nats=ProcessInfo(**raw["nats"]) if raw.get("nats") else None,
+            keycloak=ProcessInfo(**raw["keycloak"]) if raw.get("keycloak") else None,
             services={k: ProcessInfo(**v) for k, v in raw.get("services", {}).items()},
+            identity=IdentityInfo(**raw.get("identity", {})),
+            http_port=raw.get("http_port", 0),
         )
 
     def save_state(self, state: PlatformState) -> None:
@@ -121,6 +155,8 @@ class Platform:
     def running(self) -> dict[str, bool]:
         state = self.load_state()
         status = {"nats": state.nats is not None and pid_alive(state.nats.pid)}
+        if state.identity.mode == "keycloak" and state.keycloak is not None:
+            status["keycloak"] = pid_alive(state.keycloak.pid)
         for name in SERVICES:
             info = state.services.get(name)
             status[name] = info is not None and pid_alive(info.pid)
@@ -132,16 +168,59 @@ class Platform:
         """Start whatever is not running yet and wait until every service is SERVING."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
         state = self.load_state()
+        generate_keys(self.keys_dir, [GATEWAY_ISSUER, *(service_issuer(s) for s in INTERNAL)])
         if state.nats is None or not pid_alive(state.nats.pid):
             state.nats = self._start_nats(state.nats.port if state.nats else None)
             self.save_state(state)
+        kc = self._start_identity(state)
         for name in SERVICES:
             info = state.services.get(name)
             if info is None or not pid_alive(info.pid):
+                if name == "gateway" and kc is not None:
+                    kc.wait_ready(self._children.get(state.keycloak.pid), timeout, self.log_dir / "keycloak.log")
                 state.services[name] = self.start_service(name, state, port=info.port if info else None)
                 self.save_state(state)
                 self.wait_healthy(name, state, timeout)
+        state.http_port = int((self.run_dir / "gateway-http.port").read_text())
+        self.save_state(state)
         return state
+
+    def _start_identity(self, state: PlatformState) -> keycloak.KeycloakServer | None:
+        """Start Keycloak if this platform runs its own; record the identity mode."""
+        mode = self.identity
+        if mode == "auto":
+            mode = "keycloak" if keycloak.installed() else "development"
+        if mode == "development":
+            state.identity = IdentityInfo(mode="development")
+            self.save_state(state)
+            return None
+        if mode != "keycloak":  # an external realm's issuer URL
+            state.identity = IdentityInfo(mode="keycloak", issuer=mode)
+            self.save_state(state)
+            return None
+        admin_file = self.run_dir / "keycloak-admin.json"
+        if not admin_file.exists():
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            fd = os.open(admin_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                json.dump({"username": "sentra-admin", "password": secrets.token_urlsafe(18)}, fh)
+        admin = json.loads(admin_file.read_text())
+        port = state.keycloak.port if state.keycloak else free_port()
+        server = keycloak.KeycloakServer(
+            self.data_dir / "keycloak", port, admin["username"], admin["password"], management_port=free_port()
+        )
+        if state.keycloak is None or not pid_alive(state.keycloak.pid):
+            proc = server.start(self.log_dir / "keycloak.log")
+            self._children[proc.pid] = proc
+            state.keycloak = ProcessInfo(pid=proc.pid, port=port, log=str(self.log_dir / "keycloak.log"))
+        state.identity = IdentityInfo(mode="keycloak", issuer=server.issuer, admin_file=str(admin_file))
+        self.save_state(state)
+        return server
+
+    def gateway_signer(self) -> AssertionSigner:
+        """Sign principals as the gateway does (tests and benchmarks that call internal
+        services directly act as the gateway)."""
+        return AssertionSigner.from_file(key_path(self.keys_dir, GATEWAY_ISSUER), GATEWAY_ISSUER)
 
     def _spawn(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> subprocess.Popen:
         self.log_dir.mkdir(parents=True, exist_ok=True)
@@ -179,9 +258,13 @@ class Platform:
             f"{prefix}GRPC__PORT": str(port),
             f"{prefix}GRPC__PORT_FILE": str(self.run_dir / f"{name}.port"),
             f"{prefix}TELEMETRY__METRICS_PORT": str(metrics_port),
-            f"{prefix}DEV_IDENTITY__ENABLED": "true",
             f"{prefix}NATS__URL": state.nats_url,
+            f"{prefix}IDENTITY__TRUST_FILE": str(self.keys_dir / "trust.json"),
         })
+        if name == "gateway":
+            env.update(self._gateway_env(prefix, state))
+        else:
+            env[f"{prefix}IDENTITY__SIGNING_KEY_FILE"] = str(key_path(self.keys_dir, service_issuer(name)))
         if name in ("ingestion", "retrieval"):
             env[f"{prefix}DATA_DIR"] = str(self.data_dir / "data")
         if name == "ingestion":
@@ -189,6 +272,21 @@ class Platform:
         if name == "retrieval":
             env[f"{prefix}EMBEDDING_TARGET"] = state.target("embedding")
         env.update({k: v for k, v in self.extra_env.items() if k.startswith(prefix) or not k.startswith("SENTRA_")})
+        return env
+
+    def _gateway_env(self, prefix: str, state: PlatformState) -> dict[str, str]:
+        env = {
+            f"{prefix}IDENTITY__SIGNING_KEY_FILE": str(key_path(self.keys_dir, GATEWAY_ISSUER)),
+            f"{prefix}DATABASE__URL": f"sqlite+aiosqlite:///{self.data_dir / 'audit.db'}",
+            f"{prefix}HTTP__PORT": str(state.http_port or free_port()),
+            f"{prefix}HTTP__PORT_FILE": str(self.run_dir / "gateway-http.port"),
+            f"{prefix}AUTH__MODE": state.identity.mode,
+        }
+        if state.identity.mode == "keycloak":
+            env[f"{prefix}AUTH__ISSUER"] = state.identity.issuer
+        for name in INTERNAL:
+            if name != "embedding":
+                env[f"{prefix}{name.upper()}_TARGET"] = state.target(name)
         return env
 
     def start_service(self, name: str, state: PlatformState, port: int | None = None) -> ProcessInfo:
@@ -239,7 +337,7 @@ class Platform:
     def stop_service(self, name: str, *, kill: bool = False, timeout: float = 20.0) -> None:
         """SIGTERM (graceful) or SIGKILL one service; only PIDs this platform started."""
         state = self.load_state()
-        info = state.nats if name == "nats" else state.services.get(name)
+        info = {"nats": state.nats, "keycloak": state.keycloak}.get(name) or state.services.get(name)
         if info is None:
             return
         self._signal(info.pid, signal.SIGKILL if kill else signal.SIGTERM)
@@ -257,5 +355,6 @@ class Platform:
     def down(self) -> None:
         for name in reversed(SERVICES):
             self.stop_service(name)
+        self.stop_service("keycloak", timeout=30)
         self.stop_service("nats")
         self.state_file.unlink(missing_ok=True)

@@ -7,6 +7,7 @@ import asyncio
 
 import grpc
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from opentelemetry import trace
@@ -18,7 +19,8 @@ from sentra.embedding.v1 import embedding_pb2, embedding_pb2_grpc
 from sentra_common.config import GrpcServerSettings
 from sentra_common.errors import NotFound
 from sentra_common.grpc_client import open_channel
-from sentra_common.grpc_server import GrpcServer, metadata_principal
+from sentra_common.grpc_server import GrpcServer, assertion_verifier
+from sentra_common.identity import AssertionSigner, AssertionVerifier, TrustedKey
 from sentra_common.metrics import ServiceMetrics
 from sentra_common.principal import Principal, current_principal
 
@@ -45,10 +47,15 @@ class Probe(embedding_pb2_grpc.EmbeddingServiceServicer):
         return embedding_pb2.EmbedResponse(model=current_principal().subject)
 
 
+GATEWAY_KEY = Ed25519PrivateKey.generate()
+SIGNER = AssertionSigner(GATEWAY_KEY, "gateway")
+TRUST = AssertionVerifier([TrustedKey(SIGNER.kid, "gateway", GATEWAY_KEY.public_key())])
+
+
 @pytest.fixture
 async def server():
     metrics = ServiceMetrics("probe", registry=CollectorRegistry())
-    srv = GrpcServer("probe", GrpcServerSettings(port=0, grace_seconds=0), metrics, metadata_principal)
+    srv = GrpcServer("probe", GrpcServerSettings(port=0, grace_seconds=0), metrics, assertion_verifier(TRUST))
     srv.add_service(
         "sentra.embedding.v1.EmbeddingService",
         lambda s: embedding_pb2_grpc.add_EmbeddingServiceServicer_to_server(Probe(), s),
@@ -63,7 +70,8 @@ ANA = Principal(subject="ana", departments=("legal",), roles=("member",))
 
 
 async def call(server, text, principal=ANA, deadline=10.0):
-    async with open_channel(f"127.0.0.1:{server.port}", principal=principal, deadline_seconds=deadline) as ch:
+    assertion = SIGNER.provider(principal) if principal is not None else (lambda: None)
+    async with open_channel(f"127.0.0.1:{server.port}", assertion=assertion, deadline_seconds=deadline) as ch:
         return await embedding_pb2_grpc.EmbeddingServiceStub(ch).Embed(embedding_pb2.EmbedRequest(texts=[text]))
 
 
@@ -76,7 +84,7 @@ async def test_every_call_kind_gets_the_outbound_interceptor(server):
     the principal too (the upload integration tests exercise it end to end)."""
     from sentra_common.grpc_client import _StreamStream, _StreamUnary, _UnaryStream, _UnaryUnary
 
-    channel = open_channel(f"127.0.0.1:{server.port}", principal=ANA)
+    channel = open_channel(f"127.0.0.1:{server.port}", assertion=SIGNER.provider(ANA))
     filed = {
         "unary_unary": channel._unary_unary_interceptors, "unary_stream": channel._unary_stream_interceptors,
         "stream_unary": channel._stream_unary_interceptors, "stream_stream": channel._stream_stream_interceptors,
@@ -90,20 +98,37 @@ async def test_every_call_kind_gets_the_outbound_interceptor(server):
 
 async def test_call_without_principal_is_unauthenticated(server):
     with pytest.raises(grpc.aio.AioRpcError) as info:
-        await call(server, "who", principal=lambda: None)
+        await call(server, "who", principal=None)
     assert info.value.code() == grpc.StatusCode.UNAUTHENTICATED
-    assert "principal" in info.value.details()
+    assert "gateway" in info.value.details()
 
 
-async def test_forged_principal_bytes_are_unauthenticated(server):
+@pytest.mark.parametrize("forge", ["garbage", "unknown key", "tampered", "plain principal"])
+async def test_forged_principal_is_unauthenticated(server, forge):
+    other = AssertionSigner(Ed25519PrivateKey.generate(), "gateway")
+    token = {
+        "garbage": "not-a-jws",
+        "unknown key": other.sign(ANA),
+        "tampered": _tamper(SIGNER.sign(ANA)),
+    }.get(forge)
+    plain = [("x-sentra-principal-bin", ANA.to_proto().SerializeToString())]
+    metadata = [("x-sentra-assertion", token)] if token else plain
     async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as ch:
         stub = embedding_pb2_grpc.EmbeddingServiceStub(ch)
         with pytest.raises(grpc.aio.AioRpcError) as info:
-            await stub.Embed(
-                embedding_pb2.EmbedRequest(texts=["who"]),
-                metadata=[("x-sentra-principal-bin", b"\xff\xfe garbage")], timeout=5,
-            )
+            await stub.Embed(embedding_pb2.EmbedRequest(texts=["who"]), metadata=metadata, timeout=5)
     assert info.value.code() == grpc.StatusCode.UNAUTHENTICATED
+
+
+def _tamper(token: str) -> str:
+    import base64
+    import json
+
+    header, payload, signature = token.split(".")
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    claims["departments"] = ["rrhh", "legal"]
+    forged = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
+    return f"{header}.{forged}.{signature}"
 
 
 async def test_domain_error_maps_to_its_status_and_message(server):

@@ -68,14 +68,17 @@ class TelemetrySettings(BaseModel):
     log_json: bool = True
 
 
-class DevIdentitySettings(BaseModel):
-    """An explicitly configured development identity (no gateway yet).
+class IdentitySettings(BaseModel):
+    """How an internal service knows who is calling (see `sentra_common.identity`).
 
-    Callers assert their principal in metadata; services accept it only when
-    `enabled` is true and warn loudly at start-up. Never on by default.
+    `trust_file` lists the public keys whose signed principals this service accepts (the
+    gateway's and the services'); without it the service refuses to start.
+    `signing_key_file` is this service's own key, for calls it makes for itself.
     """
 
-    enabled: bool = False
+    trust_file: Path | None = None
+    signing_key_file: Path | None = None
+    assertion_ttl_seconds: int = Field(default=300, ge=10, le=3600)
 
 
 class ServiceSettings(BaseSettings):
@@ -84,7 +87,7 @@ class ServiceSettings(BaseSettings):
     grpc: GrpcServerSettings = GrpcServerSettings()
     client: ClientSettings = ClientSettings()
     telemetry: TelemetrySettings = TelemetrySettings()
-    dev_identity: DevIdentitySettings = DevIdentitySettings()
+    identity: IdentitySettings = IdentitySettings()
 
 
 S = TypeVar("S", bound=BaseSettings)

@@ -1,32 +1,38 @@
-"""Outbound gRPC: every call carries a deadline, the caller's principal and the trace
-context."""
+"""Outbound gRPC: every call carries a deadline, the caller's signed principal
+(assertion), the request id and the trace context."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 import grpc
 
 from sentra_common import telemetry
+from sentra_common.identity import ASSERTION_METADATA_KEY, current_assertion
 from sentra_common.logging import request_id_var
-from sentra_common.principal import METADATA_KEY, Principal, optional_principal
 
-PrincipalProvider = Callable[[], Principal | None]
+AssertionProvider = Callable[[], str | None]
+MetadataProvider = Callable[[], Iterable[tuple[str, str]]]
 
 
 class _Outbound:
-    """Adds deadline, principal, request id and trace context to outgoing calls."""
+    """Adds deadline, assertion, extra metadata, request id and trace context to outgoing calls."""
 
-    def __init__(self, deadline_seconds: float, principal: PrincipalProvider) -> None:
+    def __init__(
+        self, deadline_seconds: float, assertion: AssertionProvider, extra: MetadataProvider | None
+    ) -> None:
         self.deadline_seconds = deadline_seconds
-        self.principal = principal
+        self.assertion = assertion
+        self.extra = extra
 
     def _details(self, details: grpc.aio.ClientCallDetails) -> grpc.aio.ClientCallDetails:
         metadata = list(details.metadata or [])
+        if self.extra is not None:
+            metadata.extend(self.extra())
         keys = {k for k, _ in metadata}
-        principal = self.principal()
-        if principal is not None and METADATA_KEY not in keys:
-            metadata.append((METADATA_KEY, principal.encode()))
+        assertion = self.assertion()
+        if assertion and ASSERTION_METADATA_KEY not in keys:
+            metadata.append((ASSERTION_METADATA_KEY, assertion))
         if (rid := request_id_var.get()) and "x-request-id" not in keys:
             metadata.append(("x-request-id", rid))
         metadata.extend(telemetry.inject({}).items())
@@ -61,23 +67,22 @@ def open_channel(
     target: str,
     *,
     deadline_seconds: float = 30.0,
-    principal: Principal | PrincipalProvider | None = None,
+    assertion: AssertionProvider | None = None,
+    metadata: MetadataProvider | None = None,
     max_message_bytes: int = 16 * 1024 * 1024,
 ) -> grpc.aio.Channel:
     """An insecure channel (in-cluster traffic is protected by the mesh / network policy).
 
-    `principal` is a fixed principal (CLI, a service acting for itself) or a provider;
-    by default the principal of the call being served is forwarded.
+    `assertion` provides the signed principal to send (a service acting for itself, see
+    `AssertionSigner.provider`); by default the assertion of the call being served is
+    forwarded. `metadata` adds headers to every call (the CLI's bearer token).
     """
-    if isinstance(principal, Principal):
-        fixed = principal
-        provider: PrincipalProvider = lambda: fixed  # noqa: E731
-    else:
-        provider = principal or optional_principal
+    provider = assertion or current_assertion
     return grpc.aio.insecure_channel(
         target,
         interceptors=[
-            kind(deadline_seconds, provider) for kind in (_UnaryUnary, _UnaryStream, _StreamUnary, _StreamStream)
+            kind(deadline_seconds, provider, metadata)
+            for kind in (_UnaryUnary, _UnaryStream, _StreamUnary, _StreamStream)
         ],
         options=[
             ("grpc.max_receive_message_length", max_message_bytes),

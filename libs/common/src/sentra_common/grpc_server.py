@@ -24,24 +24,31 @@ from opentelemetry import trace
 from sentra_common import telemetry
 from sentra_common.config import GrpcServerSettings
 from sentra_common.errors import SentraError, Unauthenticated
+from sentra_common.identity import ASSERTION_METADATA_KEY, AssertionVerifier, reset_assertion, set_assertion
 from sentra_common.logging import request_id_var
 from sentra_common.metrics import ServiceMetrics
-from sentra_common.principal import METADATA_KEY, Principal, reset_principal, set_principal
+from sentra_common.principal import Principal, reset_principal, set_principal
 
 logger = logging.getLogger(__name__)
 
 # Methods anyone may call without a principal: health checks and reflection.
 PUBLIC_PREFIXES = ("/grpc.health.v1.", "/grpc.reflection.")
 
-PrincipalVerifier = Callable[[Any], Principal | None]
+# Returns the verified principal and the credential to forward on outbound calls.
+PrincipalVerifier = Callable[[Any], tuple[Principal, str] | None]
 
 
-def metadata_principal(metadata: Iterable[tuple[str, Any]]) -> Principal | None:
-    """The principal asserted in call metadata (development identity), if any."""
-    for key, value in metadata:
-        if key == METADATA_KEY:
-            return Principal.decode(value)
-    return None
+def assertion_verifier(verifier: AssertionVerifier) -> PrincipalVerifier:
+    """Accept the signed principal assertion in call metadata (see `sentra_common.identity`)."""
+
+    def verify(metadata: Iterable[tuple[str, Any]]) -> tuple[Principal, str] | None:
+        for key, value in metadata:
+            if key == ASSERTION_METADATA_KEY:
+                token = value.decode() if isinstance(value, bytes) else value
+                return verifier.verify(token), token
+        return None
+
+    return verify
 
 
 class SentraServerInterceptor(grpc.aio.ServerInterceptor):
@@ -96,23 +103,21 @@ class _Wrapper:
         )
         span_cm.__enter__()
         try:
-            principal = self.i.verify_principal(metadata)
+            verified = self.i.verify_principal(metadata)
         except SentraError as exc:
-            principal_token = set_principal(None)
-            return rid, (rid_token, span_cm, principal_token), exc
-        if principal is None:
-            principal_token = set_principal(None)
-            err: SentraError | None = Unauthenticated(
-                "this call carries no valid principal; call Sentra through the gateway "
-                "(or enable the development identity on this service)"
-            )
+            verified, err = None, exc
         else:
-            principal_token = set_principal(principal)
-            err = None
-        return rid, (rid_token, span_cm, principal_token), err
+            err = None if verified is not None else Unauthenticated(
+                "this call carries no signed principal; internal services are reached through the gateway"
+            )
+        principal, assertion = verified if verified is not None else (None, None)
+        principal_token = set_principal(principal)
+        assertion_token = set_assertion(assertion)
+        return rid, (rid_token, span_cm, principal_token, assertion_token), err
 
     def _exit(self, tokens) -> None:
-        rid_token, span_cm, principal_token = tokens
+        rid_token, span_cm, principal_token, assertion_token = tokens
+        reset_assertion(assertion_token)
         reset_principal(principal_token)
         span_cm.__exit__(None, None, None)
         request_id_var.reset(rid_token)
@@ -181,17 +186,18 @@ class GrpcServer:
         service_name: str,
         settings: GrpcServerSettings,
         metrics: ServiceMetrics,
-        verify_principal: PrincipalVerifier,
+        verify_principal: PrincipalVerifier | None,
     ) -> None:
+        """`verify_principal` None: no principal interceptor (the gateway authenticates
+        callers itself)."""
         self.settings = settings
         self.service_name = service_name
         options = [
             ("grpc.max_receive_message_length", settings.max_message_bytes),
             ("grpc.max_send_message_length", settings.max_message_bytes),
         ]
-        self.server = grpc.aio.server(
-            interceptors=[SentraServerInterceptor(metrics, verify_principal)], options=options
-        )
+        interceptors = [] if verify_principal is None else [SentraServerInterceptor(metrics, verify_principal)]
+        self.server = grpc.aio.server(interceptors=interceptors, options=options)
         self.health = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
         self._service_names: list[str] = [reflection.SERVICE_NAME, health.SERVICE_NAME]

@@ -1,21 +1,18 @@
-"""The caller's identity, carried in gRPC metadata and NATS headers.
+"""The caller's identity inside Sentra.
 
-The gateway verifies tokens and forwards a `Principal`; until then, a development
-identity is asserted by the caller and accepted only when a service is explicitly
-configured for it (`SENTRA_<SERVICE>_DEV_IDENTITY__ENABLED=true`).
+The gateway verifies the caller's token and maps it to a `Principal`; internal services
+receive it as a signed assertion (`sentra_common.identity`) and find it, verified, in
+`current_principal()` while they serve the call.
 """
 
 from __future__ import annotations
 
-import base64
 import contextvars
 from dataclasses import dataclass, field
 
 from sentra.common.v1 import common_pb2
 
 from sentra_common.errors import InvalidArgument, Unauthenticated
-
-METADATA_KEY = "x-sentra-principal-bin"
 
 PLATFORM_ADMIN = "platform-admin"
 SERVICE_ROLE = "service"
@@ -60,22 +57,6 @@ class Principal:
             roles=tuple(msg.roles),
             display_name=msg.display_name,
         )
-
-    def encode(self) -> bytes:
-        return self.to_proto().SerializeToString()
-
-    @classmethod
-    def decode(cls, raw: bytes | str) -> Principal:
-        if isinstance(raw, str):  # text metadata (e.g. from grpcurl) is base64
-            raw = base64.b64decode(raw)
-        msg = common_pb2.Principal()
-        try:
-            msg.ParseFromString(raw)
-        except Exception as exc:  # protobuf raises DecodeError
-            raise Unauthenticated("malformed principal in call metadata") from exc
-        if not msg.subject:
-            raise Unauthenticated("principal in call metadata has no subject")
-        return cls.from_proto(msg)
 
     @classmethod
     def parse(cls, spec: str) -> Principal:

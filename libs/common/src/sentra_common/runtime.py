@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from typing import TypeVar
 
 from sentra_common.config import ServiceSettings, load_settings
-from sentra_common.grpc_server import PrincipalVerifier, install_shutdown_signals, metadata_principal
+from sentra_common.grpc_server import PrincipalVerifier, assertion_verifier, install_shutdown_signals
+from sentra_common.identity import AssertionSigner, AssertionVerifier, service_issuer
 from sentra_common.logging import configure_logging
 from sentra_common.metrics import start_metrics_server
 from sentra_common.telemetry import configure_tracing
@@ -21,19 +23,30 @@ S = TypeVar("S", bound=ServiceSettings)
 
 
 def principal_verifier(service: str, settings: ServiceSettings) -> PrincipalVerifier:
-    """How this service trusts the principal in call metadata.
-
-    Only the explicitly enabled development identity exists so far: the caller asserts
-    its principal. Without it every call that needs a principal is refused.
-    """
-    if settings.dev_identity.enabled:
-        logger.warning(
-            "DEVELOPMENT IDENTITY MODE: %s trusts the principal asserted by callers; "
-            "never expose this service outside a development machine",
-            service,
+    """How this service trusts its callers: signed principal assertions checked against
+    the trust file (`SENTRA_<SERVICE>_IDENTITY__TRUST_FILE`). A service without one
+    refuses to start rather than run open."""
+    prefix = f"SENTRA_{service.upper()}_IDENTITY__TRUST_FILE"
+    if settings.identity.trust_file is None:
+        print(
+            f"{prefix} is not set: an internal service only accepts principals signed by the gateway; "
+            "`sentra up` generates the keys, in Kubernetes mount the sentra-identity secret",
+            file=sys.stderr,
         )
-        return metadata_principal
-    return lambda _metadata: None
+        raise SystemExit(2)
+    try:
+        return assertion_verifier(AssertionVerifier.from_file(settings.identity.trust_file))
+    except ValueError as exc:
+        print(f"{prefix}: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def service_signer(service: str, settings: ServiceSettings) -> AssertionSigner | None:
+    """This service's own signer (for calls it makes for itself), if it has a key."""
+    path = settings.identity.signing_key_file
+    if path is None:
+        return None
+    return AssertionSigner.from_file(path, service_issuer(service), settings.identity.assertion_ttl_seconds)
 
 
 async def serve(

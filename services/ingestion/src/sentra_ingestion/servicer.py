@@ -10,6 +10,8 @@ from sentra_common.principal import current_principal
 from sentra_ingestion.domain.model import DocumentRecord, DocumentState, StageRecord, UploadOutcome
 from sentra_ingestion.domain.service import DocumentService, UploadRequest
 
+DOWNLOAD_PIECE = 256 * 1024
+
 _STATE_TO_PROTO = {
     DocumentState.PROCESSING: ingestion_pb2.DOCUMENT_STATE_PROCESSING,
     DocumentState.INDEXED: ingestion_pb2.DOCUMENT_STATE_INDEXED,
@@ -90,6 +92,12 @@ class IngestionServicer(ingestion_pb2_grpc.IngestionServiceServicer):
         return ingestion_pb2.GetDocumentResponse(
             document=document_to_proto(doc), stages=[stage_to_proto(s) for s in stages]
         )
+
+    async def DownloadDocument(self, request, context):
+        doc, data = await self.service.content(current_principal(), request.document_id)
+        yield ingestion_pb2.DownloadDocumentResponse(document=document_to_proto(doc))
+        for start in range(0, len(data), DOWNLOAD_PIECE):
+            yield ingestion_pb2.DownloadDocumentResponse(data=data[start : start + DOWNLOAD_PIECE])
 
     async def DeleteDocument(self, request, context):
         await self.service.delete(current_principal(), request.document_id)

@@ -10,10 +10,10 @@ from sentra.retrieval.v1 import retrieval_pb2_grpc
 from sentra_common import events
 from sentra_common.config import service_principal
 from sentra_common.grpc_server import GrpcServer
+from sentra_common.identity import service_issuer
 from sentra_common.metrics import ServiceMetrics
 from sentra_common.nats import EventBus
-from sentra_common.principal import reset_principal, set_principal
-from sentra_common.runtime import principal_verifier
+from sentra_common.runtime import principal_verifier, service_signer
 
 from sentra_retrieval.adapters.embedder import EmbeddingClient
 from sentra_retrieval.adapters.store import VectorStore, open_store
@@ -36,16 +36,20 @@ def build_store(settings: RetrievalSettings) -> VectorStore:
 async def retrieval_app(settings: RetrievalSettings):
     metrics = ServiceMetrics(SERVICE)
     server = GrpcServer(SERVICE, settings.grpc, metrics, principal_verifier(SERVICE, settings))
-    embedder = EmbeddingClient(settings.embedding_target, settings.client.deadline_seconds)
+    signer = service_signer(SERVICE, settings)
+    if signer is None:
+        raise SystemExit(
+            "SENTRA_RETRIEVAL_IDENTITY__SIGNING_KEY_FILE is not set: retrieval asks the embedding service "
+            f"for its model as {service_issuer(SERVICE)} and needs its own key"
+        )
+    embedder = EmbeddingClient(
+        settings.embedding_target, settings.client.deadline_seconds, signer.provider(service_principal(SERVICE))
+    )
     store = await asyncio.to_thread(build_store, settings)
     bus: EventBus | None = None
     try:
         # The collection's dimension comes from the embedding model in use.
-        token = set_principal(service_principal(SERVICE))
-        try:
-            dimension = await asyncio.wait_for(embedder.dimension(), timeout=300)
-        finally:
-            reset_principal(token)
+        dimension = await asyncio.wait_for(embedder.dimension(), timeout=300)
         await asyncio.to_thread(store.ensure_collection, dimension)
         service = RetrievalService(
             store, embedder, SparseEncoder(), candidates=settings.candidates, rrf_k=settings.rrf_k,

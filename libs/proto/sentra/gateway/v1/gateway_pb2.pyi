@@ -71,6 +71,11 @@ class AuditEntry(_message.Message):
     DETAIL_FIELD_NUMBER: _builtins.int
     DOCUMENT_IDS_FIELD_NUMBER: _builtins.int
     REQUEST_ID_FIELD_NUMBER: _builtins.int
+    DEPARTMENTS_FIELD_NUMBER: _builtins.int
+    ROLES_FIELD_NUMBER: _builtins.int
+    DEPARTMENT_FIELD_NUMBER: _builtins.int
+    PEER_FIELD_NUMBER: _builtins.int
+    DURATION_MS_FIELD_NUMBER: _builtins.int
     id: _builtins.int
     subject: _builtins.str
     method: _builtins.str
@@ -79,12 +84,23 @@ class AuditEntry(_message.Message):
     """gRPC status code name, e.g. OK, PERMISSION_DENIED."""
     detail: _builtins.str
     request_id: _builtins.str
+    department: _builtins.str
+    """Department named in the request, if any (e.g. an upload's department)."""
+    peer: _builtins.str
+    """Network peer of the caller."""
+    duration_ms: _builtins.int
     @_builtins.property
     def at(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
     def document_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """Documents returned or touched by the call."""
 
+    @_builtins.property
+    def departments(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Departments the caller belonged to at the time of the call."""
+
+    @_builtins.property
+    def roles(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     def __init__(
         self,
         *,
@@ -96,10 +112,15 @@ class AuditEntry(_message.Message):
         detail: _builtins.str = ...,
         document_ids: _abc.Iterable[_builtins.str] | None = ...,
         request_id: _builtins.str = ...,
+        departments: _abc.Iterable[_builtins.str] | None = ...,
+        roles: _abc.Iterable[_builtins.str] | None = ...,
+        department: _builtins.str = ...,
+        peer: _builtins.str = ...,
+        duration_ms: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["at", b"at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["at", b"at", "detail", b"detail", "document_ids", b"document_ids", "id", b"id", "method", b"method", "request_id", b"request_id", "result", b"result", "subject", b"subject"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["at", b"at", "department", b"department", "departments", b"departments", "detail", b"detail", "document_ids", b"document_ids", "duration_ms", b"duration_ms", "id", b"id", "method", b"method", "peer", b"peer", "request_id", b"request_id", "result", b"result", "roles", b"roles", "subject", b"subject"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -114,10 +135,17 @@ class QueryAuditLogRequest(_message.Message):
     SINCE_FIELD_NUMBER: _builtins.int
     PAGE_SIZE_FIELD_NUMBER: _builtins.int
     PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    RESULT_FIELD_NUMBER: _builtins.int
+    DOCUMENT_ID_FIELD_NUMBER: _builtins.int
     subject: _builtins.str
     method: _builtins.str
+    """Exact method, or a substring of it (e.g. "DeleteDocument")."""
     page_size: _builtins.int
+    """1..1000, default 100. Newest entries first."""
     page_token: _builtins.str
+    result: _builtins.str
+    """gRPC status code name, e.g. PERMISSION_DENIED."""
+    document_id: _builtins.str
     @_builtins.property
     def since(self) -> _timestamp_pb2.Timestamp: ...
     def __init__(
@@ -128,10 +156,12 @@ class QueryAuditLogRequest(_message.Message):
         since: _timestamp_pb2.Timestamp | None = ...,
         page_size: _builtins.int = ...,
         page_token: _builtins.str = ...,
+        result: _builtins.str = ...,
+        document_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["since", b"since"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["method", b"method", "page_size", b"page_size", "page_token", b"page_token", "since", b"since", "subject", b"subject"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["document_id", b"document_id", "method", b"method", "page_size", b"page_size", "page_token", b"page_token", "result", b"result", "since", b"since", "subject", b"subject"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

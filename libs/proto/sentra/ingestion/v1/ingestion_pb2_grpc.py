@@ -54,6 +54,11 @@ class IngestionServiceStub:
                 request_serializer=sentra_dot_ingestion_dot_v1_dot_ingestion__pb2.DeleteDocumentRequest.SerializeToString,
                 response_deserializer=sentra_dot_ingestion_dot_v1_dot_ingestion__pb2.DeleteDocumentResponse.FromString,
                 _registered_method=True)
+        self.DownloadDocument = channel.unary_stream(
+                '/sentra.ingestion.v1.IngestionService/DownloadDocument',
+                request_serializer=sentra_dot_ingestion_dot_v1_dot_ingestion__pb2.DownloadDocumentRequest.SerializeToString,
+                response_deserializer=sentra_dot_ingestion_dot_v1_dot_ingestion__pb2.DownloadDocumentResponse.FromString,
+                _registered_method=True)
         self.RetryDocument = channel.unary_unary(
                 '/sentra.ingestion.v1.IngestionService/RetryDocument',
                 request_serializer=sentra_dot_ingestion_dot_v1_dot_ingestion__pb2.RetryDocumentRequest.SerializeToString,
@@ -89,6 +94,13 @@ class IngestionServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def DownloadDocument(self, request, context):
+        """The stored original: first message carries the document, the rest carry bytes.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def RetryDocument(self, request, context):
         """Re-runs a FAILED document; calling it twice is safe.
         """
@@ -118,6 +130,11 @@ def add_IngestionServiceServicer_to_server(servicer, server):
                     servicer.DeleteDocument,
                     request_deserializer=sentra_dot_ingestion_dot_v1_dot_ingestion__pb2.DeleteDocumentRequest.FromString,
                     response_serializer=sentra_dot_ingestion_dot_v1_dot_ingestion__pb2.DeleteDocumentResponse.SerializeToString,
+            ),
+            'DownloadDocument': grpc.unary_stream_rpc_method_handler(
+                    servicer.DownloadDocument,
+                    request_deserializer=sentra_dot_ingestion_dot_v1_dot_ingestion__pb2.DownloadDocumentRequest.FromString,
+                    response_serializer=sentra_dot_ingestion_dot_v1_dot_ingestion__pb2.DownloadDocumentResponse.SerializeToString,
             ),
             'RetryDocument': grpc.unary_unary_rpc_method_handler(
                     servicer.RetryDocument,
@@ -233,6 +250,33 @@ class IngestionService:
             '/sentra.ingestion.v1.IngestionService/DeleteDocument',
             sentra_dot_ingestion_dot_v1_dot_ingestion__pb2.DeleteDocumentRequest.SerializeToString,
             sentra_dot_ingestion_dot_v1_dot_ingestion__pb2.DeleteDocumentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DownloadDocument(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/sentra.ingestion.v1.IngestionService/DownloadDocument',
+            sentra_dot_ingestion_dot_v1_dot_ingestion__pb2.DownloadDocumentRequest.SerializeToString,
+            sentra_dot_ingestion_dot_v1_dot_ingestion__pb2.DownloadDocumentResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -36,6 +36,8 @@ class IngestionServiceStub:
     ListDocuments: _grpc.UnaryUnaryMultiCallable[_ingestion_pb2.ListDocumentsRequest, _ingestion_pb2.ListDocumentsResponse]
     GetDocument: _grpc.UnaryUnaryMultiCallable[_ingestion_pb2.GetDocumentRequest, _ingestion_pb2.GetDocumentResponse]
     DeleteDocument: _grpc.UnaryUnaryMultiCallable[_ingestion_pb2.DeleteDocumentRequest, _ingestion_pb2.DeleteDocumentResponse]
+    DownloadDocument: _grpc.UnaryStreamMultiCallable[_ingestion_pb2.DownloadDocumentRequest, _ingestion_pb2.DownloadDocumentResponse]
+    """The stored original: first message carries the document, the rest carry bytes."""
     RetryDocument: _grpc.UnaryUnaryMultiCallable[_ingestion_pb2.RetryDocumentRequest, _ingestion_pb2.RetryDocumentResponse]
     """Re-runs a FAILED document; calling it twice is safe."""
 
@@ -47,6 +49,8 @@ class IngestionServiceAsyncStub(IngestionServiceStub):
     ListDocuments: _aio.UnaryUnaryMultiCallable[_ingestion_pb2.ListDocumentsRequest, _ingestion_pb2.ListDocumentsResponse]  # type: ignore[assignment]
     GetDocument: _aio.UnaryUnaryMultiCallable[_ingestion_pb2.GetDocumentRequest, _ingestion_pb2.GetDocumentResponse]  # type: ignore[assignment]
     DeleteDocument: _aio.UnaryUnaryMultiCallable[_ingestion_pb2.DeleteDocumentRequest, _ingestion_pb2.DeleteDocumentResponse]  # type: ignore[assignment]
+    DownloadDocument: _aio.UnaryStreamMultiCallable[_ingestion_pb2.DownloadDocumentRequest, _ingestion_pb2.DownloadDocumentResponse]  # type: ignore[assignment]
+    """The stored original: first message carries the document, the rest carry bytes."""
     RetryDocument: _aio.UnaryUnaryMultiCallable[_ingestion_pb2.RetryDocumentRequest, _ingestion_pb2.RetryDocumentResponse]  # type: ignore[assignment]
     """Re-runs a FAILED document; calling it twice is safe."""
 
@@ -79,6 +83,14 @@ class IngestionServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _ingestion_pb2.DeleteDocumentRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_ingestion_pb2.DeleteDocumentResponse, _abc.Awaitable[_ingestion_pb2.DeleteDocumentResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def DownloadDocument(
+        self,
+        request: _ingestion_pb2.DownloadDocumentRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_ingestion_pb2.DownloadDocumentResponse], _abc.AsyncIterator[_ingestion_pb2.DownloadDocumentResponse]]:
+        """The stored original: first message carries the document, the rest carry bytes."""
 
     @_abc_1.abstractmethod
     def RetryDocument(

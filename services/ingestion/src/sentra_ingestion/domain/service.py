@@ -6,6 +6,7 @@ at least once) and ignores work for a version that is no longer current.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import time
@@ -90,6 +91,15 @@ class DocumentService:
     async def get(self, principal: Principal, document_id: str) -> tuple[DocumentRecord, list[StageRecord]]:
         doc = await self._readable(principal, document_id)
         return doc, await self.registry.stages(document_id)
+
+    async def content(self, principal: Principal, document_id: str) -> tuple[DocumentRecord, bytes]:
+        """The stored original of a document the principal may read."""
+        doc = await self._readable(principal, document_id)
+        if not doc.blob_key or not self.blobs.exists(doc.blob_key):
+            raise NotFound(
+                f"document {document_id} has no stored original (it failed before storage); upload it again"
+            )
+        return doc, await asyncio.to_thread(self.blobs.get, doc.blob_key)
 
     async def list(
         self, principal: Principal, department: str, state: DocumentState | None,

@@ -5,12 +5,17 @@ from __future__ import annotations
 import grpc
 from sentra.embedding.v1 import embedding_pb2, embedding_pb2_grpc
 from sentra_common.errors import Unavailable
-from sentra_common.grpc_client import open_channel
+from sentra_common.grpc_client import AssertionProvider, open_channel
+from sentra_common.identity import ASSERTION_METADATA_KEY
 
 
 class EmbeddingClient:
-    def __init__(self, target: str, deadline_seconds: float) -> None:
+    """Queries are embedded as the caller (its assertion is forwarded); the model info is
+    asked for as the retrieval service itself (`own_assertion`)."""
+
+    def __init__(self, target: str, deadline_seconds: float, own_assertion: AssertionProvider) -> None:
         self.target = target
+        self._own_assertion = own_assertion
         self._channel = open_channel(target, deadline_seconds=deadline_seconds)
         self._stub = embedding_pb2_grpc.EmbeddingServiceStub(self._channel)
 
@@ -27,7 +32,10 @@ class EmbeddingClient:
         return [list(v.values) for v in response.vectors]
 
     async def dimension(self) -> int:
-        info = await self._stub.GetModelInfo(embedding_pb2.GetModelInfoRequest(), wait_for_ready=True)
+        info = await self._stub.GetModelInfo(
+            embedding_pb2.GetModelInfoRequest(), wait_for_ready=True,
+            metadata=((ASSERTION_METADATA_KEY, self._own_assertion() or ""),),
+        )
         return info.dimension
 
     async def close(self) -> None:

@@ -1,0 +1,120 @@
+"""Composition root of the gateway: public gRPC and HTTP on one event loop, the audit
+database, the realm's keys, the signing key for internal assertions, channels to the
+internal services."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import sys
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import uvicorn
+from sentra_common.db import create_engine, migrate
+from sentra_common.grpc_client import open_channel
+from sentra_common.grpc_server import GrpcServer, write_port_file
+from sentra_common.identity import GATEWAY_ISSUER, AssertionSigner
+from sentra_common.metrics import ServiceMetrics
+
+from sentra_gateway import local
+from sentra_gateway.audit import AuditLog
+from sentra_gateway.auth import Authenticator
+from sentra_gateway.config import GatewaySettings
+from sentra_gateway.core import Gateway
+from sentra_gateway.grpc_api import PublicApi
+from sentra_gateway.http_api import create_http_app
+from sentra_gateway.ratelimit import RateLimiter
+from sentra_gateway.routes import build_routes, public_services
+
+SERVICE = "gateway"
+MIGRATIONS = Path(__file__).parent / "migrations"
+logger = logging.getLogger(__name__)
+
+
+def build_signer(settings: GatewaySettings) -> AssertionSigner:
+    path = settings.identity.signing_key_file
+    if path is None:
+        print(
+            "SENTRA_GATEWAY_IDENTITY__SIGNING_KEY_FILE is not set: the gateway signs the principals it forwards "
+            "to the internal services; `sentra up` generates the key, in Kubernetes mount the sentra-identity secret",
+            file=sys.stderr,
+        )
+        raise SystemExit(2)
+    try:
+        return AssertionSigner.from_file(path, GATEWAY_ISSUER, settings.identity.assertion_ttl_seconds)
+    except ValueError as exc:
+        print(f"SENTRA_GATEWAY_IDENTITY__SIGNING_KEY_FILE: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+@asynccontextmanager
+async def gateway_app(settings: GatewaySettings):
+    signer = build_signer(settings)
+    if settings.auth.mode == "development":
+        logger.warning(
+            "DEVELOPMENT MODE: no identity provider; callers assert who they are (x-sentra-dev-identity). "
+            "Install Keycloak (see the README) and set SENTRA_GATEWAY_AUTH__MODE=keycloak for real use"
+        )
+    metrics = ServiceMetrics(SERVICE)
+    server = GrpcServer(SERVICE, settings.grpc, metrics, None)
+    engine = create_engine(settings.database.url)
+    authenticator = Authenticator(settings.auth)
+    targets = {
+        "ingestion": settings.ingestion_target, "retrieval": settings.retrieval_target,
+        "inference": settings.inference_target, "training": settings.training_target,
+    }
+    channels = {
+        name: open_channel(target, deadline_seconds=settings.client.deadline_seconds, assertion=lambda: None,
+                           max_message_bytes=settings.grpc.max_message_bytes)
+        for name, target in targets.items() if target
+    }
+    http_server: uvicorn.Server | None = None
+    http_task: asyncio.Task | None = None
+    try:
+        await migrate(engine, MIGRATIONS, "alembic_version_gateway")
+        audit = AuditLog(engine)
+        gateway = Gateway(
+            build_routes(), authenticator, RateLimiter(settings.rate_limit), audit, signer, channels, metrics,
+            default_deadline=settings.client.deadline_seconds,
+        )
+        local.install(gateway, audit)
+        server.server.add_generic_rpc_handlers((PublicApi(gateway),))
+        for name in public_services():
+            server.add_service(name, lambda _s: None)
+        await server.start()
+        if settings.http.port >= 0:
+            http_server, http_task = await _start_http(gateway, settings)
+        await server.set_serving(True)
+        yield server
+    finally:
+        if http_server is not None:
+            http_server.should_exit = True
+            if http_task is not None:
+                await asyncio.wait([http_task], timeout=5)
+        await server.stop()
+        for channel in channels.values():
+            await channel.close()
+        await authenticator.close()
+        await engine.dispose()
+
+
+async def _start_http(gateway: Gateway, settings: GatewaySettings) -> tuple[uvicorn.Server, asyncio.Task]:
+    config = uvicorn.Config(
+        create_http_app(gateway), host=settings.http.host, port=settings.http.port, log_config=None,
+        access_log=False, lifespan="off", h11_max_incomplete_event_size=64 * 1024,
+    )
+    http_server = uvicorn.Server(config)
+    http_server.capture_signals = contextlib.nullcontext  # the service's own SIGTERM handling stops it
+    task = asyncio.create_task(http_server.serve())
+    while not http_server.started:
+        if task.done():
+            task.result()
+            raise RuntimeError("the HTTP API did not start")
+        await asyncio.sleep(0.05)
+    port = http_server.servers[0].sockets[0].getsockname()[1]
+    if settings.http.port_file:
+        write_port_file(settings.http.port_file, port)
+    logger.info("HTTP API listening", extra={"address": f"{settings.http.host}:{port}"})
+    return http_server, task

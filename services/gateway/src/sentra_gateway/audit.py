@@ -1,0 +1,134 @@
+"""The audit log: every call through the gateway — who, when, what, the result and the
+documents it returned or touched. Append-only: the application only inserts, and the
+database refuses UPDATE, DELETE (and TRUNCATE on PostgreSQL) with triggers
+(see migrations/)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from sentra_common.errors import InvalidArgument
+from sentra_common.principal import Principal
+from sqlalchemy import JSON, BigInteger, Column, DateTime, Integer, MetaData, String, Table, Text, insert, or_, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+metadata = MetaData()
+
+audit_log = Table(
+    "gateway_audit_log",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("request_id", String(64), nullable=False),
+    Column("subject", String(256), nullable=False),
+    # ",legal,rrhh," so a department admin's query can match one department.
+    Column("departments", Text, nullable=False),
+    Column("roles", Text, nullable=False),
+    Column("method", String(256), nullable=False),
+    Column("result", String(32), nullable=False),
+    Column("detail", Text, nullable=False),
+    Column("document_ids", JSON, nullable=False),
+    Column("department", String(128), nullable=False),
+    Column("peer", String(128), nullable=False),
+    Column("duration_ms", BigInteger, nullable=False),
+)
+
+MAX_DETAIL = 2000
+MAX_DOCUMENT_IDS = 1000
+
+
+@dataclass
+class AuditRecord:
+    method: str
+    result: str
+    subject: str = ""
+    departments: tuple[str, ...] = ()
+    roles: tuple[str, ...] = ()
+    detail: str = ""
+    document_ids: list[str] = field(default_factory=list)
+    department: str = ""
+    peer: str = ""
+    request_id: str = ""
+    duration_ms: int = 0
+    at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    id: int = 0
+
+
+@dataclass(frozen=True)
+class AuditQuery:
+    subject: str = ""
+    method: str = ""
+    result: str = ""
+    document_id: str = ""
+    since: datetime | None = None
+    page_size: int = 100
+    page_token: str = ""
+
+
+class AuditLog:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    async def append(self, record: AuditRecord) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(insert(audit_log).values(
+                at=record.at, request_id=record.request_id[:64], subject=record.subject[:256],
+                departments=_joined(record.departments), roles=_joined(record.roles), method=record.method[:256],
+                result=record.result, detail=record.detail[:MAX_DETAIL],
+                document_ids=list(dict.fromkeys(record.document_ids))[:MAX_DOCUMENT_IDS],
+                department=record.department[:128], peer=record.peer[:128], duration_ms=record.duration_ms,
+            ))
+
+    async def query(self, viewer: Principal, q: AuditQuery) -> tuple[list[AuditRecord], str]:
+        """Newest first. A platform admin sees everything; a department admin sees the calls
+        made by members of their departments or naming one of them."""
+        page_size = q.page_size or 100
+        if not 1 <= page_size <= 1000:
+            raise InvalidArgument("page_size must be between 1 and 1000")
+        stmt = select(audit_log).order_by(audit_log.c.id.desc()).limit(page_size + 1)
+        if q.page_token:
+            try:
+                stmt = stmt.where(audit_log.c.id < int(q.page_token))
+            except ValueError:
+                raise InvalidArgument("page_token is not valid; pass the next_page_token you received") from None
+        if not viewer.is_platform_admin:
+            scope = [audit_log.c.departments.like(f"%,{d},%") for d in viewer.departments]
+            scope += [audit_log.c.department.in_(viewer.departments), audit_log.c.subject == viewer.subject]
+            stmt = stmt.where(or_(*scope))
+        if q.subject:
+            stmt = stmt.where(audit_log.c.subject == q.subject)
+        if q.method:
+            stmt = stmt.where(audit_log.c.method.contains(q.method, autoescape=True))
+        if q.result:
+            stmt = stmt.where(audit_log.c.result == q.result.upper())
+        if q.since is not None:
+            stmt = stmt.where(audit_log.c.at >= q.since)
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(stmt)).mappings().all()
+        records = [_record(r) for r in rows]
+        if q.document_id:
+            # JSON containment differs between SQLite and PostgreSQL; filter the page here.
+            records = [r for r in records if q.document_id in r.document_ids]
+        next_token = str(rows[page_size - 1]["id"]) if len(rows) > page_size else ""
+        return records[:page_size], next_token
+
+
+def _joined(values: tuple[str, ...]) -> str:
+    return "," + ",".join(values) + "," if values else ""
+
+
+def _split(value: str) -> tuple[str, ...]:
+    return tuple(v for v in value.split(",") if v)
+
+
+def _record(row) -> AuditRecord:
+    at = row["at"]
+    if at.tzinfo is None:  # SQLite returns naive datetimes
+        at = at.replace(tzinfo=UTC)
+    return AuditRecord(
+        id=row["id"], at=at, request_id=row["request_id"], subject=row["subject"],
+        departments=_split(row["departments"]), roles=_split(row["roles"]), method=row["method"],
+        result=row["result"], detail=row["detail"], document_ids=list(row["document_ids"] or []),
+        department=row["department"], peer=row["peer"], duration_ms=row["duration_ms"],
+    )

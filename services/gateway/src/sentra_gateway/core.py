@@ -1,0 +1,236 @@
+"""One path for every public call, gRPC or HTTP:
+
+authenticate → permission table → rate limit → sign the principal → forward to the
+internal service (or answer locally) → audit, refusals included.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import grpc
+from sentra_common.errors import PermissionDenied, ResourceExhausted, SentraError, Unavailable
+from sentra_common.identity import ASSERTION_METADATA_KEY, AssertionSigner
+from sentra_common.metrics import ServiceMetrics
+from sentra_common.principal import Principal
+
+from sentra_gateway.audit import AuditLog, AuditRecord
+from sentra_gateway.auth import Authenticator, Credentials
+from sentra_gateway.ratelimit import RateLimiter
+from sentra_gateway.routes import Kind, Route, document_ids, request_department
+
+logger = logging.getLogger(__name__)
+
+LocalHandler = Callable[[Any], Awaitable[Any]]
+
+
+class BackendError(SentraError):
+    """An internal service refused or failed: its status and message pass through."""
+
+    def __init__(self, code: grpc.StatusCode, message: str) -> None:
+        super().__init__(message)
+        self._code = code
+
+    @property
+    def code(self) -> grpc.StatusCode:  # type: ignore[override]
+        return self._code
+
+
+class RateLimited(ResourceExhausted):
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+@dataclass
+class Call:
+    """One call in flight: what the audit entry will say."""
+
+    route: Route
+    credentials: Credentials
+    request_id: str
+    started: float = field(default_factory=time.perf_counter)
+    principal: Principal | None = None
+    department: str = ""
+    documents: list[str] = field(default_factory=list)
+
+    def record(self, result: str, detail: str = "") -> AuditRecord:
+        p = self.principal
+        return AuditRecord(
+            method=self.route.path, result=result, subject=p.subject if p else "",
+            departments=p.departments if p else (), roles=p.roles if p else (), detail=detail,
+            document_ids=self.documents, department=self.department, peer=self.credentials.peer,
+            request_id=self.request_id, duration_ms=int((time.perf_counter() - self.started) * 1000),
+        )
+
+
+class Gateway:
+    def __init__(
+        self,
+        routes: dict[str, Route],
+        authenticator: Authenticator,
+        limiter: RateLimiter,
+        audit: AuditLog,
+        signer: AssertionSigner,
+        channels: dict[str, grpc.aio.Channel],
+        metrics: ServiceMetrics,
+        default_deadline: float = 60.0,
+    ) -> None:
+        self.routes = routes
+        self.authenticator = authenticator
+        self.limiter = limiter
+        self.audit = audit
+        self.signer = signer
+        self.channels = channels
+        self.metrics = metrics
+        self.default_deadline = default_deadline
+        self.local: dict[str, Callable[[Call, Any], Awaitable[Any]]] = {}
+
+    # Steps shared by every call kind ---------------------------------------------------
+
+    def new_call(self, route: Route, credentials: Credentials, request_id: str | None) -> Call:
+        return Call(route, credentials, request_id or uuid.uuid4().hex[:16])
+
+    async def admit(self, call: Call) -> str:
+        """Authenticate, authorize and rate-limit; returns the assertion to forward."""
+        try:
+            principal = await self.authenticator.authenticate(call.credentials)
+        except SentraError:
+            self._limit(f"peer:{call.credentials.peer}")
+            raise
+        call.principal = principal
+        if not call.route.allows(principal.roles):
+            needed = ", ".join(sorted(call.route.roles))
+            raise PermissionDenied(
+                f"{principal.subject} may not call {call.route.name}: it needs one of the roles {needed}; "
+                "ask a platform administrator (`sentra admin users grant-role`)"
+            )
+        self._limit(f"principal:{principal.subject}")
+        return self.signer.sign(principal)
+
+    def _limit(self, key: str) -> None:
+        wait = self.limiter.acquire(key)
+        if wait > 0:
+            raise RateLimited(
+                f"rate limit of {self.limiter.rate:g} requests/s (burst {self.limiter.burst:g}) reached for "
+                f"{key.split(':', 1)[1] or 'this caller'}; retry in {wait:.2f} s",
+                retry_after=wait,
+            )
+
+    async def finish(self, call: Call, error: BaseException | None) -> None:
+        if error is None:
+            result, detail = "OK", ""
+        elif isinstance(error, SentraError):
+            result, detail = error.code.name, error.message
+        else:
+            result, detail = "INTERNAL", f"internal error (request id {call.request_id})"
+        if self.authenticator.development:
+            detail = f"[development identity] {detail}".strip()
+        self.metrics.grpc_requests.labels(call.route.path, result).inc()
+        self.metrics.grpc_duration.labels(call.route.path).observe(time.perf_counter() - call.started)
+        try:
+            await self.audit.append(call.record(result, detail))
+        except Exception:
+            # The call has already happened; losing its audit entry must be loud.
+            logger.exception("AUDIT WRITE FAILED", extra={"method": call.route.path, "request_id": call.request_id})
+            raise Unavailable("the audit log cannot be written; the operators must check the gateway's database") \
+                from None
+
+    @staticmethod
+    def _metadata(call: Call, assertion: str) -> tuple[tuple[str, str], ...]:
+        return (ASSERTION_METADATA_KEY, assertion), ("x-request-id", call.request_id)
+
+    def _target(self, call: Call) -> grpc.aio.Channel:
+        channel = self.channels.get(call.route.backend)
+        if channel is None:
+            raise Unavailable(f"the {call.route.backend} service is not deployed in this Sentra installation")
+        return channel
+
+    # The three call kinds ----------------------------------------------------------------
+
+    async def unary(self, call: Call, request: Any, timeout: float | None) -> Any:
+        error: BaseException | None = None
+        try:
+            metadata = self._metadata(call, await self.admit(call))
+            call.department = request_department(request)
+            call.documents.extend(document_ids(request))
+            if call.route.backend == "gateway":
+                response = await self.local[call.route.name](call, request)
+            else:
+                stub = self._target(call).unary_unary(
+                    call.route.path, request_serializer=call.route.request.SerializeToString,
+                    response_deserializer=call.route.response.FromString,
+                )
+                response = await _backend(stub(request, timeout=timeout or self.default_deadline, metadata=metadata))
+            call.documents.extend(document_ids(response))
+            return response
+        except BaseException as exc:
+            error = exc
+            raise
+        finally:
+            await self.finish(call, error)
+
+    async def client_stream(self, call: Call, requests: AsyncIterator[Any], timeout: float | None) -> Any:
+        error: BaseException | None = None
+        try:
+            metadata = self._metadata(call, await self.admit(call))
+            first = await anext(aiter(requests), None)
+
+            async def replay() -> AsyncIterator[Any]:
+                if first is not None:
+                    yield first
+                async for item in requests:
+                    yield item
+
+            if first is not None:
+                call.department = request_department(first)
+            stub = self._target(call).stream_unary(
+                call.route.path, request_serializer=call.route.request.SerializeToString,
+                response_deserializer=call.route.response.FromString,
+            )
+            response = await _backend(stub(replay(), timeout=timeout or self.default_deadline, metadata=metadata))
+            call.documents.extend(document_ids(response))
+            return response
+        except BaseException as exc:
+            error = exc
+            raise
+        finally:
+            await self.finish(call, error)
+
+    async def server_stream(self, call: Call, request: Any, timeout: float | None) -> AsyncIterator[Any]:
+        error: BaseException | None = None
+        try:
+            metadata = self._metadata(call, await self.admit(call))
+            call.department = request_department(request)
+            call.documents.extend(document_ids(request))
+            stub = self._target(call).unary_stream(
+                call.route.path, request_serializer=call.route.request.SerializeToString,
+                response_deserializer=call.route.response.FromString,
+            )
+            stream = stub(request, timeout=timeout or self.default_deadline, metadata=metadata)
+            try:
+                async for item in stream:
+                    call.documents.extend(document_ids(item))
+                    yield item
+            except grpc.aio.AioRpcError as exc:
+                raise BackendError(exc.code(), exc.details() or exc.code().name) from None
+        except BaseException as exc:
+            error = exc
+            raise
+        finally:
+            await self.finish(call, error)
+
+
+async def _backend(awaitable: Awaitable[Any]) -> Any:
+    try:
+        return await awaitable
+    except grpc.aio.AioRpcError as exc:
+        raise BackendError(exc.code(), exc.details() or exc.code().name) from None
+
+
+KINDS = (Kind.UNARY, Kind.CLIENT_STREAM, Kind.SERVER_STREAM)
