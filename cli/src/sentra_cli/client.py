@@ -1,4 +1,8 @@
-"""Talking to the running services from the CLI, as an explicit identity."""
+"""Talking to Sentra from the CLI: every call goes to the gateway, with the bearer token
+of `sentra login` (or, on a platform in development mode, the identity in SENTRA_IDENTITY).
+
+The gateway is found in the local platform's state (`sentra up`) or in SENTRA_GATEWAY
+(`host:port` of a remote installation's gRPC API)."""
 
 from __future__ import annotations
 
@@ -6,40 +10,58 @@ import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+from sentra.gateway.v1 import gateway_pb2_grpc
 from sentra.ingestion.v1 import ingestion_pb2, ingestion_pb2_grpc
 from sentra.retrieval.v1 import retrieval_pb2_grpc
 from sentra_common.grpc_client import open_channel
-from sentra_common.principal import Principal
 
 from sentra_cli.platform import Platform, PlatformError
+from sentra_cli.session import LoginError, Session
 
 IDENTITY_ENV = "SENTRA_IDENTITY"
+GATEWAY_ENV = "SENTRA_GATEWAY"
+DEV_IDENTITY_HEADER = "x-sentra-dev-identity"
 UPLOAD_PIECE = 256 * 1024
 
 
-def identity_from_env() -> Principal:
-    spec = os.environ.get(IDENTITY_ENV, "").strip()
-    if not spec:
+def gateway_target(platform: Platform) -> str:
+    return os.environ.get(GATEWAY_ENV) or platform.load_state().target("gateway")
+
+
+def call_metadata(platform: Platform):
+    """A provider of the caller's credentials for every call."""
+    session = Session.load()
+    if session is not None:
+        def bearer() -> list[tuple[str, str]]:
+            try:
+                return [("authorization", f"Bearer {session.fresh_access_token()}")]
+            except LoginError as exc:
+                raise PlatformError(str(exc)) from None
+
+        return bearer
+    identity = os.environ.get(IDENTITY_ENV, "").strip()
+    if not os.environ.get(GATEWAY_ENV) and platform.load_state().identity.mode == "development" and identity:
+        return lambda: [(DEV_IDENTITY_HEADER, identity)]
+    if platform.load_state().identity.mode == "development" and not os.environ.get(GATEWAY_ENV):
         raise PlatformError(
-            f"no identity configured: set {IDENTITY_ENV}=subject:dept1,dept2[:role1,role2] "
-            "(development identity, e.g. ana:legal,rrhh:member)"
+            f"this platform runs in development mode: set {IDENTITY_ENV}=subject:dept1,dept2[:role] "
+            "(e.g. ana:legal:dept-admin), or install Keycloak and `sentra login`"
         )
-    return Principal.parse(spec)
+    raise PlatformError("you are not logged in: run `sentra login`")
 
 
 class Clients:
-    def __init__(self, platform: Platform, principal: Principal, deadline_seconds: float = 60.0) -> None:
-        state = platform.load_state()
-        self._channels = {
-            name: open_channel(state.target(name), deadline_seconds=deadline_seconds, principal=principal)
-            for name in ("ingestion", "retrieval")
-        }
-        self.ingestion = ingestion_pb2_grpc.IngestionServiceStub(self._channels["ingestion"])
-        self.retrieval = retrieval_pb2_grpc.RetrievalServiceStub(self._channels["retrieval"])
+    def __init__(self, platform: Platform, deadline_seconds: float = 60.0) -> None:
+        self._channel = open_channel(
+            gateway_target(platform), deadline_seconds=deadline_seconds, assertion=lambda: None,
+            metadata=call_metadata(platform),
+        )
+        self.ingestion = ingestion_pb2_grpc.IngestionServiceStub(self._channel)
+        self.retrieval = retrieval_pb2_grpc.RetrievalServiceStub(self._channel)
+        self.gateway = gateway_pb2_grpc.GatewayServiceStub(self._channel)
 
     async def close(self) -> None:
-        for channel in self._channels.values():
-            await channel.close()
+        await self._channel.close()
 
     async def upload(
         self, path: Path, *, department: str, access_list: list[str], source_uri: str, progress=None,

@@ -24,7 +24,7 @@ from pathlib import Path
 KEYCLOAK_VERSION = "26.4.2"
 ARTIFACT = f"org.keycloak:keycloak-quarkus-dist:{KEYCLOAK_VERSION}:zip"
 REALM = "sentra"
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 REALM_FILE = ROOT / "deploy" / "keycloak" / "sentra-realm.json"
 # Keycloak 26 runs on Java 17 or 21.
 JAVA_CANDIDATES = ("/usr/lib/jvm/java-21-openjdk-amd64", "/usr/lib/jvm/java-17-openjdk-amd64")

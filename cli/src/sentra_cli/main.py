@@ -16,8 +16,9 @@ from rich.table import Table
 from sentra.ingestion.v1 import ingestion_pb2
 from sentra.retrieval.v1 import retrieval_pb2
 
-from sentra_cli.client import Clients, identity_from_env
+from sentra_cli.client import Clients
 from sentra_cli.platform import SERVICES, Platform, PlatformError
+from sentra_cli.session import LoginError
 
 app = typer.Typer(help="Sentra: private AI over your company's documents.", no_args_is_help=True)
 console = Console()
@@ -46,7 +47,7 @@ def _run(coro_factory, home: Path):
     """Run an async CLI action with clients; turn failures into clear messages."""
 
     async def runner():
-        clients = Clients(Platform(home), identity_from_env())
+        clients = Clients(Platform(home))
         try:
             return await coro_factory(clients)
         finally:
@@ -54,7 +55,7 @@ def _run(coro_factory, home: Path):
 
     try:
         return asyncio.run(runner())
-    except PlatformError as exc:
+    except (PlatformError, LoginError) as exc:
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None
     except grpc.aio.AioRpcError as exc:
@@ -64,20 +65,25 @@ def _run(coro_factory, home: Path):
 
 @app.command()
 def up(home: DataDir = DEFAULT_HOME) -> None:
-    """Start nats-server and every service with the embedded defaults."""
-    platform = Platform(home)
-    err.print(
-        "[yellow]warning:[/yellow] development identity mode: services trust the identity the "
-        "caller asserts (SENTRA_IDENTITY). Do not expose these ports beyond this machine."
-    )
+    """Start nats-server, Keycloak (when installed) and every service with the embedded defaults."""
+    platform = Platform(home, identity=os.environ.get("SENTRA_IDENTITY_MODE", "auto"))
     try:
-        with console.status("starting Sentra (the embedding model takes a few seconds to load)…"):
+        with console.status("starting Sentra (Keycloak and the embedding model take a little while)…"):
             state = platform.up()
-    except PlatformError as exc:
+    except Exception as exc:  # PlatformError, KeycloakError: both say what to do
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None
     _print_status(platform)
     console.print(f"data directory: {state.data_dir}")
+    if state.identity.mode == "development":
+        err.print(
+            "[yellow]warning: DEVELOPMENT MODE[/yellow] — Keycloak is not installed, so the gateway trusts the "
+            "identity callers assert (SENTRA_IDENTITY=subject:departments:roles). Install Keycloak with "
+            "`make setup` (see the README) for real logins. Never expose this gateway beyond this machine."
+        )
+    else:
+        console.print(f"identity provider: {state.identity.issuer}")
+        console.print("next: `sentra admin departments create …`, `sentra admin users create …`, `sentra login`")
 
 
 @app.command()
@@ -98,6 +104,8 @@ def _print_status(platform: Platform) -> None:
     alive = platform.running()
     table = Table("process", "state", "pid", "address", "metrics")
     rows = [("nats", state.nats), *((s, state.services.get(s)) for s in SERVICES)]
+    if state.keycloak is not None:
+        rows.insert(1, ("keycloak", state.keycloak))
     for name, info in rows:
         up_ = alive.get(name, False)
         table.add_row(
@@ -106,6 +114,9 @@ def _print_status(platform: Platform) -> None:
             f"http://127.0.0.1:{info.metrics_port}/metrics" if info and info.metrics_port else "-",
         )
     console.print(table)
+    if state.http_port:
+        console.print(f"gateway: gRPC {state.target('gateway') if 'gateway' in state.services else '-'}, "
+                      f"HTTP http://127.0.0.1:{state.http_port}/api/v1 (docs at /docs)")
 
 
 def _collect(paths: list[Path]) -> list[Path]:
@@ -293,6 +304,279 @@ def search(
             console.print(f"   {snippet[:300]}{'…' if len(snippet) > 300 else ''}")
 
     _run(action, home)
+
+
+@app.command()
+def download(
+    document_id: str,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="File to write; default: its name.")] = None,
+    home: DataDir = DEFAULT_HOME,
+) -> None:
+    """Download the stored original of a document you may read."""
+
+    async def action(clients: Clients):
+        stream = clients.ingestion.DownloadDocument(ingestion_pb2.DownloadDocumentRequest(document_id=document_id))
+        target: Path | None = None
+        written = 0
+        fh = None
+        try:
+            async for piece in stream:
+                if piece.WhichOneof("payload") == "document":
+                    target = output or Path(Path(piece.document.filename).name or document_id)
+                    fh = target.open("wb")
+                else:
+                    assert fh is not None
+                    fh.write(piece.data)
+                    written += len(piece.data)
+        finally:
+            if fh is not None:
+                fh.close()
+        console.print(f"{target}: {written} bytes")
+
+    _run(action, home)
+
+
+# Identity ---------------------------------------------------------------------------------
+
+
+def _issuer(home: Path, issuer: str) -> str:
+    if issuer:
+        return issuer
+    state = Platform(home).load_state()
+    if state.identity.mode != "keycloak":
+        err.print("[red]error:[/red] no identity provider known: this platform runs in development mode "
+                  "(set SENTRA_IDENTITY instead), or pass --issuer https://…/realms/sentra")
+        raise typer.Exit(2)
+    return state.identity.issuer
+
+
+Issuer = Annotated[str, typer.Option(envvar="SENTRA_ISSUER", help="The Sentra realm's URL (…/realms/sentra); "
+                                     "default: the local platform's Keycloak.")]
+
+
+@app.command()
+def login(
+    username: Annotated[str, typer.Option("--username", "-u", help="Log in with a password.")] = "",
+    password_stdin: Annotated[bool, typer.Option(help="Read the password (or client secret) from stdin.")] = False,
+    device: Annotated[bool, typer.Option(help="Log in in a browser with a device code.")] = False,
+    client_id: Annotated[str, typer.Option(help="Service account: log in with client credentials.")] = "",
+    issuer: Issuer = "",
+    home: DataDir = DEFAULT_HOME,
+) -> None:
+    """Log in to Sentra; tokens are stored in ~/.config/sentra/credentials.json (mode 0600)."""
+    from sentra_cli import session as sessions
+
+    realm = _issuer(home, issuer)
+
+    def secret(prompt: str) -> str:
+        if password_stdin:
+            return typer.get_text_stream("stdin").readline().rstrip("\n")
+        return typer.prompt(prompt, hide_input=True)
+
+    try:
+        if client_id:
+            current = sessions.client_credentials(realm, client_id, secret("client secret"))
+        elif device:
+            current = sessions.device_login(
+                realm, lambda url, code: console.print(f"open [bold]{url}[/bold] and confirm the code {code}")
+            )
+        else:
+            user = username or typer.prompt("username")
+            current = sessions.password_login(realm, user, secret("password"))
+    except LoginError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from None
+    path = current.save()
+    console.print(f"logged in as {current.username or 'device user'}; token stored in {path}")
+
+
+@app.command()
+def logout() -> None:
+    """Forget the stored tokens."""
+    from sentra_cli.session import credentials_path
+
+    credentials_path().unlink(missing_ok=True)
+    console.print("logged out")
+
+
+@app.command()
+def whoami(home: DataDir = DEFAULT_HOME) -> None:
+    """Who the gateway says you are: departments and roles."""
+    from sentra.gateway.v1 import gateway_pb2
+
+    async def action(clients: Clients):
+        p = (await clients.gateway.WhoAmI(gateway_pb2.WhoAmIRequest())).principal
+        console.print(f"{p.subject} ({p.display_name}) · departments: {', '.join(p.departments) or '-'} · "
+                      f"roles: {', '.join(p.roles) or '-'}")
+
+    _run(action, home)
+
+
+@app.command()
+def audit(
+    subject: Annotated[str, typer.Option(help="Only calls by this subject.")] = "",
+    method: Annotated[str, typer.Option(help="Only calls of this method (substring, e.g. DeleteDocument).")] = "",
+    result: Annotated[str, typer.Option(help="Only this result, e.g. PERMISSION_DENIED.")] = "",
+    document: Annotated[str, typer.Option(help="Only calls that returned or touched this document id.")] = "",
+    limit: Annotated[int, typer.Option(help="Newest entries to show (1..1000).")] = 50,
+    home: DataDir = DEFAULT_HOME,
+) -> None:
+    """The audit log (administrators): who called what, when, the result and the documents."""
+    from sentra.gateway.v1 import gateway_pb2
+
+    async def action(clients: Clients):
+        reply = await clients.gateway.QueryAuditLog(gateway_pb2.QueryAuditLogRequest(
+            subject=subject, method=method, result=result, document_id=document, page_size=limit))
+        table = Table("when (UTC)", "who", "method", "result", "documents", "detail")
+        for e in reply.entries:
+            table.add_row(
+                e.at.ToDatetime().strftime("%Y-%m-%d %H:%M:%S"), e.subject or "-", e.method.rsplit("/", 1)[-1],
+                e.result, ", ".join(d[:8] for d in e.document_ids[:5]) + (" …" if len(e.document_ids) > 5 else ""),
+                e.detail[:120],
+            )
+        console.print(table)
+
+    _run(action, home)
+
+
+admin_app = typer.Typer(help="Departments, users and roles in the Sentra realm (Keycloak admin API).",
+                        no_args_is_help=True)
+departments_app = typer.Typer(help="Departments (groups under /departments).", no_args_is_help=True)
+users_app = typer.Typer(help="Users, their departments and roles.", no_args_is_help=True)
+clients_app = typer.Typer(help="Service accounts (client credentials).", no_args_is_help=True)
+admin_app.add_typer(departments_app, name="departments")
+admin_app.add_typer(users_app, name="users")
+admin_app.add_typer(clients_app, name="clients")
+app.add_typer(admin_app, name="admin")
+
+AdminUser = Annotated[str, typer.Option(envvar="SENTRA_KEYCLOAK_ADMIN_USER", help="Keycloak administrator.")]
+AdminPassword = Annotated[str, typer.Option(envvar="SENTRA_KEYCLOAK_ADMIN_PASSWORD",
+                                            help="Its password; default: the local platform's.")]
+
+
+def _admin(home: Path, issuer: str, admin_user: str, admin_password: str):
+    import json
+
+    from sentra_cli.admin import AdminError, RealmAdmin
+
+    realm = _issuer(home, issuer)
+    if not admin_user:
+        state = Platform(home).load_state()
+        if not state.identity.admin_file:
+            err.print("[red]error:[/red] pass --admin-user and --admin-password (SENTRA_KEYCLOAK_ADMIN_USER/PASSWORD)")
+            raise typer.Exit(2)
+        stored = json.loads(Path(state.identity.admin_file).read_text())
+        admin_user, admin_password = stored["username"], stored["password"]
+    try:
+        return RealmAdmin(realm, admin_user, admin_password)
+    except AdminError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from None
+
+
+def _admin_action(fn):
+    from sentra_cli.admin import AdminError
+
+    try:
+        return fn()
+    except AdminError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from None
+
+
+@departments_app.command("create")
+def departments_create(names: list[str], issuer: Issuer = "", admin_user: AdminUser = "",
+                       admin_password: AdminPassword = "", home: DataDir = DEFAULT_HOME) -> None:
+    """Create departments."""
+    admin = _admin(home, issuer, admin_user, admin_password)
+    for name in names:
+        _admin_action(lambda n=name: admin.create_department(n))
+        console.print(f"department {name} ready")
+
+
+@departments_app.command("list")
+def departments_list(issuer: Issuer = "", admin_user: AdminUser = "", admin_password: AdminPassword = "",
+                     home: DataDir = DEFAULT_HOME) -> None:
+    """List departments."""
+    for name in _admin(home, issuer, admin_user, admin_password).list_departments():
+        console.print(name)
+
+
+@users_app.command("create")
+def users_create(
+    username: str,
+    email: Annotated[str, typer.Option(help="E-mail address (required by the realm).")],
+    department: Annotated[list[str], typer.Option("--department", "-d")] = [],  # noqa: B006
+    role: Annotated[list[str], typer.Option("--role", "-r", help="platform-admin, dept-admin, trainer, member")]
+    = ["member"],  # noqa: B006
+    name: Annotated[str, typer.Option(help="Full name.")] = "",
+    password_stdin: Annotated[bool, typer.Option(help="Read the initial password from stdin.")] = False,
+    temporary: Annotated[bool, typer.Option(help="The user must change the password at first login.")] = False,
+    issuer: Issuer = "", admin_user: AdminUser = "", admin_password: AdminPassword = "",
+    home: DataDir = DEFAULT_HOME,
+) -> None:
+    """Create a user with departments and roles."""
+    admin = _admin(home, issuer, admin_user, admin_password)
+    password = (typer.get_text_stream("stdin").readline().rstrip("\n") if password_stdin
+                else typer.prompt("initial password", hide_input=True, confirmation_prompt=True))
+    first, _, last = name.partition(" ")
+    _admin_action(lambda: admin.create_user(
+        username, email=email, password=password, first_name=first, last_name=last,
+        departments=department, roles=role, temporary_password=temporary))
+    console.print(f"user {username} created: departments {', '.join(department) or '-'}, roles {', '.join(role)}")
+
+
+@users_app.command("list")
+def users_list(issuer: Issuer = "", admin_user: AdminUser = "", admin_password: AdminPassword = "",
+               home: DataDir = DEFAULT_HOME) -> None:
+    """List users with their departments and roles."""
+    table = Table("user", "enabled", "e-mail", "departments", "roles")
+    for u in _admin(home, issuer, admin_user, admin_password).list_users():
+        table.add_row(u.username, "yes" if u.enabled else "[red]no[/red]", u.email, ", ".join(u.departments),
+                      ", ".join(u.roles))
+    console.print(table)
+
+
+def _user_change(verb: str, help_text: str):
+    def command(
+        username: str,
+        value: str = typer.Argument("", help=help_text),
+        issuer: Issuer = "", admin_user: AdminUser = "", admin_password: AdminPassword = "",
+        home: DataDir = DEFAULT_HOME,
+    ) -> None:
+        admin = _admin(home, issuer, admin_user, admin_password)
+
+        def change():
+            user_id = admin.client_user_id(username[7:]) if username.startswith("client:") \
+                else admin.user_id(username)
+            actions = {
+                "add-department": lambda: admin.add_department(user_id, value),
+                "remove-department": lambda: admin.remove_department(user_id, value),
+                "grant-role": lambda: admin.grant_role(user_id, value),
+                "revoke-role": lambda: admin.revoke_role(user_id, value),
+                "disable": lambda: admin.set_enabled(user_id, False),
+                "enable": lambda: admin.set_enabled(user_id, True),
+            }
+            actions[verb]()
+
+        _admin_action(change)
+        console.print(f"{username}: {verb} {value}".rstrip())
+
+    command.__doc__ = f"{verb.replace('-', ' ').capitalize()} (a service account: client:<client id>)."
+    return command
+
+
+for _verb, _help in (("add-department", "department"), ("remove-department", "department"),
+                     ("grant-role", "role"), ("revoke-role", "role"), ("disable", ""), ("enable", "")):
+    users_app.command(_verb)(_user_change(_verb, _help))
+
+
+@clients_app.command("secret")
+def clients_secret(client_id: str, issuer: Issuer = "", admin_user: AdminUser = "",
+                   admin_password: AdminPassword = "", home: DataDir = DEFAULT_HOME) -> None:
+    """Print a service account's client secret (for `sentra login --client-id`)."""
+    admin = _admin(home, issuer, admin_user, admin_password)
+    console.print(_admin_action(lambda: admin.client_secret(client_id)))
 
 
 def run() -> None:  # pragma: no cover - console entry point

@@ -143,15 +143,22 @@ def _collect(message, found: list[str]) -> None:
     for field, value in message.ListFields():
         if field.message_type is None:
             if field.name == "document_id":
-                found.extend(value if isinstance(value, (list, tuple)) or hasattr(value, "extend") else [value])
+                found.extend(value if _repeated(field) else [value])
             continue
         if field.message_type.GetOptions().map_entry:
             continue
-        if field.label == field.LABEL_REPEATED:
+        if _repeated(field):
             for item in value:
                 _collect(item, found)
         else:
             _collect(value, found)
+
+
+def _repeated(field) -> bool:
+    # protobuf ≥ 6 has is_repeated; older releases only the label.
+    if hasattr(field, "is_repeated"):
+        return field.is_repeated
+    return field.label == field.LABEL_REPEATED
 
 
 def request_department(message) -> str:
@@ -159,7 +166,7 @@ def request_department(message) -> str:
     for field, value in message.ListFields():
         if field.name == "department" and isinstance(value, str):
             return value
-        if field.message_type is not None and field.label != field.LABEL_REPEATED:
+        if field.message_type is not None and not _repeated(field):
             nested = request_department(value)
             if nested:
                 return nested
