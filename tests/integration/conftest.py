@@ -34,3 +34,35 @@ def postgres_platform(tmp_path_factory, postgres_url):
     platform = start_platform(tmp_path_factory, "pg-platform", database_url=postgres_url)
     yield platform
     platform.down()
+
+
+@pytest.fixture(scope="session")
+async def realm(tmp_path_factory):
+    """The platform behind its gateway with a real Keycloak (installed here if setup has not),
+    the realm imported from deploy/keycloak/, departments and users created through the
+    admin API, and the example corpus of three departments uploaded through the gateway."""
+    from sentra_cli import keycloak
+
+    from tests.support.identity import Realm, add_forging_key, seed, upload_corpus
+
+    keycloak.install()
+    platform = Platform(
+        tmp_path_factory.mktemp("keycloak-platform"), identity="keycloak",
+        extra_env={
+            **TEST_ENV,
+            # Re-check sessions on every call and pick up rotated keys within a second.
+            "SENTRA_GATEWAY_AUTH__SESSION_CHECK_SECONDS": "0",
+            "SENTRA_GATEWAY_AUTH__JWKS_MIN_REFRESH_SECONDS": "1",
+            "SENTRA_GATEWAY_RATE_LIMIT__REQUESTS_PER_SECOND": "1000",
+            "SENTRA_GATEWAY_RATE_LIMIT__BURST": "2000",
+        },
+    )
+    try:
+        platform.up(timeout=300)
+        admin, secret = seed(platform)
+        key, kid = add_forging_key(admin, "sentra")
+        state = platform.load_state()
+        documents = await upload_corpus(state.target("gateway"), state.identity.issuer)
+        yield Realm(platform, admin, state.identity.issuer, secret, key, kid, documents)
+    finally:
+        platform.down()

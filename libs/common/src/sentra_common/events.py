@@ -9,6 +9,11 @@ PIPELINE_SUBJECTS = ("sentra.documents.v1.>", "sentra.chunks.v1.>")
 DEADLETTER_STREAM = "SENTRA_DEADLETTER"
 DEADLETTER_PREFIX = "sentra.deadletter.v1"
 
+# Stream holding security events for the gateway's audit log.
+AUDIT_STREAM = "SENTRA_AUDIT"
+AUDIT_SUBJECTS = ("sentra.audit.v1.>",)
+REFUSED_CALL = "sentra.audit.v1.refused"
+
 DOCUMENT_UPLOADED = "sentra.documents.v1.uploaded"
 CHUNKS_CREATED = "sentra.chunks.v1.created"
 CHUNKS_EMBEDDED = "sentra.chunks.v1.embedded"

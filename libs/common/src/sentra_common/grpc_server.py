@@ -13,6 +13,7 @@ import signal
 import time
 import uuid
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,15 @@ PUBLIC_PREFIXES = ("/grpc.health.v1.", "/grpc.reflection.")
 
 # Returns the verified principal and the credential to forward on outbound calls.
 PrincipalVerifier = Callable[[Any], tuple[Principal, str] | None]
+
+
+@dataclass(frozen=True)
+class RefusedCall:
+    method: str
+    code: str
+    detail: str
+    peer: str
+    request_id: str
 
 
 def assertion_verifier(verifier: AssertionVerifier) -> PrincipalVerifier:
@@ -62,6 +72,8 @@ class SentraServerInterceptor(grpc.aio.ServerInterceptor):
     def __init__(self, metrics: ServiceMetrics, verify_principal: PrincipalVerifier) -> None:
         self.metrics = metrics
         self.verify_principal = verify_principal
+        # Called with every call refused for want of a valid principal (see report_refusals).
+        self.on_refused: Callable[[RefusedCall], None] | None = None
 
     async def intercept_service(self, continuation, handler_call_details):
         handler = await continuation(handler_call_details)
@@ -110,6 +122,11 @@ class _Wrapper:
             err = None if verified is not None else Unauthenticated(
                 "this call carries no signed principal; internal services are reached through the gateway"
             )
+        if err is not None and self.i.on_refused is not None:
+            self.i.on_refused(RefusedCall(
+                method=self.method, code=err.code.name, detail=err.message, peer=context.peer() or "",
+                request_id=rid,
+            ))
         principal, assertion = verified if verified is not None else (None, None)
         principal_token = set_principal(principal)
         assertion_token = set_assertion(assertion)
@@ -196,12 +213,19 @@ class GrpcServer:
             ("grpc.max_receive_message_length", settings.max_message_bytes),
             ("grpc.max_send_message_length", settings.max_message_bytes),
         ]
-        interceptors = [] if verify_principal is None else [SentraServerInterceptor(metrics, verify_principal)]
+        self.interceptor = None if verify_principal is None else SentraServerInterceptor(metrics, verify_principal)
+        interceptors = [] if self.interceptor is None else [self.interceptor]
         self.server = grpc.aio.server(interceptors=interceptors, options=options)
         self.health = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
         self._service_names: list[str] = [reflection.SERVICE_NAME, health.SERVICE_NAME]
         self.port: int | None = None
+
+    def report_refusals(self, report: Callable[[RefusedCall], None]) -> None:
+        """Have every call refused for want of a valid principal reported (the services
+        publish them for the gateway's audit log)."""
+        if self.interceptor is not None:
+            self.interceptor.on_refused = report
 
     def add_service(self, full_name: str, register: Callable[[Any], None]) -> None:
         """Register a servicer; `full_name` is e.g. `sentra.ingestion.v1.IngestionService`."""

@@ -14,10 +14,12 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Generic, TypeVar
 
 import nats
 from google.protobuf.message import DecodeError, Message
+from google.protobuf.timestamp_pb2 import Timestamp
 from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, RetentionPolicy, StreamConfig
 from nats.js.errors import NotFoundError
@@ -74,11 +76,12 @@ class EventBus:
         await self.ensure_streams()
 
     async def ensure_streams(self) -> None:
-        """Create or update the pipeline and dead-letter streams (idempotent)."""
+        """Create the pipeline, dead-letter and audit streams when missing (idempotent)."""
         max_age = self.settings.stream_max_age_days * 86400
         for name, subjects in (
             (events.PIPELINE_STREAM, list(events.PIPELINE_SUBJECTS)),
             (events.DEADLETTER_STREAM, [f"{events.DEADLETTER_PREFIX}.>"]),
+            (events.AUDIT_STREAM, list(events.AUDIT_SUBJECTS)),
         ):
             config = StreamConfig(
                 name=name,
@@ -243,3 +246,29 @@ class EventBus:
         if self.nc is not None:
             with contextlib.suppress(Exception):
                 await self.nc.drain()
+
+
+def refusal_reporter(bus: EventBus, service: str):
+    """A `GrpcServer.report_refusals` callback publishing `sentra.audit.v1.refused`
+    (fire and forget: a refused call is not delayed by the report)."""
+    pending: set[asyncio.Task] = set()
+
+    def report(refused) -> None:
+        at = Timestamp()
+        at.FromDatetime(datetime.now(UTC))
+        event = events_pb2.RefusedCall(
+            at=at, service=service, method=refused.method, code=refused.code, detail=refused.detail,
+            peer=refused.peer, request_id=refused.request_id,
+        )
+        task = asyncio.create_task(_publish_quietly(bus, events.REFUSED_CALL, event))
+        pending.add(task)
+        task.add_done_callback(pending.discard)
+
+    return report
+
+
+async def _publish_quietly(bus: EventBus, subject: str, message) -> None:
+    try:
+        await bus.publish(subject, message)
+    except Exception:
+        logger.warning("could not publish a refused call for the audit log", exc_info=True)

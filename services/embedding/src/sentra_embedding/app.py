@@ -9,7 +9,7 @@ from sentra.events.v1 import events_pb2
 from sentra_common import events
 from sentra_common.grpc_server import GrpcServer
 from sentra_common.metrics import ServiceMetrics
-from sentra_common.nats import Delivery, EventBus
+from sentra_common.nats import Delivery, EventBus, refusal_reporter
 from sentra_common.runtime import principal_verifier
 
 from sentra_embedding.adapters.backends import EmbeddingBackend, LocalBackend, TeiBackend
@@ -50,6 +50,7 @@ async def embedding_app(settings: EmbeddingSettings, backend: EmbeddingBackend |
         if settings.consume_events:
             bus = EventBus(settings.nats, SERVICE, metrics)
             await bus.connect()
+            server.report_refusals(refusal_reporter(bus, SERVICE))
 
             async def on_chunks(delivery: Delivery[events_pb2.ChunksCreated]) -> None:
                 await service.embed_chunks(delivery.message, bus)

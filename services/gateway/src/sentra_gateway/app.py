@@ -9,17 +9,21 @@ import contextlib
 import logging
 import sys
 from contextlib import asynccontextmanager
+from datetime import UTC
 from pathlib import Path
 
 import uvicorn
+from sentra.events.v1 import events_pb2
+from sentra_common import events
 from sentra_common.db import create_engine, migrate
 from sentra_common.grpc_client import open_channel
 from sentra_common.grpc_server import GrpcServer, write_port_file
 from sentra_common.identity import GATEWAY_ISSUER, AssertionSigner
 from sentra_common.metrics import ServiceMetrics
+from sentra_common.nats import EventBus
 
 from sentra_gateway import local
-from sentra_gateway.audit import AuditLog
+from sentra_gateway.audit import AuditLog, AuditRecord
 from sentra_gateway.auth import Authenticator
 from sentra_gateway.config import GatewaySettings
 from sentra_gateway.core import Gateway
@@ -70,6 +74,7 @@ async def gateway_app(settings: GatewaySettings):
                            max_message_bytes=settings.grpc.max_message_bytes)
         for name, target in targets.items() if target
     }
+    bus = EventBus(settings.nats, SERVICE, metrics)
     http_server: uvicorn.Server | None = None
     http_task: asyncio.Task | None = None
     try:
@@ -84,6 +89,9 @@ async def gateway_app(settings: GatewaySettings):
         for name in public_services():
             server.add_service(name, lambda _s: None)
         await server.start()
+        await bus.connect()
+        bus.subscribe(events.REFUSED_CALL, "gateway-audit", events_pb2.RefusedCall,
+                      lambda d: audit.append(refused_call_record(d.message)), batch=32)
         if settings.http.port >= 0:
             http_server, http_task = await _start_http(gateway, settings)
         await server.set_serving(True)
@@ -94,10 +102,20 @@ async def gateway_app(settings: GatewaySettings):
             if http_task is not None:
                 await asyncio.wait([http_task], timeout=5)
         await server.stop()
+        await bus.close()
         for channel in channels.values():
             await channel.close()
         await authenticator.close()
         await engine.dispose()
+
+
+def refused_call_record(event: events_pb2.RefusedCall) -> AuditRecord:
+    """A call an internal service refused because it did not come through the gateway."""
+    return AuditRecord(
+        method=event.method, result=event.code, peer=event.peer, request_id=event.request_id,
+        detail=f"direct call to the {event.service} service, around the gateway: {event.detail}",
+        at=event.at.ToDatetime(tzinfo=UTC),
+    )
 
 
 async def _start_http(gateway: Gateway, settings: GatewaySettings) -> tuple[uvicorn.Server, asyncio.Task]:

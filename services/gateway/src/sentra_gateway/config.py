@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, model_validator
 from pydantic_settings import SettingsConfigDict
-from sentra_common.config import DatabaseSettings, ServiceSettings
+from sentra_common.config import DatabaseSettings, NatsSettings, ServiceSettings
 
 # Only asymmetric algorithms: a token signed with a shared secret (e.g. HS256 keyed with
 # the realm's public key) or not signed at all (`none`) is refused before any key is used.
@@ -83,6 +83,8 @@ class GatewaySettings(ServiceSettings):
     http: HttpSettings = HttpSettings()
     # The audit log lives here (append-only table).
     database: DatabaseSettings = DatabaseSettings()
+    # Internal services report calls they refused (around the gateway) over NATS.
+    nats: NatsSettings = NatsSettings()
     # Internal services; an empty target answers UNAVAILABLE ("not deployed").
     ingestion_target: str = ""
     retrieval_target: str = ""

@@ -15,7 +15,7 @@ from sentra_common.blobs import BlobStore
 from sentra_common.db import create_engine, migrate
 from sentra_common.grpc_server import GrpcServer
 from sentra_common.metrics import ServiceMetrics
-from sentra_common.nats import EventBus
+from sentra_common.nats import EventBus, refusal_reporter
 from sentra_common.principal import Principal
 from sentra_common.runtime import principal_verifier
 
@@ -80,6 +80,7 @@ async def ingestion_app(settings: IngestionSettings):
         )
         await server.start()
         await bus.connect()
+        server.report_refusals(refusal_reporter(bus, SERVICE))
         subscribe_pipeline(bus, service, settings.parse_workers)
         tasks.append(asyncio.create_task(
             _every(settings.watchdog_interval_seconds, service.requeue_stalled, "stalled-document check")

@@ -12,7 +12,7 @@ from sentra_common.config import service_principal
 from sentra_common.grpc_server import GrpcServer
 from sentra_common.identity import service_issuer
 from sentra_common.metrics import ServiceMetrics
-from sentra_common.nats import EventBus
+from sentra_common.nats import EventBus, refusal_reporter
 from sentra_common.runtime import principal_verifier, service_signer
 
 from sentra_retrieval.adapters.embedder import EmbeddingClient
@@ -66,6 +66,7 @@ async def retrieval_app(settings: RetrievalSettings):
         if settings.consume_events:
             bus = EventBus(settings.nats, SERVICE, metrics)
             await bus.connect()
+            server.report_refusals(refusal_reporter(bus, SERVICE))
             bus.subscribe(
                 events.CHUNKS_EMBEDDED, "retrieval-indexer", events_pb2.ChunksEmbedded,
                 lambda d: service.index_batch(d.message, bus), batch=4,
