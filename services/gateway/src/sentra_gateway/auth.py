@@ -6,7 +6,9 @@ any key is touched), the signature checks against the realm's JWKS (refetched wh
 names a key id not seen yet, so key rotation needs no restart), and issuer, audience,
 expiry and not-before are enforced. A token that passes is re-checked against the realm's
 userinfo endpoint every `session_check_seconds`, so a disabled user or an ended session
-stops working within that time even while the token has not expired.
+stops working within that time even while the token has not expired. (Service-account
+tokens have no session; they stop with the access-token lifespan once the client is
+disabled.)
 """
 
 from __future__ import annotations
@@ -151,7 +153,11 @@ class Authenticator:
             return self._development_identity(credentials)
         token = _bearer(credentials.authorization)
         claims = await self.verify(token)
-        await self.sessions.ensure_active(token)
+        if claims.get("sid"):
+            # A user's token belongs to a session: it ends when the user is disabled or logs out.
+            # Client-credentials tokens have no session; disabling the client stops new tokens
+            # and the current one expires with the realm's access-token lifespan.
+            await self.sessions.ensure_active(token)
         return self.principal(claims)
 
     def _development_identity(self, credentials: Credentials) -> Principal:
