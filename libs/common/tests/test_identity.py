@@ -48,7 +48,7 @@ def test_expired_assertions_are_refused(keys):
 
 
 def test_private_keys_are_user_only_and_regeneration_keeps_them(keys):
-    _, gateway, _, directory = keys
+    _, _, _, directory = keys
     path = key_path(directory, "gateway")
     assert path.stat().st_mode & 0o777 == 0o600
     before = path.read_bytes()

@@ -105,7 +105,7 @@ async def test_internal_only_rpcs_are_not_served(stack):
 
 
 async def test_rate_limit_answers_resource_exhausted_with_retry_info(stack):
-    client, audit = stack
+    client, _ = stack
     stub = gateway_pb2_grpc.GatewayServiceStub(client)
     for _ in range(3):  # the burst
         await stub.WhoAmI(gateway_pb2.WhoAmIRequest(), metadata=as_("bea:legal"))
