@@ -6,6 +6,7 @@ internal service (or answer locally) → audit, refusals included.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 import uuid
@@ -22,7 +23,7 @@ from sentra_common.principal import Principal
 from sentra_gateway.audit import AuditLog, AuditRecord
 from sentra_gateway.auth import Authenticator, Credentials
 from sentra_gateway.ratelimit import RateLimiter
-from sentra_gateway.routes import Kind, Route, document_ids, request_department
+from sentra_gateway.routes import Route, document_ids, request_department
 
 logger = logging.getLogger(__name__)
 
@@ -153,31 +154,41 @@ class Gateway:
 
     # The three call kinds ----------------------------------------------------------------
 
-    async def unary(self, call: Call, request: Any, timeout: float | None) -> Any:
+    @contextlib.asynccontextmanager
+    async def audited(self, call: Call) -> AsyncIterator[None]:
+        """Audit the call once it ends, with its outcome."""
         error: BaseException | None = None
         try:
-            metadata = self._metadata(call, await self.admit(call))
-            call.department = request_department(request)
-            call.documents.extend(document_ids(request))
-            if call.route.backend == "gateway":
-                response = await self.local[call.route.name](call, request)
-            else:
-                stub = self._target(call).unary_unary(
-                    call.route.path, request_serializer=call.route.request.SerializeToString,
-                    response_deserializer=call.route.response.FromString,
-                )
-                response = await _backend(stub(request, timeout=timeout or self.default_deadline, metadata=metadata))
-            call.documents.extend(document_ids(response))
-            return response
+            yield
         except BaseException as exc:
             error = exc
             raise
         finally:
             await self.finish(call, error)
 
+    def _stub(self, call: Call):
+        """The channel's multi-callable for the route's kind (unary_unary, stream_unary…)."""
+        factory = getattr(self._target(call), call.route.kind.value)
+        return factory(
+            call.route.path, request_serializer=call.route.request.SerializeToString,
+            response_deserializer=call.route.response.FromString,
+        )
+
+    async def unary(self, call: Call, request: Any, timeout: float | None) -> Any:
+        async with self.audited(call):
+            metadata = self._metadata(call, await self.admit(call))
+            call.department = request_department(request)
+            call.documents.extend(document_ids(request))
+            if call.route.backend == "gateway":
+                response = await self.local[call.route.name](call, request)
+            else:
+                stub = self._stub(call)
+                response = await _backend(stub(request, timeout=timeout or self.default_deadline, metadata=metadata))
+            call.documents.extend(document_ids(response))
+            return response
+
     async def client_stream(self, call: Call, requests: AsyncIterator[Any], timeout: float | None) -> Any:
-        error: BaseException | None = None
-        try:
+        async with self.audited(call):
             metadata = self._metadata(call, await self.admit(call))
             first = await anext(aiter(requests), None)
 
@@ -189,41 +200,23 @@ class Gateway:
 
             if first is not None:
                 call.department = request_department(first)
-            stub = self._target(call).stream_unary(
-                call.route.path, request_serializer=call.route.request.SerializeToString,
-                response_deserializer=call.route.response.FromString,
-            )
+            stub = self._stub(call)
             response = await _backend(stub(replay(), timeout=timeout or self.default_deadline, metadata=metadata))
             call.documents.extend(document_ids(response))
             return response
-        except BaseException as exc:
-            error = exc
-            raise
-        finally:
-            await self.finish(call, error)
 
     async def server_stream(self, call: Call, request: Any, timeout: float | None) -> AsyncIterator[Any]:
-        error: BaseException | None = None
-        try:
+        async with self.audited(call):
             metadata = self._metadata(call, await self.admit(call))
             call.department = request_department(request)
             call.documents.extend(document_ids(request))
-            stub = self._target(call).unary_stream(
-                call.route.path, request_serializer=call.route.request.SerializeToString,
-                response_deserializer=call.route.response.FromString,
-            )
-            stream = stub(request, timeout=timeout or self.default_deadline, metadata=metadata)
+            stream = self._stub(call)(request, timeout=timeout or self.default_deadline, metadata=metadata)
             try:
                 async for item in stream:
                     call.documents.extend(document_ids(item))
                     yield item
             except grpc.aio.AioRpcError as exc:
                 raise BackendError(exc.code(), exc.details() or exc.code().name) from None
-        except BaseException as exc:
-            error = exc
-            raise
-        finally:
-            await self.finish(call, error)
 
 
 async def _backend(awaitable: Awaitable[Any]) -> Any:
@@ -232,5 +225,3 @@ async def _backend(awaitable: Awaitable[Any]) -> Any:
     except grpc.aio.AioRpcError as exc:
         raise BackendError(exc.code(), exc.details() or exc.code().name) from None
 
-
-KINDS = (Kind.UNARY, Kind.CLIENT_STREAM, Kind.SERVER_STREAM)
