@@ -29,3 +29,4 @@ test: setup
 bench: setup
 	$(PY) bench/ingest.py
 	$(PY) bench/retrieval.py
+	$(PY) bench/gateway.py

@@ -43,12 +43,14 @@ def test_support():
 
 
 @contextlib.contextmanager
-def temporary_platform(extra_env: dict[str, str] | None = None, *, prefix: str = "sentra-bench-") -> Iterator[Platform]:
+def temporary_platform(
+    extra_env: dict[str, str] | None = None, *, prefix: str = "sentra-bench-", identity: str = "development"
+) -> Iterator[Platform]:
     """nats-server and the three services on 127.0.0.1 under a temporary data directory;
     stopped (only the processes this platform started) and removed on exit, also on
     Ctrl-C or SIGTERM."""
     data_dir = Path(tempfile.mkdtemp(prefix=prefix))
-    platform = Platform(data_dir, extra_env=dict(extra_env or {}), identity="development")
+    platform = Platform(data_dir, extra_env=dict(extra_env or {}), identity=identity)
     previous = signal.getsignal(signal.SIGTERM)
 
     def _terminate(signum, frame):  # turn SIGTERM into an exception so `finally` runs
