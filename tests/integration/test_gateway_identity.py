@@ -8,6 +8,7 @@ Tests run in file order; the audit and key-rotation tests come last on purpose."
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import os
 import sqlite3
@@ -18,6 +19,7 @@ from pathlib import Path
 
 import grpc
 import httpx
+import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -112,7 +114,7 @@ def _cases(realm) -> dict[str, tuple[str | None, str]]:
         k for k in realm.admin.kc.get_keys()["keys"] if k.get("algorithm") == "RS256" and k.get("publicKey")
     )
     public_pem = serialization.load_der_public_key(
-        __import__("base64").b64decode(realm_public["publicKey"])
+        base64.b64decode(realm_public["publicKey"])
     ).public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
     return {
         "no token": (None, "no bearer token"),
@@ -292,8 +294,6 @@ async def test_internal_services_refuse_calls_around_the_gateway(realm):
 
 
 def _sign_with_service_key(path, principal: Principal) -> str:
-    import jwt
-
     key = serialization.load_pem_private_key(path.read_bytes(), password=None)
     signer = AssertionSigner(key, service_issuer("retrieval"))
     claims = {"iss": service_issuer("retrieval"), "aud": "sentra-internal", "sub": principal.subject,
@@ -407,14 +407,14 @@ def test_audit_log_is_append_only(realm):
 async def test_rotated_realm_key_is_picked_up_without_restart(realm):
     kc = realm.admin.kc
     before = claims_of(realm.token("dani"))
-    old_kid = __import__("jwt").get_unverified_header(realm.token("dani"))["kid"]
+    old_kid = jwt.get_unverified_header(realm.token("dani"))["kid"]
     kc.create_component({
         "name": "rotated", "providerId": "rsa-generated", "providerType": "org.keycloak.keys.KeyProvider",
         "parentId": kc.get_realm("sentra")["id"],
         "config": {"priority": ["500"], "enabled": ["true"], "active": ["true"], "keySize": ["2048"]},
     })
     token = realm.token("dani")
-    assert __import__("jwt").get_unverified_header(token)["kid"] != old_kid
+    assert jwt.get_unverified_header(token)["kid"] != old_kid
     assert before["sub"] == claims_of(token)["sub"]
     await asyncio.sleep(1.1)  # the gateway refetches the keys at most once a second in this test setup
     assert (await who(realm, token)).principal.subject == "dani"

@@ -3,6 +3,7 @@ the way an operator would (`sentra admin`), and helpers to obtain and forge toke
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -168,12 +169,7 @@ async def upload_corpus(target: str, realm_issuer: str) -> dict[str, dict[str, s
                 if doc.state != ingestion_pb2.DOCUMENT_STATE_PROCESSING or time.monotonic() > deadline:
                     assert doc.state == ingestion_pb2.DOCUMENT_STATE_INDEXED, doc.failure_reason
                     break
-                await _sleep(0.5)
+                await asyncio.sleep(0.5)
         await gw.close()
     return documents
 
-
-async def _sleep(seconds: float) -> None:
-    import asyncio
-
-    await asyncio.sleep(seconds)

@@ -29,7 +29,8 @@ def gateway_target(platform: Platform) -> str:
 
 
 def call_metadata(platform: Platform):
-    """A provider of the caller's credentials for every call."""
+    """A provider of the caller's credentials for every call: the stored login, else (on a
+    local platform in development mode) the asserted identity."""
     session = Session.load()
     if session is not None:
         def bearer() -> list[tuple[str, str]]:
@@ -39,15 +40,15 @@ def call_metadata(platform: Platform):
                 raise PlatformError(str(exc)) from None
 
         return bearer
+    if os.environ.get(GATEWAY_ENV) or platform.load_state().identity.mode != "development":
+        raise PlatformError("you are not logged in: run `sentra login`")
     identity = os.environ.get(IDENTITY_ENV, "").strip()
-    if not os.environ.get(GATEWAY_ENV) and platform.load_state().identity.mode == "development" and identity:
-        return lambda: [(DEV_IDENTITY_HEADER, identity)]
-    if platform.load_state().identity.mode == "development" and not os.environ.get(GATEWAY_ENV):
+    if not identity:
         raise PlatformError(
             f"this platform runs in development mode: set {IDENTITY_ENV}=subject:dept1,dept2[:role] "
             "(e.g. ana:legal:dept-admin), or install Keycloak and `sentra login`"
         )
-    raise PlatformError("you are not logged in: run `sentra login`")
+    return lambda: [(DEV_IDENTITY_HEADER, identity)]
 
 
 class Clients:

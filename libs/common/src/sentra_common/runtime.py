@@ -12,7 +12,7 @@ from typing import TypeVar
 
 from sentra_common.config import ServiceSettings, load_settings
 from sentra_common.grpc_server import PrincipalVerifier, assertion_verifier, install_shutdown_signals
-from sentra_common.identity import AssertionSigner, AssertionVerifier, service_issuer
+from sentra_common.identity import AssertionSigner, AssertionVerifier
 from sentra_common.logging import configure_logging
 from sentra_common.metrics import start_metrics_server
 from sentra_common.telemetry import configure_tracing
@@ -41,12 +41,23 @@ def principal_verifier(service: str, settings: ServiceSettings) -> PrincipalVeri
         raise SystemExit(2) from None
 
 
-def service_signer(service: str, settings: ServiceSettings) -> AssertionSigner | None:
-    """This service's own signer (for calls it makes for itself), if it has a key."""
+def required_signer(service: str, settings: ServiceSettings, issuer: str, purpose: str) -> AssertionSigner:
+    """The key this process signs principals with (`SENTRA_<SERVICE>_IDENTITY__SIGNING_KEY_FILE`);
+    without a readable one the process refuses to start. `purpose` says what it signs."""
+    variable = f"SENTRA_{service.upper()}_IDENTITY__SIGNING_KEY_FILE"
     path = settings.identity.signing_key_file
     if path is None:
-        return None
-    return AssertionSigner.from_file(path, service_issuer(service), settings.identity.assertion_ttl_seconds)
+        print(
+            f"{variable} is not set: {purpose}; `sentra up` generates the keys, "
+            "in Kubernetes mount the sentra-identity secret",
+            file=sys.stderr,
+        )
+        raise SystemExit(2)
+    try:
+        return AssertionSigner.from_file(path, issuer, settings.identity.assertion_ttl_seconds)
+    except ValueError as exc:
+        print(f"{variable}: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
 
 
 async def serve(

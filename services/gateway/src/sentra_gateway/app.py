@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import sys
 from contextlib import asynccontextmanager
 from datetime import UTC
 from pathlib import Path
@@ -18,9 +17,10 @@ from sentra_common import events
 from sentra_common.db import create_engine, migrate
 from sentra_common.grpc_client import open_channel
 from sentra_common.grpc_server import GrpcServer, write_port_file
-from sentra_common.identity import GATEWAY_ISSUER, AssertionSigner
+from sentra_common.identity import GATEWAY_ISSUER
 from sentra_common.metrics import ServiceMetrics
 from sentra_common.nats import EventBus
+from sentra_common.runtime import required_signer
 
 from sentra_gateway import local
 from sentra_gateway.audit import AuditLog, AuditRecord
@@ -37,25 +37,11 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 logger = logging.getLogger(__name__)
 
 
-def build_signer(settings: GatewaySettings) -> AssertionSigner:
-    path = settings.identity.signing_key_file
-    if path is None:
-        print(
-            "SENTRA_GATEWAY_IDENTITY__SIGNING_KEY_FILE is not set: the gateway signs the principals it forwards "
-            "to the internal services; `sentra up` generates the key, in Kubernetes mount the sentra-identity secret",
-            file=sys.stderr,
-        )
-        raise SystemExit(2)
-    try:
-        return AssertionSigner.from_file(path, GATEWAY_ISSUER, settings.identity.assertion_ttl_seconds)
-    except ValueError as exc:
-        print(f"SENTRA_GATEWAY_IDENTITY__SIGNING_KEY_FILE: {exc}", file=sys.stderr)
-        raise SystemExit(2) from None
-
-
 @asynccontextmanager
 async def gateway_app(settings: GatewaySettings):
-    signer = build_signer(settings)
+    signer = required_signer(
+        SERVICE, settings, GATEWAY_ISSUER, "the gateway signs the principals it forwards to the internal services"
+    )
     if settings.auth.mode == "development":
         logger.warning(
             "DEVELOPMENT MODE: no identity provider; callers assert who they are (x-sentra-dev-identity). "
@@ -86,6 +72,8 @@ async def gateway_app(settings: GatewaySettings):
         )
         local.install(gateway, audit)
         server.server.add_generic_rpc_handlers((PublicApi(gateway),))
+        # The generic handler above serves these; registering the names lists them in
+        # reflection and health.
         for name in public_services():
             server.add_service(name, lambda _s: None)
         await server.start()

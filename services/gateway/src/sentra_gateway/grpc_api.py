@@ -76,11 +76,15 @@ class PublicApi(grpc.GenericRpcHandler):
             return None
         if route.kind is Kind.UNARY:
             return grpc.unary_unary_rpc_method_handler(
-                self._unary(route), route.request.FromString, route.response.SerializeToString
+
+                self._single_response(route, self.gateway.unary), route.request.FromString,
+                route.response.SerializeToString,
             )
         if route.kind is Kind.CLIENT_STREAM:
             return grpc.stream_unary_rpc_method_handler(
-                self._client_stream(route), route.request.FromString, route.response.SerializeToString
+
+                self._single_response(route, self.gateway.client_stream), route.request.FromString,
+                route.response.SerializeToString,
             )
         return grpc.unary_stream_rpc_method_handler(
             self._server_stream(route), route.request.FromString, route.response.SerializeToString
@@ -90,23 +94,12 @@ class PublicApi(grpc.GenericRpcHandler):
         credentials, request_id = credentials_of(context)
         return self.gateway.new_call(route, credentials, request_id)
 
-    def _unary(self, route: Route):
-        async def handle(request, context):
+    def _single_response(self, route: Route, run):
+        """Unary and client-streaming calls: `run` is Gateway.unary or Gateway.client_stream."""
+        async def handle(request_or_iterator, context):
             call = self._call(route, context)
             try:
-                return await self.gateway.unary(call, request, context.time_remaining())
-            except (grpc.aio.AbortError, asyncio.CancelledError):
-                raise
-            except BaseException as exc:
-                await abort(context, call, exc)
-
-        return handle
-
-    def _client_stream(self, route: Route):
-        async def handle(request_iterator, context):
-            call = self._call(route, context)
-            try:
-                return await self.gateway.client_stream(call, request_iterator, context.time_remaining())
+                return await run(call, request_or_iterator, context.time_remaining())
             except (grpc.aio.AbortError, asyncio.CancelledError):
                 raise
             except BaseException as exc:

@@ -13,7 +13,7 @@ from sentra_common.grpc_server import GrpcServer
 from sentra_common.identity import service_issuer
 from sentra_common.metrics import ServiceMetrics
 from sentra_common.nats import EventBus, refusal_reporter
-from sentra_common.runtime import principal_verifier, service_signer
+from sentra_common.runtime import principal_verifier, required_signer
 
 from sentra_retrieval.adapters.embedder import EmbeddingClient
 from sentra_retrieval.adapters.store import VectorStore, open_store
@@ -36,12 +36,9 @@ def build_store(settings: RetrievalSettings) -> VectorStore:
 async def retrieval_app(settings: RetrievalSettings):
     metrics = ServiceMetrics(SERVICE)
     server = GrpcServer(SERVICE, settings.grpc, metrics, principal_verifier(SERVICE, settings))
-    signer = service_signer(SERVICE, settings)
-    if signer is None:
-        raise SystemExit(
-            "SENTRA_RETRIEVAL_IDENTITY__SIGNING_KEY_FILE is not set: retrieval asks the embedding service "
-            f"for its model as {service_issuer(SERVICE)} and needs its own key"
-        )
+    signer = required_signer(
+        SERVICE, settings, service_issuer(SERVICE), "retrieval asks the embedding service for its model as itself"
+    )
     embedder = EmbeddingClient(
         settings.embedding_target, settings.client.deadline_seconds, signer.provider(service_principal(SERVICE))
     )
