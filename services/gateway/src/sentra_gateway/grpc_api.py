@@ -76,13 +76,11 @@ class PublicApi(grpc.GenericRpcHandler):
             return None
         if route.kind is Kind.UNARY:
             return grpc.unary_unary_rpc_method_handler(
-
                 self._single_response(route, self.gateway.unary), route.request.FromString,
                 route.response.SerializeToString,
             )
         if route.kind is Kind.CLIENT_STREAM:
             return grpc.stream_unary_rpc_method_handler(
-
                 self._single_response(route, self.gateway.client_stream), route.request.FromString,
                 route.response.SerializeToString,
             )
