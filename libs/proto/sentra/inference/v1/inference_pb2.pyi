@@ -131,11 +131,18 @@ class AnswerRequest(_message.Message):
     MAX_TOKENS_FIELD_NUMBER: _builtins.int
     question: _builtins.str
     top_k: _builtins.int
+    """Passages to retrieve; 0: the service default."""
     adapter: _builtins.str
+    """Empty: the active adapter of the department asked (when exactly one department is
+    in scope), else the base model. An alias (`legal`), a version (`legal@3`), or the
+    base model's id for no adapter.
+    """
     strategy: Global___AnswerStrategy.ValueType
     max_tokens: _builtins.int
     @_builtins.property
-    def departments(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def departments(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Narrow the search to some of the caller's departments; empty: all of them."""
+
     def __init__(
         self,
         *,
@@ -202,10 +209,17 @@ class AnswerResponse(_message.Message):
     CITATIONS_FIELD_NUMBER: _builtins.int
     NOT_FOUND_FIELD_NUMBER: _builtins.int
     ADAPTER_FIELD_NUMBER: _builtins.int
+    STRATEGY_FIELD_NUMBER: _builtins.int
+    PROMPT_TOKENS_FIELD_NUMBER: _builtins.int
+    COMPLETION_TOKENS_FIELD_NUMBER: _builtins.int
     answer: _builtins.str
     not_found: _builtins.bool
     """True when nothing relevant was found and the answer says so."""
     adapter: _builtins.str
+    """The adapter version that generated the answer (`legal@3`); empty: the base model."""
+    strategy: Global___AnswerStrategy.ValueType
+    prompt_tokens: _builtins.int
+    completion_tokens: _builtins.int
     @_builtins.property
     def citations(self) -> _containers.RepeatedCompositeFieldContainer[Global___Citation]: ...
     def __init__(
@@ -215,10 +229,13 @@ class AnswerResponse(_message.Message):
         citations: _abc.Iterable[Global___Citation] | None = ...,
         not_found: _builtins.bool = ...,
         adapter: _builtins.str = ...,
+        strategy: Global___AnswerStrategy.ValueType = ...,
+        prompt_tokens: _builtins.int = ...,
+        completion_tokens: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["adapter", b"adapter", "answer", b"answer", "citations", b"citations", "not_found", b"not_found"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["adapter", b"adapter", "answer", b"answer", "citations", b"citations", "completion_tokens", b"completion_tokens", "not_found", b"not_found", "prompt_tokens", b"prompt_tokens", "strategy", b"strategy"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -281,12 +298,15 @@ class Adapter(_message.Message):
     METRICS_FIELD_NUMBER: _builtins.int
     STATE_FIELD_NUMBER: _builtins.int
     CREATED_AT_FIELD_NUMBER: _builtins.int
+    ERROR_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     version: _builtins.int
     base_model: _builtins.str
     artifact_uri: _builtins.str
     department: _builtins.str
     state: Global___AdapterState.ValueType
+    error: _builtins.str
+    """Why the adapter is FAILED (could not be loaded)."""
     @_builtins.property
     def metrics(self) -> _containers.ScalarMap[_builtins.str, _builtins.float]: ...
     @_builtins.property
@@ -302,10 +322,11 @@ class Adapter(_message.Message):
         metrics: _abc.Mapping[_builtins.str, _builtins.float] | None = ...,
         state: Global___AdapterState.ValueType = ...,
         created_at: _timestamp_pb2.Timestamp | None = ...,
+        error: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["artifact_uri", b"artifact_uri", "base_model", b"base_model", "created_at", b"created_at", "department", b"department", "metrics", b"metrics", "name", b"name", "state", b"state", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["artifact_uri", b"artifact_uri", "base_model", b"base_model", "created_at", b"created_at", "department", b"department", "error", b"error", "metrics", b"metrics", "name", b"name", "state", b"state", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -313,24 +334,36 @@ Global___Adapter: _TypeAlias = Adapter  # noqa: Y015
 
 @_typing.final
 class Alias(_message.Message):
+    """`legal` → `legal@3`. A deactivated alias keeps its version but serves nothing."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     ALIAS_FIELD_NUMBER: _builtins.int
     ADAPTER_FIELD_NUMBER: _builtins.int
     VERSION_FIELD_NUMBER: _builtins.int
+    ACTIVE_FIELD_NUMBER: _builtins.int
+    DEPARTMENT_FIELD_NUMBER: _builtins.int
+    PREVIOUS_VERSION_FIELD_NUMBER: _builtins.int
     alias: _builtins.str
     adapter: _builtins.str
     version: _builtins.int
+    active: _builtins.bool
+    department: _builtins.str
+    previous_version: _builtins.int
+    """The version a rollback returns to; 0: none."""
     def __init__(
         self,
         *,
         alias: _builtins.str = ...,
         adapter: _builtins.str = ...,
         version: _builtins.int = ...,
+        active: _builtins.bool = ...,
+        department: _builtins.str = ...,
+        previous_version: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["adapter", b"adapter", "alias", b"alias", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["active", b"active", "adapter", b"adapter", "alias", b"alias", "department", b"department", "previous_version", b"previous_version", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -361,6 +394,9 @@ class ListAdaptersResponse(_message.Message):
 
     ADAPTERS_FIELD_NUMBER: _builtins.int
     ALIASES_FIELD_NUMBER: _builtins.int
+    BASE_MODEL_FIELD_NUMBER: _builtins.int
+    base_model: _builtins.str
+    """The id of the shared base model (what `adapter` names for no adapter)."""
     @_builtins.property
     def adapters(self) -> _containers.RepeatedCompositeFieldContainer[Global___Adapter]: ...
     @_builtins.property
@@ -370,10 +406,11 @@ class ListAdaptersResponse(_message.Message):
         *,
         adapters: _abc.Iterable[Global___Adapter] | None = ...,
         aliases: _abc.Iterable[Global___Alias] | None = ...,
+        base_model: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["adapters", b"adapters", "aliases", b"aliases"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["adapters", b"adapters", "aliases", b"aliases", "base_model", b"base_model"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -427,6 +464,7 @@ class ActivateAdapterRequest(_message.Message):
     VERSION_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     version: _builtins.int
+    """0: the newest registered version."""
     def __init__(
         self,
         *,
