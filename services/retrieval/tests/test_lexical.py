@@ -6,16 +6,8 @@ import itertools
 import threading
 
 import pytest
-from sentra_retrieval.domain.lexical import (
-    ENGLISH,
-    SPANISH,
-    SparseEncoder,
-    SparseVec,
-    detect_language,
-    normalize,
-    term_index,
-    tokenize,
-)
+from sentra_common.text import ENGLISH, SPANISH, detect_language, normalize, tokenize
+from sentra_retrieval.domain.lexical import SparseEncoder, SparseVec, term_index
 
 encoder = SparseEncoder()
 
