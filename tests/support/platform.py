@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from sentra.ingestion.v1 import ingestion_pb2, ingestion_pb2_grpc
+from sentra.inference.v1 import inference_pb2_grpc
 from sentra.retrieval.v1 import retrieval_pb2, retrieval_pb2_grpc
 from sentra_cli.platform import Platform
 from sentra_common.grpc_client import open_channel
@@ -45,10 +46,18 @@ class Api:
         self.retrieval_channel = open_channel(state.target("retrieval"), assertion=assertion, deadline_seconds=120)
         self.ingestion = ingestion_pb2_grpc.IngestionServiceStub(self.ingestion_channel)
         self.retrieval = retrieval_pb2_grpc.RetrievalServiceStub(self.retrieval_channel)
+        self.inference_channel = None
+        if "inference" in state.services:
+            self.inference_channel = open_channel(
+                state.target("inference"), assertion=assertion, deadline_seconds=300
+            )
+            self.inference = inference_pb2_grpc.InferenceServiceStub(self.inference_channel)
 
     async def close(self) -> None:
         await self.ingestion_channel.close()
         await self.retrieval_channel.close()
+        if self.inference_channel is not None:
+            await self.inference_channel.close()
 
     async def upload(
         self, data: bytes, filename: str, department: str, *, source_uri: str = "",

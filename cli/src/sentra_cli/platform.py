@@ -33,13 +33,19 @@ from sentra_cli import keycloak
 
 # Start order matters: retrieval asks the embedding service for its dimension; the
 # gateway comes last.
-SERVICES = ("embedding", "ingestion", "retrieval", "gateway")
-INTERNAL = ("embedding", "ingestion", "retrieval")
+SERVICES = ("embedding", "ingestion", "retrieval", "inference", "gateway")
+INTERNAL = ("embedding", "ingestion", "retrieval", "inference")
 GATEWAY_ISSUER = "gateway"
 
 
 class PlatformError(Exception):
     """Something the person running Sentra must fix; the message says what."""
+
+
+def base_model_dir() -> Path:
+    """The converted base model shared by every platform on this machine (setup makes it)."""
+    cache = os.environ.get("SENTRA_MODEL_CACHE") or str(Path.home() / ".cache" / "sentra" / "models")
+    return Path(cache) / "gemma-3-270m"
 
 
 def free_port() -> int:
@@ -267,8 +273,11 @@ class Platform:
             env[f"{prefix}IDENTITY__SIGNING_KEY_FILE"] = str(key_path(self.keys_dir, service_issuer(name)))
         if name in ("ingestion", "retrieval"):
             env[f"{prefix}DATA_DIR"] = str(self.data_dir / "data")
-        if name == "ingestion":
+        if name in ("ingestion", "inference"):
             env[f"{prefix}DATABASE__URL"] = self.database_url
+        if name == "inference":
+            env[f"{prefix}RETRIEVAL_TARGET"] = state.target("retrieval")
+            env.setdefault(f"{prefix}LOCAL__MODEL_DIR", str(base_model_dir()))
         if name == "retrieval":
             env[f"{prefix}EMBEDDING_TARGET"] = state.target("embedding")
         env.update({k: v for k, v in self.extra_env.items() if k.startswith(prefix) or not k.startswith("SENTRA_")})

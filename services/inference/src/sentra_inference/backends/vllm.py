@@ -14,7 +14,8 @@ vLLM API used (docs.vllm.ai, "LoRA Adapters" and "OpenAI-Compatible Server"):
 - `GET /v1/models`: the base model (`parent` null) and each LoRA adapter (`parent` = the
   base model, `root` = its path).
 - Errors: `{"object": "error", "message", ...}` (vLLM up to 0.9) or
-  `{"error": {"message", ...}}` (later); both are read.
+  `{"error": {"message", ...}}` (later); both are read. A refused adapter is 400/404, or
+  500 InternalServerError in newer vLLM (404 only for "No adapter found").
 
 vLLM keeps adapters in memory: a restarted pod has forgotten them. The backend keeps the
 *desired* set (key → path) and a background task re-applies it to every replica every
@@ -175,9 +176,12 @@ class VllmBackend:
         for url in list(self._replicas):
             try:
                 response = await self._client.get(f"{url}/health")
-                answered = answered or response.status_code == 200
             except httpx.TransportError:
                 self._mark_down(url)
+                continue
+            if response.status_code == 200:
+                answered = True
+                self._mark_up(url)
         if not answered:
             raise BackendUnavailable(self._none_answered(self._replicas), replicas=self._replicas)
         self._task = asyncio.create_task(self._loop(), name="vllm-reconcile")
@@ -246,10 +250,15 @@ class VllmBackend:
                     self._mark_down(url)
                     raise _ReplicaDown(f"{type(exc).__name__}: {exc}") from exc
                 continue
-            if response.status_code >= 500 and attempt < self._max_retries:
-                continue
             if response.status_code >= 500:
-                raise _ReplicaDown(f"HTTP {response.status_code}: {_error_of(response).message}")
+                error = _error_of(response)
+                if response.status_code == 500 and error.type:
+                    # vLLM's own answer, not a sick replica: newer vLLM reports an adapter it
+                    # cannot load as 500 InternalServerError.
+                    raise error
+                if attempt < self._max_retries:
+                    continue
+                raise _ReplicaDown(f"HTTP {response.status_code}: {error.message}")
             self._mark_up(url)
             if response.status_code >= 400:
                 raise _error_of(response)
@@ -372,9 +381,7 @@ class VllmBackend:
         """Make `desired` the wanted state and apply it on every replica now; the loop
         keeps applying it. AdapterLoadError if vLLM refused an adapter (the others are
         applied all the same), BackendUnavailable if no replica answered."""
-        self._desired = dict(desired)
-        self._authoritative = True
-        report = await self.reconcile_now()
+        report = await self._pass(dict(desired))
         if report.failed:
             details = "; ".join(f"{url}: {', '.join(msgs)}" for url, msgs in report.failed.items())
             raise AdapterLoadError(
@@ -389,7 +396,13 @@ class VllmBackend:
         """One pass: find the replicas again, then on each load what is missing and (once
         `reconcile()` has set the wanted state) unload what is not wanted. Never raises for
         a replica's failure: they are in the report and the log."""
+        return await self._pass(None)
+
+    async def _pass(self, desired: dict[str, str] | None) -> ReconcileReport:
         async with self._lock:
+            if desired is not None:
+                self._desired = desired
+                self._authoritative = True
             self._passes_started += 1
             try:
                 replicas = await self._refresh_replicas()
@@ -489,8 +502,9 @@ class VllmBackend:
         while i < len(replicas):
             url = replicas[i]
             try:
-                async for chunk in self._stream(url, path, body):
-                    yield chunk
+                async with contextlib.aclosing(self._stream(url, path, body)) as stream:
+                    async for chunk in stream:
+                        yield chunk
                 return
             except _ReplicaDown as exc:
                 logger.warning("vLLM replica %s did not answer (%s); trying the next one", url, exc)
@@ -518,7 +532,13 @@ class VllmBackend:
                     ) from exc
                 # A restarted replica forgot its adapters: put them back, then retry it once.
                 logger.info("vLLM replica %s lacks adapter %s (restarted?); reconciling it", url, request.adapter)
-                await self._heal(url, request.adapter)
+                try:
+                    await self._heal(url, request.adapter)
+                except _ReplicaDown:
+                    self._mark_down(url)
+                    tried.append(url)
+                    i += 1
+                    continue
                 healed.add(url)
         raise BackendUnavailable(self._none_answered(tried), replicas=tried)
 
@@ -527,7 +547,7 @@ class VllmBackend:
             report = ReconcileReport(replicas=[url])
             await self._apply(url, report)
         if url in report.unreachable:
-            raise BackendUnavailable(self._none_answered([url]), replicas=[url])
+            raise _ReplicaDown("unreachable while reloading its adapters")
         refused = [m for m in report.failed.get(url, []) if m.startswith(f"{key}: ")]
         if refused:
             raise AdapterLoadError(

@@ -1,0 +1,100 @@
+"""Composition root of the inference service."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from sentra.inference.v1 import inference_pb2_grpc
+from sentra_common.db import create_engine, migrate
+from sentra_common.grpc_server import GrpcServer
+from sentra_common.metrics import ServiceMetrics
+from sentra_common.nats import EventBus, refusal_reporter
+from sentra_common.runtime import principal_verifier
+
+from sentra_inference.backends.base import GenerationBackend
+from sentra_inference.config import InferenceSettings
+from sentra_inference.domain.answering import AnswerPolicy, AnswerService
+from sentra_inference.domain.registry import AdapterRegistry
+from sentra_inference.retrieval_client import RetrievalClient
+from sentra_inference.servicer import InferenceServicer
+from sentra_inference.store import RegistryStore
+
+SERVICE = "inference"
+MIGRATIONS = Path(__file__).parent / "migrations"
+logger = logging.getLogger(__name__)
+
+
+def build_backend(settings: InferenceSettings) -> GenerationBackend:
+    if settings.backend == "vllm":
+        from sentra_inference.backends.vllm import VllmBackend
+
+        v = settings.vllm
+        return VllmBackend(
+            served_model=v.served_model, base_model=settings.base_model, urls=v.urls, dns_name=v.dns_name,
+            port=v.port, api_key=v.api_key, request_timeout_seconds=v.request_timeout_seconds,
+            reconcile_interval_seconds=v.reconcile_interval_seconds,
+        )
+    from sentra_inference.backends.local import LocalBackend
+
+    local = settings.local
+    return LocalBackend(
+        local.model_dir.expanduser(), base_model=settings.base_model, max_batch_size=local.max_batch_size,
+        batch_wait_seconds=local.batch_wait_ms / 1000, max_prompt_tokens=local.max_prompt_tokens,
+        torch_threads=local.torch_threads,
+    )
+
+
+async def _sync_registry(registry: AdapterRegistry, interval: float) -> None:
+    """The reconciler: re-read the registry and make the backend match, forever."""
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await registry.sync()
+        except Exception:  # the database or backend is away for a moment: next pass
+            logger.warning("adapter registry sync failed; retrying", exc_info=True)
+
+
+@asynccontextmanager
+async def inference_app(settings: InferenceSettings):
+    metrics = ServiceMetrics(SERVICE)
+    server = GrpcServer(SERVICE, settings.grpc, metrics, principal_verifier(SERVICE, settings))
+    engine = create_engine(settings.database.url)
+    backend = build_backend(settings)
+    retrieval = RetrievalClient(settings.retrieval_target, settings.client.deadline_seconds)
+    bus: EventBus | None = None
+    sync_task: asyncio.Task | None = None
+    try:
+        await migrate(engine, MIGRATIONS, "alembic_version_inference")
+        await backend.start()
+        registry = AdapterRegistry(RegistryStore(engine), backend)
+        await registry.sync()
+        answers = AnswerService(retrieval, registry, backend, AnswerPolicy(**settings.answer.model_dump()))
+        servicer = InferenceServicer(answers, registry)
+        server.add_service(
+            "sentra.inference.v1.InferenceService",
+            lambda s: inference_pb2_grpc.add_InferenceServiceServicer_to_server(servicer, s),
+        )
+        await server.start()
+        if settings.report_refusals:
+            bus = EventBus(settings.nats, SERVICE, metrics)
+            await bus.connect()
+            server.report_refusals(refusal_reporter(bus, SERVICE))
+        sync_task = asyncio.create_task(_sync_registry(registry, settings.registry_sync_seconds))
+        await server.set_serving(True)
+        yield server
+    finally:
+        await server.set_serving(False)
+        if sync_task is not None:
+            sync_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sync_task
+        if bus is not None:
+            await bus.close()
+        await server.stop()
+        await retrieval.close()
+        await backend.close()
+        await engine.dispose()

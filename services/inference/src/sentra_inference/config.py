@@ -1,0 +1,85 @@
+"""Settings of the inference service (`SENTRA_INFERENCE_…`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, model_validator
+from pydantic_settings import SettingsConfigDict
+from sentra_common.config import DatabaseSettings, NatsSettings, ServiceSettings
+
+
+class LocalModelSettings(BaseModel):
+    """The embedded base model on this machine's CPU (or GPU)."""
+
+    # The converted base model (`python -m sentra_inference.backends.model_files DIR` makes it).
+    model_dir: Path = Path("~/.cache/sentra/models/gemma-3-270m")
+    # Requests decoded together in one batch, and how long the first waits for company.
+    max_batch_size: int = Field(default=8, ge=1, le=64)
+    batch_wait_ms: int = Field(default=10, ge=0, le=1000)
+    max_prompt_tokens: int = Field(default=2048, ge=64)
+    # 0: torch's default (every core).
+    torch_threads: int = Field(default=0, ge=0)
+
+
+class VllmSettings(BaseModel):
+    """vLLM OpenAI-compatible servers started with --enable-lora and
+    VLLM_ALLOW_RUNTIME_LORA_UPDATING=True."""
+
+    # Replica base URLs (http://10.0.0.5:8000); or a headless Service name resolved at
+    # every reconcile pass, so new pods are found.
+    urls: list[str] = Field(default_factory=list)
+    dns_name: str = ""
+    port: int = Field(default=8000, ge=1, le=65535)
+    # vLLM's id of the base model (`--served-model-name`).
+    served_model: str = "gemma-3-270m"
+    api_key: str = ""
+    request_timeout_seconds: float = Field(default=120.0, gt=0)
+    # How often every replica is checked and given the adapters it should have.
+    reconcile_interval_seconds: float = Field(default=15.0, gt=0)
+
+
+class AnswerSettings(BaseModel):
+    # extractive: quote the best supporting sentences (measured better with the embedded
+    # base model, see the README); generative: grounded few-shot generation.
+    default_strategy: Literal["extractive", "generative"] = "extractive"
+    top_k: int = Field(default=6, ge=1)
+    max_top_k: int = Field(default=20, ge=1)
+    max_question_chars: int = Field(default=2000, ge=1)
+    # Share of the question's (rarity-weighted) terms the best passage must contain;
+    # below it the answer is "not in the documents".
+    min_support: float = Field(default=0.5, ge=0, le=1)
+    generative_passages: int = Field(default=3, ge=1, le=20)
+    passage_chars: int = Field(default=700, ge=50)
+    max_tokens: int = Field(default=96, ge=1)
+    max_tokens_limit: int = Field(default=512, ge=1)
+    # completion: few-shot text for a base model; chat: messages for an instruction-tuned one.
+    prompt_format: Literal["completion", "chat"] = "completion"
+
+
+class InferenceSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="SENTRA_INFERENCE_", env_nested_delimiter="__")
+
+    backend: Literal["local", "vllm"] = "local"
+    # Sentra's id of the shared base model; adapters must be made for it.
+    base_model: str = "gemma-3-270m"
+    local: LocalModelSettings = LocalModelSettings()
+    vllm: VllmSettings = VllmSettings()
+    answer: AnswerSettings = AnswerSettings()
+    database: DatabaseSettings = DatabaseSettings()
+    retrieval_target: str = "127.0.0.1:50053"
+    # How often the registry is re-read from the database and the backend made to match
+    # (changes made on another replica arrive within this time).
+    registry_sync_seconds: float = Field(default=10.0, gt=0)
+    nats: NatsSettings = NatsSettings()
+    report_refusals: bool = True
+
+    @model_validator(mode="after")
+    def _vllm_needs_replicas(self) -> InferenceSettings:
+        if self.backend == "vllm" and not (self.vllm.urls or self.vllm.dns_name):
+            raise ValueError(
+                "backend is vllm but no replica is configured: set SENTRA_INFERENCE_VLLM__URLS "
+                "(a JSON list) or SENTRA_INFERENCE_VLLM__DNS_NAME"
+            )
+        return self

@@ -1,0 +1,185 @@
+"""Answers with citations: search as the caller → decide whether anything relevant was
+found → answer (extractive or generative) → structured citations.
+
+Two strategies, selectable per request (`AnswerStrategy`), the default a setting:
+
+- extractive: quote the sentences that best support the question, with their numbers.
+  Never says what the documents do not say; needs no generation at all.
+- generative: grounded few-shot prompt with numbered passages (`domain.prompts`),
+  generated with the department's active adapter and streamed.
+
+When no passage supports the question enough (`domain.evidence`), the answer says the
+documents don't contain it, in the question's language, and nothing is generated.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from sentra_common.access import validate_department
+from sentra_common.errors import InvalidArgument
+from sentra_common.principal import Principal
+
+from sentra_inference.backends.base import GenerationBackend
+from sentra_inference.domain.evidence import (
+    Passage,
+    SupportScorer,
+    best_sentence_for,
+    extractive_answer,
+    not_found_message,
+    question_language,
+)
+from sentra_inference.domain.prompts import generative_request
+from sentra_inference.domain.registry import AdapterRegistry
+
+EXTRACTIVE = "extractive"
+GENERATIVE = "generative"
+_CITATION = re.compile(r"\[(\d{1,2})\]")
+
+
+class Retriever(Protocol):
+    async def search(self, question: str, top_k: int, departments: list[str]) -> list[Passage]: ...
+
+
+@dataclass(frozen=True)
+class AnswerPolicy:
+    default_strategy: str = EXTRACTIVE
+    top_k: int = 6
+    max_top_k: int = 20
+    max_question_chars: int = 2000
+    # Below this coverage of the question by the best passage: "not in the documents".
+    min_support: float = 0.5
+    # Passages given to the generative prompt, and characters of each.
+    generative_passages: int = 3
+    passage_chars: int = 700
+    max_tokens: int = 96
+    max_tokens_limit: int = 512
+    prompt_format: str = "completion"
+
+
+@dataclass(frozen=True)
+class Question:
+    text: str
+    top_k: int = 0
+    departments: Sequence[str] = ()
+    adapter: str = ""
+    strategy: str = ""
+    max_tokens: int = 0
+
+
+@dataclass
+class Citation:
+    number: int
+    passage: Passage
+    quote: str
+
+
+@dataclass
+class Answer:
+    text: str
+    citations: list[Citation] = field(default_factory=list)
+    not_found: bool = False
+    adapter: str = ""
+    strategy: str = EXTRACTIVE
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+
+class AnswerService:
+    def __init__(
+        self, retriever: Retriever, registry: AdapterRegistry, backend: GenerationBackend, policy: AnswerPolicy,
+    ) -> None:
+        self.retriever = retriever
+        self.registry = registry
+        self.backend = backend
+        self.policy = policy
+
+    async def answer(self, principal: Principal, question: Question) -> Answer:
+        final = None
+        async for event in self.stream(principal, question):
+            if isinstance(event, Answer):
+                final = event
+        assert final is not None
+        return final
+
+    async def stream(self, principal: Principal, question: Question) -> AsyncIterator[str | Answer]:
+        """Text pieces as they are produced, then the complete `Answer`."""
+        text, strategy, top_k, max_tokens = self._validate(question)
+        departments = [validate_department(d) for d in question.departments]
+        adapter = self.registry.resolve(principal, question.adapter, departments)
+        passages = await self.retriever.search(text, top_k, departments)
+        scorer = SupportScorer(text, passages)
+        if not passages or scorer.best_support() < self.policy.min_support:
+            message = not_found_message(text)
+            yield message
+            yield Answer(message, not_found=True, adapter=adapter, strategy=strategy)
+            return
+        if strategy == EXTRACTIVE:
+            answer, chosen = extractive_answer(scorer)
+            yield answer
+            yield Answer(
+                answer, [Citation(e.passage.number, e.passage, e.sentence) for e in chosen],
+                adapter=adapter, strategy=strategy,
+            )
+            return
+        async for event in self._generate(text, scorer, adapter, max_tokens):
+            yield event
+
+    def _validate(self, question: Question) -> tuple[str, str, int, int]:
+        text = question.text.strip()
+        if not text:
+            raise InvalidArgument("the question is empty; ask something about your documents")
+        if len(text) > self.policy.max_question_chars:
+            raise InvalidArgument(
+                f"the question has {len(text)} characters, more than the limit of "
+                f"{self.policy.max_question_chars}; shorten it"
+            )
+        strategy = question.strategy or self.policy.default_strategy
+        if strategy not in (EXTRACTIVE, GENERATIVE):
+            raise InvalidArgument(f"unknown answer strategy {strategy!r}: use extractive or generative")
+        top_k = question.top_k or self.policy.top_k
+        if not 1 <= top_k <= self.policy.max_top_k:
+            raise InvalidArgument(f"top_k must be between 1 and {self.policy.max_top_k}")
+        max_tokens = question.max_tokens or self.policy.max_tokens
+        if not 1 <= max_tokens <= self.policy.max_tokens_limit:
+            raise InvalidArgument(f"max_tokens must be between 1 and {self.policy.max_tokens_limit}")
+        return text, strategy, top_k, max_tokens
+
+    async def _generate(
+        self, question: str, scorer: SupportScorer, adapter: str, max_tokens: int,
+    ) -> AsyncIterator[str | Answer]:
+        # The best-supported passages, renumbered 1..n in the prompt and in the citations.
+        ranked = sorted(scorer.passages, key=scorer.passage_support, reverse=True)
+        shown = ranked[: self.policy.generative_passages]
+        request = generative_request(
+            question, shown, language=question_language(question), adapter=adapter, max_tokens=max_tokens,
+            passage_chars=self.policy.passage_chars, prompt_format=self.policy.prompt_format,
+        )
+        pieces: list[str] = []
+        prompt_tokens = completion_tokens = 0
+        async for chunk in self.backend.generate(request):
+            if chunk.text:
+                pieces.append(chunk.text)
+                yield chunk.text
+            if chunk.finish_reason:
+                prompt_tokens, completion_tokens = chunk.prompt_tokens, chunk.completion_tokens
+        text = "".join(pieces).strip()
+        cited = [int(n) for n in _CITATION.findall(text) if 1 <= int(n) <= len(shown)]
+        if not cited:
+            # No marker: cite the passage the answer draws most from.
+            cited = [max(range(1, len(shown) + 1), key=lambda n: _overlap(text, shown[n - 1]))]
+        citations = [
+            Citation(n, shown[n - 1], best_sentence_for(text, shown[n - 1])) for n in dict.fromkeys(cited)
+        ]
+        yield Answer(
+            text, citations, adapter=adapter, strategy=GENERATIVE,
+            prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
+        )
+
+
+def _overlap(text: str, passage: Passage) -> int:
+    words = set(text.casefold().split())
+    return len(words & set(passage.text.casefold().split()))

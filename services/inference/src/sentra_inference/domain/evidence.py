@@ -1,0 +1,186 @@
+"""How well retrieved passages support a question, sentence by sentence.
+
+Retrieval ranks passages; it does not say whether any of them answers the question. Here
+every passage is split into sentences (table rows and list items count as sentences) and
+each sentence is scored by the share of the question's content terms it contains,
+weighted by how rare each term is among the retrieved sentences (a word that is in every
+passage says little; a name, a code or a number that only one sentence has says a lot).
+Terms are compared after the same analysis retrieval uses (accent folding, stopwords,
+Spanish and English stems: `sentra_common.text`), so "vacaciones" meets "vacación".
+
+- `support` of a passage: coverage of the question by the passage with its title and
+  heading. Below `min_support`, nothing relevant was found and Sentra says so instead of
+  answering.
+- the extractive answer quotes the best supporting sentences with their citation numbers.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+
+from sentra_common.text import ENGLISH, content_tokens, detect_language, stems, tokenize
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'«¿¡(]?[A-ZÁÉÍÓÚÑÜ0-9])")
+_BULLET = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+")
+MAX_QUOTE_CHARS = 400
+
+
+@dataclass
+class Passage:
+    """A retrieved chunk, numbered for citation (1-based)."""
+
+    number: int
+    document_id: str
+    chunk_id: str
+    title: str
+    text: str
+    page: int = 0
+    heading: str = ""
+    score: float = 0.0
+    department: str = ""
+    sentences: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Evidence:
+    passage: Passage
+    sentence: str
+    coverage: float
+    index: int
+
+
+def split_sentences(text: str) -> list[str]:
+    sentences: list[str] = []
+    for line in text.splitlines():
+        line = _BULLET.sub("", line).strip()
+        if not line:
+            continue
+        sentences.extend(part.strip() for part in _SENTENCE_END.split(line) if part.strip())
+    return sentences
+
+
+def term_groups(text: str, *, query: bool) -> set[frozenset[str]]:
+    """Content terms of a text, each as the set of its stems (one match is enough)."""
+    return {frozenset(stems(token)) for token in content_tokens(tokenize(text), query=query)}
+
+
+def _stem_set(text: str) -> set[str]:
+    found: set[str] = set()
+    for group in term_groups(text, query=False):
+        found |= group
+    return found
+
+
+def question_language(question: str) -> str:
+    """"es" or "en" (Spanish when the evidence is thin: the corpus's main language)."""
+    tokens = tokenize(question)
+    language = detect_language(tokens)
+    if language is None and question.lstrip().startswith(("¿", "¡")):
+        return "es"
+    return language or ("en" if _looks_english(tokens) else "es")
+
+
+def _looks_english(tokens: list[str]) -> bool:
+    english = {"what", "how", "who", "where", "when", "which", "why", "is", "the", "does", "do", "of"}
+    return sum(t in english for t in tokens) >= 2
+
+
+class SupportScorer:
+    """Scores the sentences of retrieved passages against one question."""
+
+    def __init__(self, question: str, passages: list[Passage]) -> None:
+        self.question_terms = list(term_groups(question, query=True))
+        self.passages = passages
+        for passage in passages:
+            passage.sentences = split_sentences(passage.text)
+        self._sentence_stems = {
+            (p.number, i): _stem_set(s) for p in passages for i, s in enumerate(p.sentences)
+        }
+        self._passage_stems = {
+            p.number: _stem_set(f"{p.title}\n{p.heading}\n{p.text}") for p in passages
+        }
+        total = max(1, len(self._sentence_stems))
+        self.weights = []
+        for group in self.question_terms:
+            df = sum(1 for found in self._sentence_stems.values() if group & found)
+            self.weights.append(math.log((total + 1) / (df + 0.5)) + 1.0)
+        self._norm = sum(self.weights) or 1.0
+
+    def coverage(self, found: set[str]) -> float:
+        if not self.question_terms:
+            return 0.0
+        hit = sum(w for group, w in zip(self.question_terms, self.weights, strict=True) if group & found)
+        return hit / self._norm
+
+    def passage_support(self, passage: Passage) -> float:
+        return self.coverage(self._passage_stems[passage.number])
+
+    def best_support(self) -> float:
+        return max((self.passage_support(p) for p in self.passages), default=0.0)
+
+    def evidence(self) -> list[Evidence]:
+        """Sentences ordered by support; a sentence also gets credit for its passage's
+        title and heading (a table row rarely repeats what the table is about)."""
+        scored = []
+        for passage in self.passages:
+            context = _stem_set(f"{passage.title}\n{passage.heading}")
+            rank_prior = 0.02 * (len(self.passages) - passage.number)
+            for index, sentence in enumerate(passage.sentences):
+                own = self.coverage(self._sentence_stems[(passage.number, index)])
+                with_context = self.coverage(self._sentence_stems[(passage.number, index)] | context)
+                score = 0.8 * own + 0.2 * with_context + rank_prior
+                scored.append(Evidence(passage, sentence, score, index))
+        scored.sort(key=lambda e: e.coverage, reverse=True)
+        return scored
+
+
+def extractive_answer(scorer: SupportScorer, max_sentences: int = 2) -> tuple[str, list[Evidence]]:
+    """The best supporting sentences, quoted with their citation numbers. A second sentence
+    is added only when it is nearly as good as the first or covers question terms the
+    first one lacks."""
+    ranked = scorer.evidence()
+    if not ranked:
+        return "", []
+    chosen = [ranked[0]]
+    first_terms = scorer._sentence_stems[(ranked[0].passage.number, ranked[0].index)]
+    for candidate in ranked[1:]:
+        if len(chosen) >= max_sentences:
+            break
+        if candidate.sentence == chosen[0].sentence:
+            continue
+        terms = scorer._sentence_stems[(candidate.passage.number, candidate.index)]
+        adds = scorer.coverage(first_terms | terms) - scorer.coverage(first_terms)
+        if candidate.coverage >= 0.85 * ranked[0].coverage or adds >= 0.25:
+            chosen.append(candidate)
+    parts = [f"{_quote(e.sentence)} [{e.passage.number}]" for e in chosen]
+    return " ".join(parts), chosen
+
+
+def best_sentence_for(text: str, passage: Passage) -> str:
+    """The sentence of `passage` that shares most terms with `text` (a generated answer):
+    the span a citation quotes."""
+    wanted = _stem_set(text)
+    sentences = passage.sentences or split_sentences(passage.text)
+    if not sentences:
+        return ""
+    best = max(sentences, key=lambda s: len(_stem_set(s) & wanted))
+    return _quote(best)
+
+
+def _quote(sentence: str) -> str:
+    sentence = " ".join(sentence.split())
+    if len(sentence) <= MAX_QUOTE_CHARS:
+        return sentence
+    return sentence[:MAX_QUOTE_CHARS].rsplit(" ", 1)[0] + " …"
+
+
+NOT_FOUND = {
+    "es": "Los documentos a los que tienes acceso no contienen esa información.",
+    ENGLISH: "The documents you have access to do not contain that information.",
+}
+
+
+def not_found_message(question: str) -> str:
+    return NOT_FOUND.get(question_language(question), NOT_FOUND["es"])

@@ -1,0 +1,288 @@
+"""The adapter registry: which LoRA adapters exist, which version each alias serves, and
+who may use them.
+
+- An adapter version (`legal@3`) belongs to one department: it was trained on that
+  department's data, so only that department's members are served by it or see it
+  (`sentra_common.access`, the same rule as for documents).
+- An alias is named after its adapter (`legal` → `legal@3`). Activating moves the alias
+  to a version after the backend has loaded it; if loading fails the alias stays where it
+  was and the version is marked failed with the reason. Deactivating switches the alias
+  off (requests naming it are refused, the department's answers use the base model).
+  Rolling back returns the alias to the version it served before; that version is kept
+  loaded, so the switch is instant.
+- The alias named like a department (`legal` in department `legal`) is that department's
+  default adapter for answers.
+
+The desired state (every active alias's version and the version a rollback would return
+to) lives in the database; `sync()` re-reads it and makes the backend match, which is
+how every replica of the service converges after a change made on another one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import Iterable
+from urllib.parse import urlparse
+
+from sentra_common.access import can_read, readable_departments, require_department_member, validate_department
+from sentra_common.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
+from sentra_common.principal import Principal
+
+from sentra_inference.backends.base import AdapterLoadError, GenerationBackend
+from sentra_inference.store import (
+    ACTIVE,
+    FAILED,
+    INACTIVE,
+    AdapterRecord,
+    AliasRecord,
+    RegistryStore,
+)
+
+logger = logging.getLogger(__name__)
+
+NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+MAX_METRICS = 64
+
+
+def adapter_path(artifact_uri: str) -> str:
+    """Local path of an adapter artifact (`/srv/adapters/legal/3` or `file:///…`)."""
+    parsed = urlparse(artifact_uri)
+    if parsed.scheme in ("", "file"):
+        path = parsed.path if parsed.scheme else artifact_uri
+        if not path.startswith("/"):
+            raise InvalidArgument(f"artifact {artifact_uri!r} must be an absolute path or a file:// URI")
+        return path
+    raise InvalidArgument(
+        f"artifact {artifact_uri!r}: only local paths and file:// URIs are served; put adapters on the "
+        "shared adapter volume"
+    )
+
+
+def split_key(spec: str) -> tuple[str, int]:
+    name, _, version = spec.partition("@")
+    if not version.isdigit() or int(version) < 1:
+        raise InvalidArgument(f"adapter {spec!r}: write name@version with a version from 1 (e.g. legal@3)")
+    return name, int(version)
+
+
+class AdapterRegistry:
+    def __init__(self, store: RegistryStore, backend: GenerationBackend) -> None:
+        self.store = store
+        self.backend = backend
+        self._adapters: dict[tuple[str, int], AdapterRecord] = {}
+        self._aliases: dict[str, AliasRecord] = {}
+        # Changes to the registry and to what the backend has loaded, one at a time.
+        self._lock = asyncio.Lock()
+        self._background: set[asyncio.Task] = set()
+
+    @property
+    def base_model(self) -> str:
+        return self.backend.base_model
+
+    # -- state -----------------------------------------------------------------------
+
+    async def refresh(self) -> None:
+        records, aliases = await self.store.snapshot()
+        self._adapters = {(r.name, r.version): r for r in records}
+        self._aliases = {a.alias: a for a in aliases}
+
+    def desired(self) -> dict[str, str]:
+        """Adapter key → path for everything that should be loaded now."""
+        wanted: dict[str, str] = {}
+        for alias in self._aliases.values():
+            if not alias.active:
+                continue
+            for version in {alias.version, alias.previous_version} - {0}:
+                record = self._adapters.get((alias.alias, version))
+                if record is not None and record.state != FAILED:
+                    wanted[record.key] = adapter_path(record.artifact_uri)
+        return wanted
+
+    async def sync(self) -> None:
+        """Re-read the registry and make the backend match it (the reconciler's pass)."""
+        async with self._lock:
+            await self.refresh()
+            await self._reconcile()
+
+    async def _reconcile(self) -> None:
+        try:
+            await self.backend.reconcile(self.desired())
+        except AdapterLoadError as exc:
+            # An adapter that loaded before no longer does (its files changed): keep serving
+            # the rest and say which one.
+            logger.error("an adapter in the registry could not be loaded: %s", exc.message)
+
+    # -- reading ---------------------------------------------------------------------
+
+    def visible(self, principal: Principal, department: str = "") -> tuple[list[AdapterRecord], list[AliasRecord]]:
+        if department:
+            validate_department(department)
+            require_department_member(principal, department)
+        departments = readable_departments(principal)
+
+        def shown(owner: str) -> bool:
+            return (not department or owner == department) and (departments is None or owner in departments)
+
+        return (
+            [r for r in self._adapters.values() if shown(r.department)],
+            [a for a in self._aliases.values() if shown(a.department)],
+        )
+
+    def resolve(self, principal: Principal, spec: str, departments: Iterable[str] = ()) -> str:
+        """The adapter key a request is served with ("" = the base model).
+
+        `spec` empty: the default adapter of the one department in scope (`departments`,
+        else the caller's), if it has an active one. Otherwise an alias, a `name@version`
+        or the base model's id. Another department's adapter is answered like an unknown
+        one, so its existence is not revealed."""
+        spec = spec.strip()
+        if spec == self.base_model:
+            return ""
+        if not spec:
+            scope = list(departments) or list(principal.departments)
+            if len(scope) != 1:
+                return ""
+            alias = self._aliases.get(scope[0])
+            if alias is None or not alias.active or alias.department != scope[0]:
+                return ""
+            return alias.key if can_read(principal, alias.department, ()) else ""
+        if "@" in spec:
+            name, version = split_key(spec)
+            record = self._adapters.get((name, version))
+            if record is None or not can_read(principal, record.department, ()):
+                raise self._unknown(spec)
+            if record.key not in self.desired():
+                raise FailedPrecondition(
+                    f"adapter {spec} is not being served; an admin can activate it with "
+                    f"`sentra adapters activate {name} --version {version}`"
+                )
+            return record.key
+        alias = self._aliases.get(spec)
+        if alias is None or not can_read(principal, alias.department, ()):
+            raise self._unknown(spec)
+        if not alias.active:
+            raise FailedPrecondition(
+                f"adapter {spec} is switched off; an admin can turn it on with `sentra adapters activate {spec}`"
+            )
+        return alias.key
+
+    def _unknown(self, spec: str) -> NotFound:
+        return NotFound(f"no adapter {spec!r} that you may use; `sentra adapters list` shows yours")
+
+    # -- changes ---------------------------------------------------------------------
+
+    async def register(
+        self, principal: Principal, *, name: str, version: int, department: str, artifact_uri: str,
+        base_model: str = "", metrics: dict[str, float] | None = None,
+    ) -> AdapterRecord:
+        if not NAME_RE.match(name):
+            raise InvalidArgument(f"adapter name {name!r} is not valid: use 1-64 lowercase letters, digits, '-' or '_'")
+        validate_department(department)
+        require_department_member(principal, department)
+        adapter_path(artifact_uri)
+        metrics = dict(metrics or {})
+        if len(metrics) > MAX_METRICS:
+            raise InvalidArgument(f"at most {MAX_METRICS} metrics per adapter")
+        async with self._lock:
+            await self.refresh()
+            owners = {r.department for (n, _), r in self._adapters.items() if n == name}
+            if owners and department not in owners:
+                raise FailedPrecondition(
+                    f"adapter name {name!r} belongs to another department; choose another name"
+                )
+            if version < 0:
+                raise InvalidArgument("version must be 1 or more (0 picks the next one)")
+            version = version or await self.store.next_version(name)
+            if (name, version) in self._adapters:
+                raise AlreadyExists(f"adapter {name}@{version} is already registered; register a new version")
+            record = AdapterRecord(
+                name=name, version=version, department=department, base_model=base_model or self.base_model,
+                artifact_uri=artifact_uri, metrics=metrics, created_by=principal.subject,
+            )
+            await self.store.add_adapter(record)
+            self._adapters[(name, version)] = record
+        logger.info("adapter registered", extra={"adapter": record.key, "by": principal.subject})
+        return record
+
+    async def activate(self, principal: Principal, name: str, version: int = 0) -> AliasRecord:
+        async with self._lock:
+            await self.refresh()
+            versions = sorted(v for (n, v) in self._adapters if n == name)
+            if not versions:
+                raise self._unknown(name)
+            version = version or versions[-1]
+            record = self._adapters.get((name, version))
+            if record is None or not can_read(principal, record.department, ()):
+                raise self._unknown(f"{name}@{version}")
+            require_department_member(principal, record.department)
+            if record.base_model != self.base_model:
+                await self._fail(record, f"it was trained for base model {record.base_model!r}, but this "
+                                         f"service serves {self.base_model!r}")
+            try:
+                await self.backend.load_adapter(record.key, adapter_path(record.artifact_uri))
+            except AdapterLoadError as exc:
+                await self._fail(record, exc.message)
+            alias = self._aliases.get(name)
+            history = [*(alias.history if alias else []), version]
+            if alias and alias.active and alias.version == version:
+                history = alias.history  # activating what already serves changes nothing
+            moved = AliasRecord(
+                alias=name, department=record.department, version=version, active=True,
+                history=history[-20:], updated_by=principal.subject,
+            )
+            states = {v: INACTIVE for (n, v), r in self._adapters.items() if n == name and r.state == ACTIVE}
+            states[version] = ACTIVE
+            await self.store.save_alias(moved, states)
+            await self.refresh()
+            await self._reconcile()
+        logger.info("adapter activated", extra={"adapter": moved.key, "by": principal.subject})
+        return moved
+
+    async def _fail(self, record: AdapterRecord, reason: str) -> None:
+        await self.store.set_state(record.name, record.version, FAILED, reason)
+        record.state, record.error = FAILED, reason
+        raise AdapterLoadError(f"adapter {record.key} cannot be served: {reason}; what was serving still serves")
+
+    async def deactivate(self, principal: Principal, name: str) -> AliasRecord:
+        async with self._lock:
+            await self.refresh()
+            alias = self._owned_alias(principal, name)
+            off = AliasRecord(
+                alias=name, department=alias.department, version=alias.version, active=False,
+                history=alias.history, updated_by=principal.subject,
+            )
+            await self.store.save_alias(off, {alias.version: INACTIVE})
+            await self.refresh()
+            await self._reconcile()
+        logger.info("adapter deactivated", extra={"adapter": name, "by": principal.subject})
+        return off
+
+    async def rollback(self, principal: Principal, name: str) -> AliasRecord:
+        async with self._lock:
+            await self.refresh()
+            alias = self._owned_alias(principal, name)
+            if alias.previous_version == 0:
+                raise FailedPrecondition(f"adapter {name} has no earlier version to roll back to")
+            back = AliasRecord(
+                alias=name, department=alias.department, version=alias.previous_version, active=True,
+                history=alias.history[:-1], updated_by=principal.subject,
+            )
+            # The earlier version is loaded already (kept for this moment): the switch is
+            # instant; the version before it is loaded afterwards for the next rollback.
+            await self.store.save_alias(back, {alias.version: INACTIVE, back.version: ACTIVE})
+            await self.refresh()
+        task = asyncio.create_task(self.sync(), name=f"reconcile-after-rollback-{name}")
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        logger.info("adapter rolled back", extra={"adapter": back.key, "from": alias.version, "by": principal.subject})
+        return back
+
+    def _owned_alias(self, principal: Principal, name: str) -> AliasRecord:
+        alias = self._aliases.get(name)
+        if alias is None or not can_read(principal, alias.department, ()):
+            raise self._unknown(name)
+        require_department_member(principal, alias.department)
+        return alias
+

@@ -1,0 +1,123 @@
+"""gRPC surface of the inference service: proto in → domain → proto out."""
+
+from __future__ import annotations
+
+from google.protobuf.timestamp_pb2 import Timestamp
+from sentra.inference.v1 import inference_pb2, inference_pb2_grpc
+from sentra_common.errors import PermissionDenied
+from sentra_common.principal import current_principal
+
+from sentra_inference.backends.base import GenerationRequest
+from sentra_inference.domain.answering import EXTRACTIVE, GENERATIVE, Answer, AnswerService, Question
+from sentra_inference.domain.registry import AdapterRegistry
+from sentra_inference.store import ACTIVE, FAILED, INACTIVE, REGISTERED, AdapterRecord, AliasRecord
+
+_STRATEGIES = {
+    inference_pb2.ANSWER_STRATEGY_UNSPECIFIED: "",
+    inference_pb2.ANSWER_STRATEGY_EXTRACTIVE: EXTRACTIVE,
+    inference_pb2.ANSWER_STRATEGY_GENERATIVE: GENERATIVE,
+}
+_STRATEGY_PROTO = {
+    EXTRACTIVE: inference_pb2.ANSWER_STRATEGY_EXTRACTIVE, GENERATIVE: inference_pb2.ANSWER_STRATEGY_GENERATIVE,
+}
+_STATES = {
+    REGISTERED: inference_pb2.ADAPTER_STATE_REGISTERED, ACTIVE: inference_pb2.ADAPTER_STATE_ACTIVE,
+    INACTIVE: inference_pb2.ADAPTER_STATE_INACTIVE, FAILED: inference_pb2.ADAPTER_STATE_FAILED,
+}
+MAX_GENERATE_TOKENS = 1024
+
+
+def _question(request: inference_pb2.AnswerRequest) -> Question:
+    return Question(
+        text=request.question, top_k=request.top_k, departments=tuple(request.departments),
+        adapter=request.adapter, strategy=_STRATEGIES.get(request.strategy, ""), max_tokens=request.max_tokens,
+    )
+
+
+def answer_proto(answer: Answer) -> inference_pb2.AnswerResponse:
+    return inference_pb2.AnswerResponse(
+        answer=answer.text, not_found=answer.not_found, adapter=answer.adapter,
+        strategy=_STRATEGY_PROTO[answer.strategy], prompt_tokens=answer.prompt_tokens,
+        completion_tokens=answer.completion_tokens,
+        citations=[
+            inference_pb2.Citation(
+                number=c.number, document_id=c.passage.document_id, title=c.passage.title, page=c.passage.page,
+                heading=c.passage.heading, chunk_id=c.passage.chunk_id, score=c.passage.score, quote=c.quote,
+            )
+            for c in answer.citations
+        ],
+    )
+
+
+def adapter_proto(record: AdapterRecord) -> inference_pb2.Adapter:
+    created = Timestamp()
+    created.FromDatetime(record.created_at)
+    return inference_pb2.Adapter(
+        name=record.name, version=record.version, base_model=record.base_model, artifact_uri=record.artifact_uri,
+        department=record.department, metrics=record.metrics, state=_STATES[record.state], created_at=created,
+        error=record.error,
+    )
+
+
+def alias_proto(alias: AliasRecord) -> inference_pb2.Alias:
+    return inference_pb2.Alias(
+        alias=alias.alias, adapter=alias.alias, version=alias.version, active=alias.active,
+        department=alias.department, previous_version=alias.previous_version,
+    )
+
+
+class InferenceServicer(inference_pb2_grpc.InferenceServiceServicer):
+    def __init__(self, answers: AnswerService, registry: AdapterRegistry) -> None:
+        self.answers = answers
+        self.registry = registry
+
+    async def Answer(self, request, context):
+        return answer_proto(await self.answers.answer(current_principal(), _question(request)))
+
+    async def StreamAnswer(self, request, context):
+        async for event in self.answers.stream(current_principal(), _question(request)):
+            if isinstance(event, Answer):
+                yield inference_pb2.StreamAnswerResponse(final=answer_proto(event))
+            elif event:
+                yield inference_pb2.StreamAnswerResponse(text=event)
+
+    async def Generate(self, request, context):
+        principal = current_principal()
+        if not (principal.is_platform_admin or "trainer" in principal.roles or principal.is_service):
+            raise PermissionDenied("raw generation is for trainers and platform admins; members use Answer")
+        adapter = self.registry.resolve(principal, request.adapter) if request.adapter else ""
+        generation = GenerationRequest(
+            prompt=request.prompt, adapter=adapter, max_tokens=min(request.max_tokens or 128, MAX_GENERATE_TOKENS),
+            temperature=max(0.0, request.temperature), stop=tuple(request.stop),
+        )
+        async for chunk in self.registry.backend.generate(generation):
+            yield inference_pb2.GenerateResponse(
+                text=chunk.text, finish_reason=chunk.finish_reason, completion_tokens=chunk.completion_tokens,
+            )
+
+    async def ListAdapters(self, request, context):
+        adapters, aliases = self.registry.visible(current_principal(), request.department)
+        return inference_pb2.ListAdaptersResponse(
+            adapters=[adapter_proto(a) for a in adapters], aliases=[alias_proto(a) for a in aliases],
+            base_model=self.registry.base_model,
+        )
+
+    async def RegisterAdapter(self, request, context):
+        a = request.adapter
+        record = await self.registry.register(
+            current_principal(), name=a.name, version=a.version, department=a.department,
+            artifact_uri=a.artifact_uri, base_model=a.base_model, metrics=dict(a.metrics),
+        )
+        return inference_pb2.RegisterAdapterResponse(adapter=adapter_proto(record))
+
+    async def ActivateAdapter(self, request, context):
+        alias = await self.registry.activate(current_principal(), request.name, request.version)
+        return inference_pb2.ActivateAdapterResponse(alias=alias_proto(alias))
+
+    async def DeactivateAdapter(self, request, context):
+        await self.registry.deactivate(current_principal(), request.name)
+        return inference_pb2.DeactivateAdapterResponse()
+
+    async def RollbackAdapter(self, request, context):
+        alias = await self.registry.rollback(current_principal(), request.name)
+        return inference_pb2.RollbackAdapterResponse(alias=alias_proto(alias))
