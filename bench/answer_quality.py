@@ -43,7 +43,7 @@ def _norm_tokens(text: str) -> list[str]:
 
 
 def token_f1(prediction: str, reference: str) -> float:
-    pred, ref = _norm_tokens(prediction), _norm_tokens(reference)
+    pred, ref = _norm_tokens(_plain_numbers(prediction)), _norm_tokens(_plain_numbers(reference))
     common = sum((Counter(pred) & Counter(ref)).values())
     if not pred or not ref or common == 0:
         return 0.0
@@ -51,8 +51,13 @@ def token_f1(prediction: str, reference: str) -> float:
     return 2 * precision * recall / (precision + recall)
 
 
+def _plain_numbers(text: str) -> str:
+    """41.000 / 41,000 / 41000 are the same number."""
+    return re.sub(r"(?<=\d)[.,](?=\d{3}\b)", "", text)
+
+
 def fact_present(fact: str, answer: str) -> bool:
-    return " ".join(_norm_tokens(fact)) in " ".join(_norm_tokens(answer))
+    return " ".join(_norm_tokens(_plain_numbers(fact))) in " ".join(_norm_tokens(_plain_numbers(answer)))
 
 
 async def evaluate(platform: Platform, strategies: list[str], verbose: bool) -> dict[str, dict[str, float]]:

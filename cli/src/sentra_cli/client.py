@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from sentra.gateway.v1 import gateway_pb2_grpc
+from sentra.inference.v1 import inference_pb2_grpc
 from sentra.ingestion.v1 import ingestion_pb2, ingestion_pb2_grpc
 from sentra.retrieval.v1 import retrieval_pb2_grpc
 from sentra_common.grpc_client import open_channel
@@ -60,6 +61,7 @@ class Clients:
         self.ingestion = ingestion_pb2_grpc.IngestionServiceStub(self._channel)
         self.retrieval = retrieval_pb2_grpc.RetrievalServiceStub(self._channel)
         self.gateway = gateway_pb2_grpc.GatewayServiceStub(self._channel)
+        self.inference = inference_pb2_grpc.InferenceServiceStub(self._channel)
 
     async def close(self) -> None:
         await self._channel.close()

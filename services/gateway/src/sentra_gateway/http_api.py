@@ -4,7 +4,9 @@ messages rendered as JSON (proto field names).
 
 - resource endpoints for documents, search, the caller and the audit log;
 - `POST /api/v1/rpc/{service}/{method}`: any unary RPC of the public API with its request
-  as JSON (answers, datasets, training jobs, adapters…).
+  as JSON (answers, datasets, training jobs, adapters…);
+- `/v1/models`, `/v1/chat/completions`: OpenAI-compatible answers (`openai_api`), with
+  errors in OpenAI's shape.
 
 OpenAPI documentation is served at `/docs`.
 """
@@ -16,6 +18,8 @@ from typing import Any
 
 import grpc
 from fastapi import FastAPI, File, Form, Request, UploadFile
+from fastapi.exception_handlers import request_validation_exception_handler
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from google.protobuf import json_format
 from pydantic import BaseModel, Field
@@ -24,6 +28,7 @@ from sentra.ingestion.v1 import ingestion_pb2
 from sentra.retrieval.v1 import retrieval_pb2
 from sentra_common.errors import InvalidArgument, NotFound, SentraError
 
+from sentra_gateway import openai_api
 from sentra_gateway.auth import DEV_IDENTITY_HEADER, Credentials
 from sentra_gateway.core import Call, Gateway, RateLimited
 from sentra_gateway.routes import Kind
@@ -80,14 +85,22 @@ def create_http_app(gateway: Gateway) -> FastAPI:
         return to_json(await gateway.unary(new_call(request, path), message, None))
 
     @app.exception_handler(SentraError)
-    async def sentra_error(_request: Request, exc: SentraError) -> JSONResponse:
+    async def sentra_error(request: Request, exc: SentraError) -> JSONResponse:
         status = HTTP_STATUS.get(exc.code, 500)
         headers = {}
         if isinstance(exc, RateLimited):
             headers["Retry-After"] = str(max(1, round(exc.retry_after + 0.5)))
-        return JSONResponse(
-            {"error": {"code": exc.code.name, "message": exc.message}}, status_code=status, headers=headers
-        )
+        if openai_api.serves(request.url.path):
+            body = openai_api.error_body(exc)
+        else:
+            body = {"error": {"code": exc.code.name, "message": exc.message}}
+        return JSONResponse(body, status_code=status, headers=headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
+        if openai_api.serves(request.url.path):
+            return await sentra_error(request, openai_api.invalid_body(exc))
+        return await request_validation_exception_handler(request, exc)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:
@@ -200,6 +213,7 @@ def create_http_app(gateway: Gateway) -> FastAPI:
             raise InvalidArgument(f"the body is not a valid {route.request.DESCRIPTOR.full_name}: {exc}") from None
         return JSONResponse(await unary(request, path, message))
 
+    app.include_router(openai_api.router(gateway, new_call))
     return app
 
 

@@ -16,6 +16,7 @@ Spanish and English stems: `sentra_common.text`), so "vacaciones" meets "vacaci�
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from dataclasses import dataclass, field
@@ -24,6 +25,11 @@ from sentra_common.text import ENGLISH, content_tokens, detect_language, stems, 
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'«¿¡(]?[A-ZÁÉÍÓÚÑÜ0-9])")
 _BULLET = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+")
+_TABLE_ROW = re.compile(r"^[^:;]{1,60}: [^;]*;")
+_MAIL_HEADER = re.compile(r"^(from|to|cc|subject|date|de|para|asunto|fecha):", re.I)
+_SYMBOLS = {"€": "euros", "£": "pounds", "$": "dollars", "%": "percent"}
+_SYMBOL = re.compile("[€£$%]")
+_NUMBERISH = re.compile(r"\d|@")
 MAX_QUOTE_CHARS = 400
 
 
@@ -52,18 +58,51 @@ class Evidence:
 
 
 def split_sentences(text: str) -> list[str]:
-    sentences: list[str] = []
-    for line in text.splitlines():
-        line = _BULLET.sub("", line).strip()
+    return [sentence for sentence, _ in split_units(text)]
+
+
+def split_units(text: str) -> list[tuple[str, str]]:
+    """Sentences of a passage, each with the nearest heading-like line above it.
+
+    Lines wrapped inside a sentence (PDF text) are joined first: a line continues the
+    previous one when that one does not end a sentence and this one starts in lower case,
+    or when the previous one ends with a colon ("…provider:" / "Freephone: 0808…")."""
+    lines: list[str] = []
+    for raw in text.splitlines():
+        line = _BULLET.sub("", raw).strip()
         if not line:
             continue
-        sentences.extend(part.strip() for part in _SENTENCE_END.split(line) if part.strip())
-    return sentences
+        previous = lines[-1] if lines else ""
+        continues = previous and not _TABLE_ROW.search(previous) and not previous.endswith((".", "!", "?", ";")) and (
+            line[0].islower() or previous.endswith(":")
+        )
+        if continues and (not _BULLET.match(raw) or previous.endswith(":")):
+            lines[-1] = f"{previous} {line}"
+        else:
+            lines.append(line)
+    units: list[tuple[str, str]] = []
+    heading = ""
+    for line in lines:
+        for part in _SENTENCE_END.split(line):
+            part = part.strip()
+            if part:
+                units.append((part, heading))
+        if _is_heading(line):
+            heading = line
+    return units
+
+
+def _is_heading(line: str) -> bool:
+    return len(line.split()) <= 8 and not line.endswith((".", ";", ",")) and not _TABLE_ROW.search(line)
 
 
 def term_groups(text: str, *, query: bool) -> set[frozenset[str]]:
     """Content terms of a text, each as the set of its stems (one match is enough)."""
-    return {frozenset(stems(token)) for token in content_tokens(tokenize(text), query=query)}
+    return {frozenset(stems(token)) for token in content_tokens(tokenize(_symbols(text)), query=query)}
+
+
+def _symbols(text: str) -> str:
+    return _SYMBOL.sub(lambda m: f" {_SYMBOLS[m.group()]} ", text)
 
 
 def _stem_set(text: str) -> set[str]:
@@ -91,10 +130,15 @@ class SupportScorer:
     """Scores the sentences of retrieved passages against one question."""
 
     def __init__(self, question: str, passages: list[Passage]) -> None:
+        self._question_text = question
         self.question_terms = list(term_groups(question, query=True))
         self.passages = passages
+        self._local_headings: dict[tuple[int, int], str] = {}
         for passage in passages:
-            passage.sentences = split_sentences(passage.text)
+            units = split_units(passage.text)
+            passage.sentences = [sentence for sentence, _ in units]
+            for i, (_, heading) in enumerate(units):
+                self._local_headings[(passage.number, i)] = heading
         self._sentence_stems = {
             (p.number, i): _stem_set(s) for p in passages for i, s in enumerate(p.sentences)
         }
@@ -121,19 +165,47 @@ class SupportScorer:
         return max((self.passage_support(p) for p in self.passages), default=0.0)
 
     def evidence(self) -> list[Evidence]:
-        """Sentences ordered by support; a sentence also gets credit for its passage's
-        title and heading (a table row rarely repeats what the table is about)."""
+        """Sentences ordered by how likely they hold the answer:
+
+        - coverage of the question by the sentence alone and with its context (the
+          passage's title and heading and the heading-like line above it: a table row
+          rarely repeats what the table is about),
+        - a bonus for question terms that appear side by side ("jefe de almacén"),
+        - a bonus for a number, code or address the question does not contain (most
+          questions about business documents ask for one),
+        - less for a sentence that adds nothing to the question (a heading that repeats
+          it) and for e-mail header lines.
+        """
         scored = []
+        question_order = [group for group in self.question_terms]
+        question_numbers = set(re.findall(r"\w*\d\w*", " ".join(self._question_text.split())))
         for passage in self.passages:
             context = _stem_set(f"{passage.title}\n{passage.heading}")
             rank_prior = 0.02 * (len(self.passages) - passage.number)
             for index, sentence in enumerate(passage.sentences):
-                own = self.coverage(self._sentence_stems[(passage.number, index)])
-                with_context = self.coverage(self._sentence_stems[(passage.number, index)] | context)
-                score = 0.8 * own + 0.2 * with_context + rank_prior
+                found = self._sentence_stems[(passage.number, index)]
+                local = _stem_set(self._local_headings[(passage.number, index)])
+                own = self.coverage(found)
+                score = 0.5 * own + 0.5 * self.coverage(found | context | local) + rank_prior
+                score += min(0.15, 0.05 * _adjacent_pairs(question_order, sentence))
+                numbers = set(re.findall(r"\w*\d\w*", sentence)) - question_numbers
+                if numbers or "@" in sentence:
+                    score += 0.1
+                novel = {t for t in term_groups(sentence, query=False) if not any(t & q for q in question_order)}
+                if len(novel) < 2:
+                    score *= 0.6
+                if _MAIL_HEADER.match(sentence):
+                    score *= 0.5
                 scored.append(Evidence(passage, sentence, score, index))
         scored.sort(key=lambda e: e.coverage, reverse=True)
         return scored
+
+
+def _adjacent_pairs(question_terms: list[frozenset[str]], sentence: str) -> int:
+    """Pairs of question terms that follow each other in the sentence."""
+    tokens = [frozenset(stems(t)) for t in content_tokens(tokenize(_symbols(sentence)), query=False)]
+    in_question = [next((i for i, q in enumerate(question_terms) if q & t), -1) for t in tokens]
+    return sum(1 for a, b in itertools.pairwise(in_question) if a >= 0 and b >= 0 and a != b)
 
 
 def extractive_answer(scorer: SupportScorer, max_sentences: int = 2) -> tuple[str, list[Evidence]]:
