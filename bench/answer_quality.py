@@ -57,7 +57,8 @@ def _plain_numbers(text: str) -> str:
 
 
 def fact_present(fact: str, answer: str) -> bool:
-    return " ".join(_norm_tokens(_plain_numbers(fact))) in " ".join(_norm_tokens(_plain_numbers(answer)))
+    wanted = " ".join(_norm_tokens(_plain_numbers(fact)))
+    return f" {wanted} " in f" {' '.join(_norm_tokens(_plain_numbers(answer)))} "
 
 
 async def evaluate(platform: Platform, strategies: list[str], verbose: bool) -> dict[str, dict[str, float]]:

@@ -66,3 +66,20 @@ async def realm(tmp_path_factory):
         yield Realm(platform, admin, state.identity.issuer, secret, key, kid, documents)
     finally:
         platform.down()
+
+
+@pytest.fixture(scope="session")
+async def corpus_platform(tmp_path_factory):
+    """A platform (development identity) with the whole example corpus indexed, for answers."""
+    from tests.support.platform import Api
+
+    platform = start_platform(tmp_path_factory, "corpus-platform")
+    try:
+        api = Api(platform)
+        ids = await api.upload_corpus()
+        await api.wait_settled(ids.values())
+        await api.close()
+        platform.corpus_ids = ids
+        yield platform
+    finally:
+        platform.down()

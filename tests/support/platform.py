@@ -7,8 +7,8 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
-from sentra.ingestion.v1 import ingestion_pb2, ingestion_pb2_grpc
 from sentra.inference.v1 import inference_pb2_grpc
+from sentra.ingestion.v1 import ingestion_pb2, ingestion_pb2_grpc
 from sentra.retrieval.v1 import retrieval_pb2, retrieval_pb2_grpc
 from sentra_cli.platform import Platform
 from sentra_common.grpc_client import open_channel

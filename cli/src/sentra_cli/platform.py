@@ -290,6 +290,8 @@ class Platform:
             f"{prefix}HTTP__PORT": str(state.http_port or free_port()),
             f"{prefix}HTTP__PORT_FILE": str(self.run_dir / "gateway-http.port"),
             f"{prefix}AUTH__MODE": state.identity.mode,
+            # Generated answers on a CPU can take longer than the default 30 s deadline.
+            f"{prefix}CLIENT__DEADLINE_SECONDS": "300",
         }
         if state.identity.mode == "keycloak":
             env[f"{prefix}AUTH__ISSUER"] = state.identity.issuer

@@ -19,7 +19,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from sentra_common.access import validate_department
+from sentra_common.access import require_department_member, validate_department
 from sentra_common.errors import InvalidArgument
 from sentra_common.principal import Principal
 
@@ -109,6 +109,8 @@ class AnswerService:
         """Text pieces as they are produced, then the complete `Answer`."""
         text, strategy, top_k, max_tokens = self._validate(question)
         departments = [validate_department(d) for d in question.departments]
+        for department in departments:
+            require_department_member(principal, department)
         adapter = self.registry.resolve(principal, question.adapter, departments)
         passages = await self.retriever.search(text, top_k, departments)
         scorer = SupportScorer(text, passages)
