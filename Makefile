@@ -30,3 +30,5 @@ bench: setup
 	$(PY) bench/ingest.py
 	$(PY) bench/retrieval.py
 	$(PY) bench/gateway.py
+	$(PY) bench/generate.py
+	$(PY) bench/answer_quality.py

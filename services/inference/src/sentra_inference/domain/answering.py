@@ -23,7 +23,7 @@ from sentra_common.access import require_department_member, validate_department
 from sentra_common.errors import InvalidArgument
 from sentra_common.principal import Principal
 
-from sentra_inference.backends.base import GenerationBackend
+from sentra_inference.backends.base import GenerationBackend, GenerationRequest
 from sentra_inference.domain.evidence import (
     Passage,
     SupportScorer,
@@ -150,16 +150,22 @@ class AnswerService:
             raise InvalidArgument(f"max_tokens must be between 1 and {self.policy.max_tokens_limit}")
         return text, strategy, top_k, max_tokens
 
-    async def _generate(
+    def generation_request(
         self, question: str, scorer: SupportScorer, adapter: str, max_tokens: int,
-    ) -> AsyncIterator[str | Answer]:
-        # The best-supported passages, renumbered 1..n in the prompt and in the citations.
+    ) -> tuple[list[Passage], GenerationRequest]:
+        """The best-supported passages (renumbered 1..n in the prompt and the citations) and
+        the generation request built from them."""
         ranked = sorted(scorer.passages, key=scorer.passage_support, reverse=True)
         shown = ranked[: self.policy.generative_passages]
-        request = generative_request(
+        return shown, generative_request(
             question, shown, language=question_language(question), adapter=adapter, max_tokens=max_tokens,
             passage_chars=self.policy.passage_chars, prompt_format=self.policy.prompt_format,
         )
+
+    async def _generate(
+        self, question: str, scorer: SupportScorer, adapter: str, max_tokens: int,
+    ) -> AsyncIterator[str | Answer]:
+        shown, request = self.generation_request(question, scorer, adapter, max_tokens)
         pieces: list[str] = []
         prompt_tokens = completion_tokens = 0
         async for chunk in self.backend.generate(request):
