@@ -109,7 +109,7 @@ async def mixed_vs_single(backend: LocalBackend, requests: int, max_tokens: int)
             started = time.perf_counter()
             tokens = await asyncio.gather(*(
                 consume(backend, GenerationRequest(prompt=p, adapter=a, max_tokens=max_tokens))
-                for p, a in zip(prompts, adapters, strict=True)
+                for p, a in zip(prompts, adapters, strict=False)
             ))
             return time.perf_counter() - started, sum(tokens)
 

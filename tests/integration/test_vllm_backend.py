@@ -7,12 +7,11 @@ from __future__ import annotations
 import asyncio
 import json
 
-import httpx
 import pytest
 from sentra_inference.backends.base import AdapterLoadError, BackendUnavailable, GenerationRequest, Message
 from sentra_inference.backends.vllm import VllmBackend
 
-from tests.support.fake_vllm import FakeVllmProcess
+from tests.support.fake_vllm import FakeVllmProcess, listed_adapters
 
 pytestmark = pytest.mark.integration
 
@@ -66,10 +65,6 @@ async def run(backend: VllmBackend, **request):
     return "".join(c.text for c in chunks), chunks
 
 
-async def listed(proc: FakeVllmProcess) -> dict[str, str]:
-    async with httpx.AsyncClient() as client:
-        data = (await client.get(f"{proc.url}/v1/models")).json()["data"]
-    return {card["id"]: card["root"] for card in data if card["parent"] is not None}
 
 
 async def test_streamed_chat_and_completion(replicas, backend_for):
@@ -90,7 +85,7 @@ async def test_adapters_on_two_replicas(replicas, backend_for, adapter, tmp_path
     path = adapter("legal-3")
 
     await backend.load_adapter("legal@3", path)
-    assert [await listed(p) for p in replicas] == [{"legal@3": path}] * 2
+    assert [await listed_adapters(p.url) for p in replicas] == [{"legal@3": path}] * 2
     for _ in range(2):  # one request per replica
         text, _ = await run(backend, prompt="notice period", adapter="legal@3")
         assert text == "[legal@3] echo: notice period"
@@ -102,7 +97,7 @@ async def test_adapters_on_two_replicas(replicas, backend_for, adapter, tmp_path
     assert await backend.loaded_adapters() == {"legal@3"}
 
     await backend.unload_adapter("legal@3")
-    assert [await listed(p) for p in replicas] == [{}] * 2
+    assert [await listed_adapters(p.url) for p in replicas] == [{}] * 2
 
 
 async def test_a_crashed_replica_gets_its_adapters_back_from_the_loop(replicas, backend_for, adapter):
@@ -115,7 +110,7 @@ async def test_a_crashed_replica_gets_its_adapters_back_from_the_loop(replicas, 
     b.start()  # same port, fresh process
 
     await asyncio.wait_for(backend.wait_for_reconcile(), 20)
-    assert await listed(b) == {"legal@3": path}
+    assert await listed_adapters(b.url) == {"legal@3": path}
     a.stop()
     text, _ = await run(backend, prompt="served by b", adapter="legal@3")
     assert text == "[legal@3] echo: served by b"
@@ -127,12 +122,12 @@ async def test_a_request_on_a_crashed_replica_heals_it(replicas, backend_for, ad
     await backend.load_adapter("legal@3", adapter("legal-3"))
     b.kill()
     b.start()
-    assert await listed(b) == {}, "the new process has forgotten the adapter"
+    assert await listed_adapters(b.url) == {}, "the new process has forgotten the adapter"
 
     for _ in range(2):  # round robin: one request per replica
         text, _ = await run(backend, prompt="hello", adapter="legal@3")
         assert text == "[legal@3] echo: hello"
-    assert set(await listed(b)) == {"legal@3"}
+    assert set(await listed_adapters(b.url)) == {"legal@3"}
 
 
 async def test_replicas_down(replicas, backend_for):

@@ -603,3 +603,12 @@ def main(argv: list[str] | None = None) -> None:
 
 if __name__ == "__main__":
     main()
+
+
+async def listed_adapters(url: str) -> dict[str, str]:
+    """LoRA adapters a replica lists on GET /v1/models: name → root (path)."""
+    import httpx
+
+    async with httpx.AsyncClient() as client:
+        data = (await client.get(f"{url}/v1/models")).json()["data"]
+    return {card["id"]: card["root"] for card in data if card["parent"] is not None}

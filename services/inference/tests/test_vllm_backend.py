@@ -21,7 +21,7 @@ from sentra_inference.backends.base import (
 )
 from sentra_inference.backends.vllm import VllmBackend, _error_of, resolve_a_records
 
-from tests.support.fake_vllm import FakeVllmServer
+from tests.support.fake_vllm import FakeVllmServer, listed_adapters
 
 SERVED = "google/gemma-3-270m"
 QUESTION = "what does clause four say about notice periods"
@@ -79,11 +79,6 @@ async def run(backend: VllmBackend, **request):
     return "".join(c.text for c in chunks), chunks
 
 
-async def listed(server: FakeVllmServer) -> dict[str, str]:
-    """LoRA adapters the replica lists on GET /v1/models: name → root."""
-    async with httpx.AsyncClient() as client:
-        data = (await client.get(f"{server.url}/v1/models")).json()["data"]
-    return {card["id"]: card["root"] for card in data if card["parent"] is not None}
 
 
 async def test_streams_a_chat_with_usage_in_the_last_chunk(fakes, backend_for):
@@ -138,7 +133,7 @@ async def test_a_loaded_adapter_serves_requests_by_name(fakes, backend_for, adap
     await backend.load_adapter("legal@3", path)  # idempotent
 
     assert await backend.loaded_adapters() == {"legal@3"}
-    assert await listed(a) == {"legal@3": path}
+    assert await listed_adapters(a.url) == {"legal@3": path}
     text, _ = await run(backend, messages=(Message("user", QUESTION),), adapter="legal@3")
     assert text.startswith("[legal@3] echo:")
     text, _ = await run(backend, prompt="hello", adapter="")
@@ -159,7 +154,7 @@ async def test_a_missing_or_incompatible_adapter_is_refused_and_changes_nothing(
         await backend.load_adapter("llama@1", adapter("llama-1", base="meta-llama/Llama-3.2-1B"))
 
     assert await backend.loaded_adapters() == {"legal@3"}
-    assert set(await listed(a)) == set(await listed(b)) == {"legal@3"}
+    assert set(await listed_adapters(a.url)) == set(await listed_adapters(b.url)) == {"legal@3"}
     with pytest.raises(AdapterLoadError, match="adapter hr@1 is not loaded"):
         await run(backend, prompt="hi", adapter="hr@1")
 
@@ -174,16 +169,16 @@ async def test_two_replicas_both_get_the_adapter_or_neither_keeps_it(fakes, back
 
     path = adapter("legal-3")
     await backend.load_adapter("legal@3", path)
-    assert await listed(a) == await listed(b) == {"legal@3": path}
+    assert await listed_adapters(a.url) == await listed_adapters(b.url) == {"legal@3": path}
 
     with pytest.raises(AdapterLoadError, match=f"finance@2 could not be loaded from finance-2 on vLLM replica {b.url}"):
         await backend.load_adapter("finance@2", "finance-2")
-    assert await listed(a) == {"legal@3": path}, "a was rolled back"
+    assert await listed_adapters(a.url) == {"legal@3": path}, "a was rolled back"
     assert await backend.loaded_adapters() == {"legal@3"}
 
     await backend.unload_adapter("legal@3")
     await backend.unload_adapter("legal@3")  # unknown: fine
-    assert await listed(a) == await listed(b) == {}
+    assert await listed_adapters(a.url) == await listed_adapters(b.url) == {}
 
 
 async def test_reconcile_loads_what_is_missing_and_unloads_the_rest(fakes, backend_for, adapter):
@@ -196,7 +191,7 @@ async def test_reconcile_loads_what_is_missing_and_unloads_the_rest(fakes, backe
     await backend.reconcile({"legal@3": legal, "finance@2": finance})
 
     for server in (a, b):
-        assert await listed(server) == {"legal@3": legal, "finance@2": finance}
+        assert await listed_adapters(server.url) == {"legal@3": legal, "finance@2": finance}
     assert await backend.loaded_adapters() == {"legal@3", "finance@2"}
     report = await backend.reconcile_now()
     assert not report.changed, "a second pass has nothing to do"
@@ -218,7 +213,7 @@ async def test_the_loop_restores_adapters_on_a_restarted_replica(fakes, backend_
 
     # A pass that starts after the restart has put the adapter back.
     await asyncio.wait_for(backend.wait_for_reconcile(), 10)
-    assert await listed(b) == {"legal@3": path}
+    assert await listed_adapters(b.url) == {"legal@3": path}
     await a.stop()
     text, _ = await run(backend, prompt="hello there", adapter="legal@3")
     assert text == "[legal@3] echo: hello there"
@@ -230,7 +225,7 @@ async def test_a_request_on_a_restarted_replica_heals_it_before_the_loop_runs(fa
     await backend.start()
     await backend.load_adapter("legal@3", adapter("legal-3"))
     await b.restart()
-    assert await listed(b) == {}, "a restarted vLLM has forgotten its adapters"
+    assert await listed_adapters(b.url) == {}, "a restarted vLLM has forgotten its adapters"
     passes = backend.reconcile_passes
 
     # Round robin: two requests, one per replica.
@@ -238,7 +233,7 @@ async def test_a_request_on_a_restarted_replica_heals_it_before_the_loop_runs(fa
         text, _ = await run(backend, prompt="hello", adapter="legal@3")
         assert text == "[legal@3] echo: hello"
 
-    assert set(await listed(b)) == {"legal@3"}
+    assert set(await listed_adapters(b.url)) == {"legal@3"}
     assert backend.reconcile_passes == passes, "healed by the request, not by the loop"
 
 
@@ -272,7 +267,7 @@ async def test_a_replica_that_is_down_leaves_the_others_serving(fakes, backend_f
     await a.start()
     report = await backend.reconcile_now()
     assert report.loaded[a.url] == ["legal@3"]
-    assert await listed(a) == {"legal@3": path}
+    assert await listed_adapters(a.url) == {"legal@3": path}
 
 
 async def test_no_replica_answering_is_backend_unavailable(fakes, backend_for):
@@ -307,7 +302,7 @@ async def test_the_loop_logs_replica_failures_and_keeps_running(fakes, backend_f
 
     await a.start()
     await asyncio.wait_for(backend.wait_for_reconcile(), 10)
-    assert set(await listed(a)) == {"legal@3"}
+    assert set(await listed_adapters(a.url)) == {"legal@3"}
 
 
 async def test_replicas_are_found_through_dns_at_each_pass(fakes, backend_for, adapter):
@@ -323,7 +318,7 @@ async def test_replicas_are_found_through_dns_at_each_pass(fakes, backend_for, a
     backend = backend_for([], dns_name="vllm-headless.sentra.svc", port=a.port, resolver=resolve)
     await backend.start()
     await backend.load_adapter("legal@3", adapter("legal-3"))
-    assert await listed(b) == {}
+    assert await listed_adapters(b.url) == {}
 
     addresses.append("127.0.0.2")
     report = await backend.reconcile_now()
