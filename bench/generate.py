@@ -28,7 +28,8 @@ from sentra_common.principal import Principal
 from sentra_inference.backends.base import GenerationRequest
 from sentra_inference.backends.local import LocalBackend
 from sentra_inference.domain.answering import AnswerPolicy, AnswerService
-from sentra_inference.domain.evidence import Passage, SupportScorer
+from sentra_inference.domain.evidence import SupportScorer
+from sentra_inference.retrieval_client import passages_from_hits
 
 QUESTIONS = ROOT / "examples" / "questions.json"
 
@@ -55,8 +56,7 @@ async def answer_vs_backend(platform, backend: LocalBackend, count: int, max_tok
         api = support.Api(platform, member)
         # The passages the service will retrieve, and the request it will build from them.
         hits = await api.search(q["question"], top_k=AnswerPolicy().top_k)
-        passages = [Passage(number=i, document_id=h.document_id, chunk_id=h.chunk_id, title=h.title, text=h.text,
-                            page=h.page, heading=h.heading, score=h.score) for i, h in enumerate(hits, 1)]
+        passages = passages_from_hits(hits)
         _, request = builder.generation_request(q["question"], SupportScorer(q["question"], passages), "", max_tokens)
         started = time.perf_counter()
         reply = await api.inference.Answer(inference_pb2.AnswerRequest(

@@ -12,6 +12,17 @@ from sentra_common.grpc_client import open_channel
 from sentra_inference.domain.evidence import Passage
 
 
+def passages_from_hits(hits) -> list[Passage]:
+    """Search hits as passages numbered 1..n in rank order."""
+    return [
+        Passage(
+            number=i, document_id=h.document_id, chunk_id=h.chunk_id, title=h.title, text=h.text,
+            page=h.page, heading=h.heading, score=h.score, department=h.department,
+        )
+        for i, h in enumerate(hits, 1)
+    ]
+
+
 class RetrievalClient:
     def __init__(self, target: str, deadline_seconds: float) -> None:
         self.target = target
@@ -31,13 +42,7 @@ class RetrievalClient:
             raise Unavailable(
                 f"the retrieval service at {self.target} did not answer ({exc.code().name}); try again shortly"
             ) from exc
-        return [
-            Passage(
-                number=i, document_id=h.document_id, chunk_id=h.chunk_id, title=h.title, text=h.text,
-                page=h.page, heading=h.heading, score=h.score, department=h.department,
-            )
-            for i, h in enumerate(response.hits, 1)
-        ]
+        return passages_from_hits(response.hits)
 
     async def close(self) -> None:
         await self._channel.close()

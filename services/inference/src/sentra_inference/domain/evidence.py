@@ -53,8 +53,9 @@ class Passage:
 class Evidence:
     passage: Passage
     sentence: str
-    coverage: float
-    index: int
+    score: float
+    # The sentence's stems.
+    terms: frozenset[str]
 
 
 def split_sentences(text: str) -> list[str]:
@@ -98,7 +99,11 @@ def _is_heading(line: str) -> bool:
 
 def term_groups(text: str, *, query: bool) -> set[frozenset[str]]:
     """Content terms of a text, each as the set of its stems (one match is enough)."""
-    return {frozenset(stems(token)) for token in content_tokens(tokenize(_symbols(text)), query=query)}
+    return set(_ordered_terms(text, query=query))
+
+
+def _ordered_terms(text: str, *, query: bool) -> list[frozenset[str]]:
+    return [frozenset(stems(token)) for token in content_tokens(tokenize(_symbols(text)), query=query)]
 
 
 def _symbols(text: str) -> str:
@@ -139,9 +144,11 @@ class SupportScorer:
             passage.sentences = [sentence for sentence, _ in units]
             for i, (_, heading) in enumerate(units):
                 self._local_headings[(passage.number, i)] = heading
-        self._sentence_stems = {
-            (p.number, i): _stem_set(s) for p in passages for i, s in enumerate(p.sentences)
+        # Each sentence is analysed once: its terms in order, and the union of their stems.
+        self._sentence_terms = {
+            (p.number, i): _ordered_terms(s, query=False) for p in passages for i, s in enumerate(p.sentences)
         }
+        self._sentence_stems = {key: frozenset().union(*terms) for key, terms in self._sentence_terms.items()}
         self._passage_stems = {
             p.number: _stem_set(f"{p.title}\n{p.heading}\n{p.text}") for p in passages
         }
@@ -177,35 +184,33 @@ class SupportScorer:
           it) and for e-mail header lines.
         """
         scored = []
-        question_order = [group for group in self.question_terms]
         question_numbers = set(re.findall(r"\w*\d\w*", " ".join(self._question_text.split())))
         for passage in self.passages:
             context = _stem_set(f"{passage.title}\n{passage.heading}")
             rank_prior = 0.02 * (len(self.passages) - passage.number)
             for index, sentence in enumerate(passage.sentences):
+                terms = self._sentence_terms[(passage.number, index)]
                 found = self._sentence_stems[(passage.number, index)]
                 local = _stem_set(self._local_headings[(passage.number, index)])
                 own = self.coverage(found)
                 score = 0.5 * own + 0.5 * self.coverage(found | context | local) + rank_prior
-                score += min(0.15, 0.05 * _adjacent_pairs(question_order, sentence))
+                score += min(0.15, 0.05 * self._adjacent_pairs(terms))
                 numbers = set(re.findall(r"\w*\d\w*", sentence)) - question_numbers
                 if numbers or "@" in sentence:
                     score += 0.1
-                novel = {t for t in term_groups(sentence, query=False) if not any(t & q for q in question_order)}
+                novel = {t for t in terms if not any(t & q for q in self.question_terms)}
                 if len(novel) < 2:
                     score *= 0.6
                 if _MAIL_HEADER.match(sentence):
                     score *= 0.5
-                scored.append(Evidence(passage, sentence, score, index))
-        scored.sort(key=lambda e: e.coverage, reverse=True)
+                scored.append(Evidence(passage, sentence, score, found))
+        scored.sort(key=lambda e: e.score, reverse=True)
         return scored
 
-
-def _adjacent_pairs(question_terms: list[frozenset[str]], sentence: str) -> int:
-    """Pairs of question terms that follow each other in the sentence."""
-    tokens = [frozenset(stems(t)) for t in content_tokens(tokenize(_symbols(sentence)), query=False)]
-    in_question = [next((i for i, q in enumerate(question_terms) if q & t), -1) for t in tokens]
-    return sum(1 for a, b in itertools.pairwise(in_question) if a >= 0 and b >= 0 and a != b)
+    def _adjacent_pairs(self, sentence_terms: list[frozenset[str]]) -> int:
+        """Pairs of question terms that follow each other in the sentence."""
+        in_question = [next((i for i, q in enumerate(self.question_terms) if q & t), -1) for t in sentence_terms]
+        return sum(1 for a, b in itertools.pairwise(in_question) if a >= 0 and b >= 0 and a != b)
 
 
 def extractive_answer(scorer: SupportScorer, max_sentences: int = 2) -> tuple[str, list[Evidence]]:
@@ -216,15 +221,14 @@ def extractive_answer(scorer: SupportScorer, max_sentences: int = 2) -> tuple[st
     if not ranked:
         return "", []
     chosen = [ranked[0]]
-    first_terms = scorer._sentence_stems[(ranked[0].passage.number, ranked[0].index)]
+    first_terms = ranked[0].terms
     for candidate in ranked[1:]:
         if len(chosen) >= max_sentences:
             break
         if candidate.sentence == chosen[0].sentence:
             continue
-        terms = scorer._sentence_stems[(candidate.passage.number, candidate.index)]
-        adds = scorer.coverage(first_terms | terms) - scorer.coverage(first_terms)
-        if candidate.coverage >= 0.85 * ranked[0].coverage or adds >= 0.25:
+        adds = scorer.coverage(first_terms | candidate.terms) - scorer.coverage(first_terms)
+        if candidate.score >= 0.85 * ranked[0].score or adds >= 0.25:
             chosen.append(candidate)
     parts = [f"{_quote(e.sentence)} [{e.passage.number}]" for e in chosen]
     return " ".join(parts), chosen

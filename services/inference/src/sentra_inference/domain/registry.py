@@ -76,6 +76,8 @@ class AdapterRegistry:
         # Changes to the registry and to what the backend has loaded, one at a time.
         self._lock = asyncio.Lock()
         self._background: set[asyncio.Task] = set()
+        # What the backend was last made to load (None: nothing applied yet).
+        self._applied: dict[str, str] | None = None
 
     @property
     def base_model(self) -> str:
@@ -101,14 +103,19 @@ class AdapterRegistry:
         return wanted
 
     async def sync(self) -> None:
-        """Re-read the registry and make the backend match it (the reconciler's pass)."""
+        """Re-read the registry and, when what should be loaded changed (on another replica),
+        make the backend match it (the reconciler's pass). A backend whose servers can lose
+        adapters on their own (vLLM) re-applies the last desired state by itself."""
         async with self._lock:
             await self.refresh()
-            await self._reconcile()
+            if self.desired() != self._applied:
+                await self._reconcile()
 
     async def _reconcile(self) -> None:
+        desired = self.desired()
         try:
-            await self.backend.reconcile(self.desired())
+            await self.backend.reconcile(desired)
+            self._applied = desired
         except AdapterLoadError as exc:
             # An adapter that loaded before no longer does (its files changed): keep serving
             # the rest and say which one.
