@@ -30,6 +30,13 @@ class _AnswerStrategyEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Answer
     """The service default."""
     ANSWER_STRATEGY_GENERATIVE: _AnswerStrategy.ValueType  # 1
     ANSWER_STRATEGY_EXTRACTIVE: _AnswerStrategy.ValueType  # 2
+    """Quote the sentences that share most terms with the question (no model; the
+    heuristic measured as the baseline in bench/answers_heldout.py).
+    """
+    ANSWER_STRATEGY_READER: _AnswerStrategy.ValueType  # 3
+    """The learned reader: decides whether the passages answer the question, gives the
+    shortest answer and the sentence that supports it.
+    """
 
 class AnswerStrategy(_AnswerStrategy, metaclass=_AnswerStrategyEnumTypeWrapper): ...
 
@@ -37,6 +44,13 @@ ANSWER_STRATEGY_UNSPECIFIED: AnswerStrategy.ValueType  # 0
 """The service default."""
 ANSWER_STRATEGY_GENERATIVE: AnswerStrategy.ValueType  # 1
 ANSWER_STRATEGY_EXTRACTIVE: AnswerStrategy.ValueType  # 2
+"""Quote the sentences that share most terms with the question (no model; the
+heuristic measured as the baseline in bench/answers_heldout.py).
+"""
+ANSWER_STRATEGY_READER: AnswerStrategy.ValueType  # 3
+"""The learned reader: decides whether the passages answer the question, gives the
+shortest answer and the sentence that supports it.
+"""
 Global___AnswerStrategy: _TypeAlias = AnswerStrategy  # noqa: Y015
 
 class _AdapterState:
@@ -202,6 +216,36 @@ class Citation(_message.Message):
 Global___Citation: _TypeAlias = Citation  # noqa: Y015
 
 @_typing.final
+class AnswerPart(_message.Message):
+    """One part of a question ("how many days … and who approves it?" has two)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    QUESTION_FIELD_NUMBER: _builtins.int
+    ANSWER_FIELD_NUMBER: _builtins.int
+    CITATION_FIELD_NUMBER: _builtins.int
+    question: _builtins.str
+    """The part of the question this answers (the whole question when it has one part)."""
+    answer: _builtins.str
+    """Its short answer."""
+    citation: _builtins.int
+    """The number of the citation it comes from."""
+    def __init__(
+        self,
+        *,
+        question: _builtins.str = ...,
+        answer: _builtins.str = ...,
+        citation: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["answer", b"answer", "citation", b"citation", "question", b"question"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AnswerPart: _TypeAlias = AnswerPart  # noqa: Y015
+
+@_typing.final
 class AnswerResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -212,7 +256,10 @@ class AnswerResponse(_message.Message):
     STRATEGY_FIELD_NUMBER: _builtins.int
     PROMPT_TOKENS_FIELD_NUMBER: _builtins.int
     COMPLETION_TOKENS_FIELD_NUMBER: _builtins.int
+    DIRECT_ANSWER_FIELD_NUMBER: _builtins.int
+    PARTS_FIELD_NUMBER: _builtins.int
     answer: _builtins.str
+    """The direct answer, then the supporting quotes with their citation numbers."""
     not_found: _builtins.bool
     """True when nothing relevant was found and the answer says so."""
     adapter: _builtins.str
@@ -220,8 +267,17 @@ class AnswerResponse(_message.Message):
     strategy: Global___AnswerStrategy.ValueType
     prompt_tokens: _builtins.int
     completion_tokens: _builtins.int
+    direct_answer: _builtins.str
+    """The short direct answer (a figure, a name, a date), numbers and names exactly as in
+    the document; the parts of a two-part question joined by "; ". Empty when not found
+    or when the strategy gives none (extractive).
+    """
     @_builtins.property
     def citations(self) -> _containers.RepeatedCompositeFieldContainer[Global___Citation]: ...
+    @_builtins.property
+    def parts(self) -> _containers.RepeatedCompositeFieldContainer[Global___AnswerPart]:
+        """The direct answer part by part (one part for most questions)."""
+
     def __init__(
         self,
         *,
@@ -232,10 +288,12 @@ class AnswerResponse(_message.Message):
         strategy: Global___AnswerStrategy.ValueType = ...,
         prompt_tokens: _builtins.int = ...,
         completion_tokens: _builtins.int = ...,
+        direct_answer: _builtins.str = ...,
+        parts: _abc.Iterable[Global___AnswerPart] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["adapter", b"adapter", "answer", b"answer", "citations", b"citations", "completion_tokens", b"completion_tokens", "not_found", b"not_found", "prompt_tokens", b"prompt_tokens", "strategy", b"strategy"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["adapter", b"adapter", "answer", b"answer", "citations", b"citations", "completion_tokens", b"completion_tokens", "direct_answer", b"direct_answer", "not_found", b"not_found", "parts", b"parts", "prompt_tokens", b"prompt_tokens", "strategy", b"strategy"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
