@@ -1,0 +1,1 @@
+"""Sentra training service: the training core (datasets of questions and answers, LoRA training, evaluation)."""
