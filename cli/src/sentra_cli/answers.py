@@ -12,6 +12,7 @@ from rich.text import Text
 from sentra.inference.v1 import inference_pb2
 
 STRATEGIES = {
+    "reader": inference_pb2.ANSWER_STRATEGY_READER,
     "extractive": inference_pb2.ANSWER_STRATEGY_EXTRACTIVE,
     "generative": inference_pb2.ANSWER_STRATEGY_GENERATIVE,
 }

@@ -350,7 +350,8 @@ def ask(
                                                   "(repeatable); default: all of yours.")] = [],  # noqa: B006
     adapter: Annotated[str, typer.Option(help="An adapter alias (legal), a version (legal@3) or the base model's "
                                          "id for none; default: the department's active adapter.")] = "",
-    strategy: Annotated[str, typer.Option(help="extractive or generative; default: the service's.")] = "",
+    strategy: Annotated[str, typer.Option(help="reader (the learned reader's short answer and quote), extractive "
+                                          "or generative; default: the service's.")] = "",
     top_k: Annotated[int, typer.Option("--top-k", "-k", help="Passages to retrieve; 0: the service default.",
                                        min=0)] = 0,
     max_tokens: Annotated[int, typer.Option(help="Longest answer in tokens; 0: the service default.", min=0)] = 0,
@@ -359,7 +360,7 @@ def ask(
 ) -> None:
     """Ask a question: the answer streams in, then the sources it cites."""
     if strategy and strategy.lower() not in answers.STRATEGIES:
-        err.print("[red]error:[/red] --strategy must be extractive or generative")
+        err.print("[red]error:[/red] --strategy must be reader, extractive or generative")
         raise typer.Exit(2)
 
     async def action(clients: Clients):

@@ -73,7 +73,8 @@ class FakeInference(inference_pb2_grpc.InferenceServiceServicer):
         return inference_pb2.AnswerResponse(
             answer=ANSWER, adapter=request.adapter or "legal@3",
             strategy=request.strategy or inference_pb2.ANSWER_STRATEGY_GENERATIVE,
-            prompt_tokens=120, completion_tokens=7,
+            prompt_tokens=120, completion_tokens=7, direct_answer="30 days",
+            parts=[inference_pb2.AnswerPart(question=request.question, answer="30 days", citation=1)],
             citations=[inference_pb2.Citation(
                 number=1, document_id="doc-1", title="Employment contract", page=4, heading="Termination",
                 chunk_id="doc-1:12", score=0.87, quote="thirty (30) days' notice")],
@@ -210,7 +211,10 @@ async def test_chat_completion_answers_the_last_user_message_with_citations(stac
         "number": 1, "document_id": "doc-1", "title": "Employment contract", "page": 4, "heading": "Termination",
         "chunk_id": "doc-1:12", "score": 0.87, "quote": "thirty (30) days' notice",
     }]
-    assert extra["sentra"] == {"not_found": False, "adapter": "legal@3", "strategy": "generative"}
+    assert extra["sentra"] == {
+        "not_found": False, "adapter": "legal@3", "strategy": "generative", "direct_answer": "30 days",
+        "parts": [{"question": "What is the notice period?", "answer": "30 days", "citation": 1}],
+    }
     who, request = fake.requests[-1]
     assert (who, request.question, request.adapter, request.max_tokens) == (
         "ana", "What is the notice period?", "", 64)
@@ -243,7 +247,7 @@ async def test_streamed_completion_concatenates_to_the_answer_with_citations_on_
     assert len(content) == len(PIECES)  # streamed as it came, not in one piece
     last = content[-1].model_extra
     assert last["citations"][0]["document_id"] == "doc-1"
-    assert last["sentra"] == {"not_found": False, "adapter": "legal@3", "strategy": "generative"}
+    assert last["sentra"]["direct_answer"] == "30 days" and last["sentra"]["strategy"] == "generative"
     assert all("citations" not in c.model_extra for c in content[:-1])
     finish = [c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason]
     assert finish == ["stop"]

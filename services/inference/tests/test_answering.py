@@ -114,6 +114,7 @@ class ScriptedBackend:
 
 def service(passages, text="14 caracteres [1]", **policy):
     backend = ScriptedBackend(text)
+    policy.setdefault("default_strategy", "extractive")
     return AnswerService(FakeRetriever(passages), FakeRegistry(), backend, AnswerPolicy(**policy)), backend
 
 

@@ -19,9 +19,10 @@ anything else is passed as the adapter (alias, `name@version` or the base model'
 `max_tokens`/`max_completion_tokens` bound the answer; sampling parameters (temperature,
 top_p, stop…) are accepted and ignored. Sentra's own options ride in the body under
 `sentra` (OpenAI client: `extra_body={"sentra": {...}}`): `departments`, `top_k`,
-`strategy` (`extractive` or `generative`). Answers carry two extension fields:
-`citations` (proto field names) and `sentra` (`not_found`, `adapter`, `strategy`); in a
-stream they ride on the last content chunk.
+`strategy` (`reader`, `extractive` or `generative`). Answers carry two extension fields:
+`citations` (proto field names) and `sentra` (`not_found`, `adapter`, `strategy`,
+`direct_answer`: the short answer, and `parts`: one short answer per part of the
+question, each with its citation number); in a stream they ride on the last content chunk.
 
 Errors use OpenAI's shape `{"error": {"message", "type", "param", "code"}}` with the same
 HTTP statuses as the rest of the API; an error after a stream has started is sent as a
@@ -60,6 +61,7 @@ STRATEGIES = {
     "": inference_pb2.ANSWER_STRATEGY_UNSPECIFIED,
     "generative": inference_pb2.ANSWER_STRATEGY_GENERATIVE,
     "extractive": inference_pb2.ANSWER_STRATEGY_EXTRACTIVE,
+    "reader": inference_pb2.ANSWER_STRATEGY_READER,
 }
 STRATEGY_NAMES = {v: k for k, v in STRATEGIES.items()}
 
@@ -111,7 +113,7 @@ class SentraOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
     departments: list[str] = Field(default_factory=list, description="Narrow retrieval to these departments.")
     top_k: int = Field(default=0, ge=0, le=INT32_MAX, description="Passages to retrieve; 0: the service default.")
-    strategy: Literal["", "extractive", "generative"] = ""
+    strategy: Literal["", "reader", "extractive", "generative"] = ""
 
 
 class ChatCompletionRequest(BaseModel):
@@ -281,6 +283,8 @@ def extensions(reply: inference_pb2.AnswerResponse) -> dict[str, Any]:
         "sentra": {
             "not_found": reply.not_found, "adapter": reply.adapter,
             "strategy": STRATEGY_NAMES.get(reply.strategy, ""),
+            "direct_answer": reply.direct_answer,
+            "parts": [{"question": p.question, "answer": p.answer, "citation": p.citation} for p in reply.parts],
         },
     }
 

@@ -16,6 +16,7 @@ from sentra_common.nats import EventBus, refusal_reporter
 from sentra_common.runtime import principal_verifier
 
 from sentra_inference.backends.base import GenerationBackend
+from sentra_inference.backends.reader import DEFAULT_READER_DIR, LocalReader
 from sentra_inference.config import InferenceSettings
 from sentra_inference.domain.answering import AnswerPolicy, AnswerService
 from sentra_inference.domain.registry import AdapterRegistry
@@ -48,6 +49,13 @@ def build_backend(settings: InferenceSettings) -> GenerationBackend:
     )
 
 
+def build_reader(settings: InferenceSettings) -> LocalReader | None:
+    if not settings.reader.enabled:
+        return None
+    r = settings.reader
+    return LocalReader(r.path or DEFAULT_READER_DIR, dtype=r.dtype, threshold=r.threshold)
+
+
 async def _sync_registry(registry: AdapterRegistry, interval: float) -> None:
     """The reconciler: re-read the registry and make the backend match, forever."""
     while True:
@@ -64,15 +72,20 @@ async def inference_app(settings: InferenceSettings):
     server = GrpcServer(SERVICE, settings.grpc, metrics, principal_verifier(SERVICE, settings))
     engine = create_engine(settings.database.url)
     backend = build_backend(settings)
+    reader = build_reader(settings)
     retrieval = RetrievalClient(settings.retrieval_target, settings.client.deadline_seconds)
     bus: EventBus | None = None
     sync_task: asyncio.Task | None = None
     try:
         await migrate(engine, MIGRATIONS, "alembic_version_inference")
         await backend.start()
+        if reader is not None:
+            await reader.start()
         registry = AdapterRegistry(RegistryStore(engine), backend)
         await registry.sync()
-        answers = AnswerService(retrieval, registry, backend, AnswerPolicy(**settings.answer.model_dump()))
+        answers = AnswerService(
+            retrieval, registry, backend, AnswerPolicy(**settings.answer.model_dump()), reader=reader,
+        )
         servicer = InferenceServicer(answers, registry)
         server.add_service(
             "sentra.inference.v1.InferenceService",
@@ -97,4 +110,6 @@ async def inference_app(settings: InferenceSettings):
         await server.stop()
         await retrieval.close()
         await backend.close()
+        if reader is not None:
+            await reader.close()
         await engine.dispose()

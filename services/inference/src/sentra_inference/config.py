@@ -40,15 +40,31 @@ class VllmSettings(BaseModel):
     reconcile_interval_seconds: float = Field(default=15.0, gt=0)
 
 
+class ReaderSettings(BaseModel):
+    """The learned reader (answerability, shortest answer, supporting sentence)."""
+
+    enabled: bool = True
+    # A reader directory (`python -m sentra_training.reader train --out DIR` makes one);
+    # empty: the reader that ships with Sentra (sentra_inference/assets/reader).
+    path: Path | None = None
+    # bfloat16 is faster on CPUs with AMX/AVX-512 bf16; the threshold was calibrated in float32.
+    dtype: Literal["float32", "bfloat16"] = "float32"
+    # Overrides the artifact's calibrated answerability threshold (a margin in logits):
+    # higher refuses more. Leave empty unless you have recalibrated on your own data.
+    threshold: float | None = None
+
+
 class AnswerSettings(BaseModel):
-    # extractive: quote the best supporting sentences (measured better with the embedded
-    # base model, see the README); generative: grounded few-shot generation.
-    default_strategy: Literal["extractive", "generative"] = "extractive"
+    # reader: the learned reader's short answer and supporting quote (measured best on
+    # held-out data, see bench/README.md); extractive: quote the sentences that share most
+    # terms with the question (no model); generative: grounded few-shot generation.
+    default_strategy: Literal["reader", "extractive", "generative"] = "reader"
     top_k: int = Field(default=6, ge=1)
     max_top_k: int = Field(default=20, ge=1)
     max_question_chars: int = Field(default=2000, ge=1)
-    # Share of the question's (rarity-weighted) terms the best passage must contain;
-    # below it the answer is "not in the documents".
+    # Without the reader (extractive, or generative with the reader disabled): share of the
+    # question's rarity-weighted terms the best passage must contain; below it the answer
+    # is "not in the documents". With the reader, its calibrated threshold decides.
     min_support: float = Field(default=0.5, ge=0, le=1)
     generative_passages: int = Field(default=3, ge=1, le=20)
     passage_chars: int = Field(default=700, ge=50)
@@ -67,6 +83,7 @@ class InferenceSettings(ServiceSettings):
     local: LocalModelSettings = LocalModelSettings()
     vllm: VllmSettings = VllmSettings()
     answer: AnswerSettings = AnswerSettings()
+    reader: ReaderSettings = ReaderSettings()
     database: DatabaseSettings = DatabaseSettings()
     retrieval_target: str = "127.0.0.1:50053"
     # How often the registry is re-read from the database and the backend made to match
@@ -81,5 +98,14 @@ class InferenceSettings(ServiceSettings):
             raise ValueError(
                 "backend is vllm but no replica is configured: set SENTRA_INFERENCE_VLLM__URLS "
                 "(a JSON list) or SENTRA_INFERENCE_VLLM__DNS_NAME"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _reader_strategy_needs_the_reader(self) -> InferenceSettings:
+        if self.answer.default_strategy == "reader" and not self.reader.enabled:
+            raise ValueError(
+                "the default answer strategy is reader but the reader is disabled: set "
+                "SENTRA_INFERENCE_ANSWER__DEFAULT_STRATEGY=extractive (or generative), or enable the reader"
             )
         return self

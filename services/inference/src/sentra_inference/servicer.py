@@ -7,7 +7,7 @@ from sentra.inference.v1 import inference_pb2, inference_pb2_grpc
 from sentra_common.principal import current_principal
 
 from sentra_inference.backends.base import GenerationRequest
-from sentra_inference.domain.answering import EXTRACTIVE, GENERATIVE, Answer, AnswerService, Question
+from sentra_inference.domain.answering import EXTRACTIVE, GENERATIVE, READER, Answer, AnswerService, Question
 from sentra_inference.domain.registry import AdapterRegistry
 from sentra_inference.store import ACTIVE, FAILED, INACTIVE, REGISTERED, AdapterRecord, AliasRecord
 
@@ -15,10 +15,9 @@ _STRATEGIES = {
     inference_pb2.ANSWER_STRATEGY_UNSPECIFIED: "",
     inference_pb2.ANSWER_STRATEGY_EXTRACTIVE: EXTRACTIVE,
     inference_pb2.ANSWER_STRATEGY_GENERATIVE: GENERATIVE,
+    inference_pb2.ANSWER_STRATEGY_READER: READER,
 }
-_STRATEGY_PROTO = {
-    EXTRACTIVE: inference_pb2.ANSWER_STRATEGY_EXTRACTIVE, GENERATIVE: inference_pb2.ANSWER_STRATEGY_GENERATIVE,
-}
+_STRATEGY_PROTO = {name: proto for proto, name in _STRATEGIES.items() if name}
 _STATES = {
     REGISTERED: inference_pb2.ADAPTER_STATE_REGISTERED, ACTIVE: inference_pb2.ADAPTER_STATE_ACTIVE,
     INACTIVE: inference_pb2.ADAPTER_STATE_INACTIVE, FAILED: inference_pb2.ADAPTER_STATE_FAILED,
@@ -37,7 +36,10 @@ def answer_proto(answer: Answer) -> inference_pb2.AnswerResponse:
     return inference_pb2.AnswerResponse(
         answer=answer.text, not_found=answer.not_found, adapter=answer.adapter,
         strategy=_STRATEGY_PROTO[answer.strategy], prompt_tokens=answer.prompt_tokens,
-        completion_tokens=answer.completion_tokens,
+        completion_tokens=answer.completion_tokens, direct_answer=answer.direct_answer,
+        parts=[
+            inference_pb2.AnswerPart(question=p.question, answer=p.answer, citation=p.citation) for p in answer.parts
+        ],
         citations=[
             inference_pb2.Citation(
                 number=c.number, document_id=c.passage.document_id, title=c.passage.title, page=c.passage.page,

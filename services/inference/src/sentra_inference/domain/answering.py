@@ -1,15 +1,20 @@
 """Answers with citations: search as the caller → decide whether anything relevant was
-found → answer (extractive or generative) → structured citations.
+found → answer → structured citations.
 
-Two strategies, selectable per request (`AnswerStrategy`), the default a setting:
+Three strategies, selectable per request (`AnswerStrategy`), the default a setting:
 
-- extractive: quote the sentences that best support the question, with their numbers.
-  Never says what the documents do not say; needs no generation at all.
+- reader (default): the learned reader (`domain.reading`) decides whether the passages
+  answer the question, gives the shortest answer and quotes the sentence that supports it.
+- extractive: quote the sentences that share most terms with the question, with their
+  numbers (no model; the baseline of bench/answers_heldout.py).
 - generative: grounded few-shot prompt with numbered passages (`domain.prompts`),
   generated with the department's active adapter and streamed.
 
-When no passage supports the question enough (`domain.evidence`), the answer says the
-documents don't contain it, in the question's language, and nothing is generated.
+When nothing answers the question, the answer says the documents don't contain it, in the
+question's language, and nothing is generated. With a reader, its calibrated threshold
+decides that for the reader and generative strategies; without one (and always for
+extractive) the lexical support of `domain.evidence` does. The passages are searched as
+the caller, so the decision only ever sees documents the caller may read.
 """
 
 from __future__ import annotations
@@ -33,10 +38,13 @@ from sentra_inference.domain.evidence import (
     question_language,
 )
 from sentra_inference.domain.prompts import generative_request
+from sentra_inference.domain.reading import Reader, Reading, compose, read_question
 from sentra_inference.domain.registry import AdapterRegistry
 
 EXTRACTIVE = "extractive"
 GENERATIVE = "generative"
+READER = "reader"
+STRATEGIES = (READER, EXTRACTIVE, GENERATIVE)
 _CITATION = re.compile(r"\[(\d{1,2})\]")
 
 
@@ -46,7 +54,7 @@ class Retriever(Protocol):
 
 @dataclass(frozen=True)
 class AnswerPolicy:
-    default_strategy: str = EXTRACTIVE
+    default_strategy: str = READER
     top_k: int = 6
     max_top_k: int = 20
     max_question_chars: int = 2000
@@ -77,6 +85,13 @@ class Citation:
     quote: str
 
 
+@dataclass(frozen=True)
+class AnswerPart:
+    question: str
+    answer: str
+    citation: int
+
+
 @dataclass
 class Answer:
     text: str
@@ -86,16 +101,20 @@ class Answer:
     strategy: str = EXTRACTIVE
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    direct_answer: str = ""
+    parts: list[AnswerPart] = field(default_factory=list)
 
 
 class AnswerService:
     def __init__(
         self, retriever: Retriever, registry: AdapterRegistry, backend: GenerationBackend, policy: AnswerPolicy,
+        reader: Reader | None = None,
     ) -> None:
         self.retriever = retriever
         self.registry = registry
         self.backend = backend
         self.policy = policy
+        self.reader = reader
 
     async def answer(self, principal: Principal, question: Question) -> Answer:
         final = None
@@ -113,11 +132,22 @@ class AnswerService:
             require_department_member(principal, department)
         adapter = self.registry.resolve(principal, question.adapter, departments)
         passages = await self.retriever.search(text, top_k, departments)
-        scorer = SupportScorer(text, passages)
-        if not passages or scorer.best_support() < self.policy.min_support:
+        scorer = None if strategy == READER else SupportScorer(text, passages)
+        reading = None
+        if strategy == READER or (strategy == GENERATIVE and self.reader is not None):
+            reading = await read_question(self.reader, text, passages)
+            answered = reading.found
+        else:
+            answered = bool(passages) and scorer.best_support() >= self.policy.min_support
+        if not answered:
             message = not_found_message(text)
             yield message
             yield Answer(message, not_found=True, adapter=adapter, strategy=strategy)
+            return
+        if strategy == READER:
+            answer = self._read_answer(text, reading, adapter)
+            yield answer.text
+            yield answer
             return
         if strategy == EXTRACTIVE:
             answer, chosen = extractive_answer(scorer)
@@ -130,6 +160,21 @@ class AnswerService:
         async for event in self._generate(text, scorer, adapter, max_tokens):
             yield event
 
+    @staticmethod
+    def _read_answer(question: str, reading: Reading, adapter: str) -> Answer:
+        text, direct = compose(question, reading)
+        citations: list[Citation] = []
+        parts = []
+        for part, finding in reading.parts:
+            if finding is None:
+                continue
+            parts.append(AnswerPart(part, finding.rendered, finding.passage.number))
+            if not any(c.number == finding.passage.number and c.quote == finding.quote for c in citations):
+                citations.append(Citation(finding.passage.number, finding.passage, finding.quote))
+        if reading.also is not None:
+            citations.append(Citation(reading.also[0].number, reading.also[0], reading.also[1]))
+        return Answer(text, citations[:2], adapter=adapter, strategy=READER, direct_answer=direct, parts=parts)
+
     def _validate(self, question: Question) -> tuple[str, str, int, int]:
         text = question.text.strip()
         if not text:
@@ -140,8 +185,10 @@ class AnswerService:
                 f"{self.policy.max_question_chars}; shorten it"
             )
         strategy = question.strategy or self.policy.default_strategy
-        if strategy not in (EXTRACTIVE, GENERATIVE):
-            raise InvalidArgument(f"unknown answer strategy {strategy!r}: use extractive or generative")
+        if strategy not in STRATEGIES:
+            raise InvalidArgument(f"unknown answer strategy {strategy!r}: use reader, extractive or generative")
+        if strategy == READER and self.reader is None:
+            raise InvalidArgument("this service runs without the reader: use the extractive or generative strategy")
         top_k = question.top_k or self.policy.top_k
         if not 1 <= top_k <= self.policy.max_top_k:
             raise InvalidArgument(f"top_k must be between 1 and {self.policy.max_top_k}")

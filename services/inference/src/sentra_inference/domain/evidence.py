@@ -21,16 +21,15 @@ import math
 import re
 from dataclasses import dataclass, field
 
+from sentra_common.sentences import quote, split_sentences, split_units
+from sentra_common.stopwords import ENGLISH_STOPWORDS, SPANISH_STOPWORDS
 from sentra_common.text import ENGLISH, content_tokens, detect_language, stems, tokenize
 
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'«¿¡(]?[A-ZÁÉÍÓÚÑÜ0-9])")
-_BULLET = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+")
-_TABLE_ROW = re.compile(r"^[^:;]{1,60}: [^;]*;")
+_SPANISH_LETTERS = re.compile("[ñáéíóúü]", re.IGNORECASE)
 _MAIL_HEADER = re.compile(r"^(from|to|cc|subject|date|de|para|asunto|fecha):", re.I)
 _SYMBOLS = {"€": "euros", "£": "pounds", "$": "dollars", "%": "percent"}
 _SYMBOL = re.compile("[€£$%]")
 _NUMBERISH = re.compile(r"\d|@")
-MAX_QUOTE_CHARS = 400
 
 
 @dataclass
@@ -58,45 +57,6 @@ class Evidence:
     terms: frozenset[str]
 
 
-def split_sentences(text: str) -> list[str]:
-    return [sentence for sentence, _ in split_units(text)]
-
-
-def split_units(text: str) -> list[tuple[str, str]]:
-    """Sentences of a passage, each with the nearest heading-like line above it.
-
-    Lines wrapped inside a sentence (PDF text) are joined first: a line continues the
-    previous one when that one does not end a sentence and this one starts in lower case,
-    or when the previous one ends with a colon ("…provider:" / "Freephone: 0808…")."""
-    lines: list[str] = []
-    for raw in text.splitlines():
-        line = _BULLET.sub("", raw).strip()
-        if not line:
-            continue
-        previous = lines[-1] if lines else ""
-        continues = previous and not _TABLE_ROW.search(previous) and not previous.endswith((".", "!", "?", ";")) and (
-            line[0].islower() or previous.endswith(":")
-        )
-        if continues and (not _BULLET.match(raw) or previous.endswith(":")):
-            lines[-1] = f"{previous} {line}"
-        else:
-            lines.append(line)
-    units: list[tuple[str, str]] = []
-    heading = ""
-    for line in lines:
-        for part in _SENTENCE_END.split(line):
-            part = part.strip()
-            if part:
-                units.append((part, heading))
-        if _is_heading(line):
-            heading = line
-    return units
-
-
-def _is_heading(line: str) -> bool:
-    return len(line.split()) <= 8 and not line.endswith((".", ";", ",")) and not _TABLE_ROW.search(line)
-
-
 def term_groups(text: str, *, query: bool) -> set[frozenset[str]]:
     """Content terms of a text, each as the set of its stems (one match is enough)."""
     return set(_ordered_terms(text, query=query))
@@ -118,17 +78,18 @@ def _stem_set(text: str) -> set[str]:
 
 
 def question_language(question: str) -> str:
-    """"es" or "en" (Spanish when the evidence is thin: the corpus's main language)."""
+    """"es" or "en". Questions are short, so when the stopword evidence is thin: Spanish
+    punctuation or letters (¿ ¡ ñ, accents) say Spanish, then the larger count of either
+    language's function words decides (Spanish on a tie: the corpus's main language)."""
     tokens = tokenize(question)
     language = detect_language(tokens)
-    if language is None and question.lstrip().startswith(("¿", "¡")):
+    if language is not None:
+        return language
+    if question.lstrip().startswith(("¿", "¡")) or _SPANISH_LETTERS.search(question):
         return "es"
-    return language or ("en" if _looks_english(tokens) else "es")
-
-
-def _looks_english(tokens: list[str]) -> bool:
-    english = {"what", "how", "who", "where", "when", "which", "why", "is", "the", "does", "do", "of"}
-    return sum(t in english for t in tokens) >= 2
+    english = sum(t in ENGLISH_STOPWORDS for t in tokens)
+    spanish = sum(t in SPANISH_STOPWORDS for t in tokens)
+    return ENGLISH if english > spanish else "es"
 
 
 class SupportScorer:
@@ -230,7 +191,7 @@ def extractive_answer(scorer: SupportScorer, max_sentences: int = 2) -> tuple[st
         adds = scorer.coverage(first_terms | candidate.terms) - scorer.coverage(first_terms)
         if candidate.score >= 0.85 * ranked[0].score or adds >= 0.25:
             chosen.append(candidate)
-    parts = [f"{_quote(e.sentence)} [{e.passage.number}]" for e in chosen]
+    parts = [f"{quote(e.sentence)} [{e.passage.number}]" for e in chosen]
     return " ".join(parts), chosen
 
 
@@ -242,14 +203,7 @@ def best_sentence_for(text: str, passage: Passage) -> str:
     if not sentences:
         return ""
     best = max(sentences, key=lambda s: len(_stem_set(s) & wanted))
-    return _quote(best)
-
-
-def _quote(sentence: str) -> str:
-    sentence = " ".join(sentence.split())
-    if len(sentence) <= MAX_QUOTE_CHARS:
-        return sentence
-    return sentence[:MAX_QUOTE_CHARS].rsplit(" ", 1)[0] + " …"
+    return quote(best)
 
 
 NOT_FOUND = {
