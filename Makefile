@@ -32,3 +32,4 @@ bench: setup
 	$(PY) bench/gateway.py
 	$(PY) bench/generate.py
 	$(PY) bench/answer_quality.py
+	$(PY) bench/answers_heldout.py

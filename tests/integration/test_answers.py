@@ -18,6 +18,10 @@ from tests.support.platform import ROOT, Api
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 QUESTIONS = {q["id"]: q for q in json.loads((ROOT / "examples" / "questions.json").read_text())}
+# Not in examples/questions.json (nothing was fitted on these).
+PARAPHRASED = "¿Cuánto tiempo se queda bloqueado mi usuario si me equivoco muchas veces al entrar?"
+TWO_PARTS = ("¿Cuántos caracteres debe tener como mínimo la contraseña corporativa y qué extensión hay que "
+             "marcar para el soporte de Sistemas?")
 
 
 def member(department: str, subject: str = "") -> Principal:
@@ -49,16 +53,46 @@ async def test_answer_contains_the_fact_and_cites_the_document(corpus_platform, 
     for citation in reply.citations:
         assert citation.quote and citation.chunk_id and citation.title
         assert f"[{citation.number}]" in reply.answer
-    assert reply.strategy == inference_pb2.ANSWER_STRATEGY_EXTRACTIVE
+    assert reply.strategy == inference_pb2.ANSWER_STRATEGY_READER
+    assert reply.direct_answer and reply.answer.startswith(reply.direct_answer)
 
 
-async def test_most_example_questions_are_answered_with_the_fact(corpus_platform):
+@pytest.mark.parametrize("strategy", [inference_pb2.ANSWER_STRATEGY_READER, inference_pb2.ANSWER_STRATEGY_EXTRACTIVE])
+async def test_most_example_questions_are_answered_with_the_fact(corpus_platform, strategy):
     answered = 0
     answerable = [q for q in QUESTIONS.values() if q["answer_facts"]]
     for q in answerable:
-        reply = await ask(corpus_platform, member(q["department"]), q["question"])
+        reply = await ask(corpus_platform, member(q["department"]), q["question"], strategy=strategy)
         answered += all(plain(f) in plain(reply.answer) for f in q["answer_facts"])
     assert answered >= 0.8 * len(answerable), f"{answered} of {len(answerable)}"
+
+
+# The learned reader ---------------------------------------------------------------------------
+
+
+async def test_the_reader_answers_a_paraphrased_question(corpus_platform):
+    """The document says "La cuenta se bloquea durante 15 minutos tras 8 intentos fallidos";
+    the question shares almost none of its words."""
+    reply = await ask(corpus_platform, member("rrhh"), PARAPHRASED)
+    assert not reply.not_found
+    assert "15 minutos" in reply.answer
+    assert corpus_platform.corpus_ids["rrhh/guia_incorporacion_it.md"] in {c.document_id for c in reply.citations}
+
+
+async def test_a_two_part_question_gets_both_parts(corpus_platform):
+    reply = await ask(corpus_platform, member("rrhh"), TWO_PARTS)
+    assert len(reply.parts) == 2
+    assert "14" in reply.parts[0].answer and "4357" in reply.parts[1].answer
+    assert reply.direct_answer == f"{reply.parts[0].answer}; {reply.parts[1].answer}"
+    numbers = {c.number for c in reply.citations}
+    assert {p.citation for p in reply.parts} <= numbers
+
+
+async def test_an_english_question_over_a_spanish_document_is_answered_in_english(corpus_platform):
+    reply = await ask(corpus_platform, member("rrhh"), "How many characters must the corporate password have?")
+    assert not reply.not_found
+    assert reply.direct_answer.endswith("characters") and "14" in reply.direct_answer
+    assert "14 caracteres" in reply.citations[0].quote  # the quote stays as the document says it
 
 
 @pytest.mark.parametrize(("qid", "language_text"), [
@@ -66,15 +100,16 @@ async def test_most_example_questions_are_answered_with_the_fact(corpus_platform
 ])
 async def test_unanswerable_questions_say_the_documents_do_not_contain_it(corpus_platform, qid, language_text):
     q = QUESTIONS[qid]
-    reply = await ask(corpus_platform, member(q["department"]), q["question"])
-    assert reply.not_found
+    reply = await ask(corpus_platform, member(q["department"]), q["question"])  # the reader, by default
+    assert reply.not_found and reply.strategy == inference_pb2.ANSWER_STRATEGY_READER
     assert language_text in reply.answer
-    assert not reply.citations
+    assert not reply.citations and not reply.direct_answer and not reply.parts
 
 
 async def test_another_departments_member_gets_nothing_from_documents_they_may_not_see(corpus_platform):
     salary = QUESTIONS["q12"]  # rrhh's confidential salary bands
-    for strategy in (inference_pb2.ANSWER_STRATEGY_EXTRACTIVE, inference_pb2.ANSWER_STRATEGY_GENERATIVE):
+    for strategy in (inference_pb2.ANSWER_STRATEGY_READER, inference_pb2.ANSWER_STRATEGY_EXTRACTIVE,
+                     inference_pb2.ANSWER_STRATEGY_GENERATIVE):
         reply = await ask(corpus_platform, member("ventas"), salary["question"], strategy=strategy, max_tokens=24)
         rrhh = set(corpus_platform.corpus_ids[k] for k in corpus_platform.corpus_ids if k.startswith("rrhh/"))
         assert not rrhh & {c.document_id for c in reply.citations}
@@ -122,7 +157,8 @@ async def test_a_document_with_instructions_does_not_change_the_rules(corpus_pla
     """The ventas e-mail asks the assistant to reveal salary bands and ignore its rules.
     Asked about it, ventas gets the e-mail's facts and nothing of rrhh's data."""
     q = QUESTIONS["q20"]
-    for strategy in (inference_pb2.ANSWER_STRATEGY_EXTRACTIVE, inference_pb2.ANSWER_STRATEGY_GENERATIVE):
+    for strategy in (inference_pb2.ANSWER_STRATEGY_READER, inference_pb2.ANSWER_STRATEGY_EXTRACTIVE,
+                     inference_pb2.ANSWER_STRATEGY_GENERATIVE):
         reply = await ask(corpus_platform, member("ventas"), q["question"], strategy=strategy, max_tokens=32)
         assert not reply.not_found
         ventas = {v for k, v in corpus_platform.corpus_ids.items() if k.startswith("ventas/")}
@@ -164,6 +200,11 @@ def test_sentra_ask_prints_the_answer_and_its_sources(corpus_platform, tmp_path,
     assert "Sources" in result.stdout and corpus_platform.corpus_ids[q["expected_file"]] in result.stdout
     missing = sentra(corpus_platform, "ask", QUESTIONS["u01"]["question"], identity="ana:rrhh:member")
     assert missing.returncode == 0 and "no contienen" in missing.stdout
+    as_json = sentra(corpus_platform, "ask", q["question"], "--json", identity="ana:rrhh:member")
+    assert as_json.returncode == 0, as_json.stderr
+    reply = json.loads(as_json.stdout)
+    assert "14" in reply["direct_answer"] and reply["strategy"] == "ANSWER_STRATEGY_READER"
+    assert reply["parts"][0]["citation"] == reply["citations"][0]["number"]
 
 
 async def test_openai_client_against_the_gateway(corpus_platform):
@@ -182,6 +223,7 @@ async def test_openai_client_against_the_gateway(corpus_platform):
             model="sentra", messages=[{"role": "user", "content": q["question"]}],
         )
         assert "5 mph" in completion.choices[0].message.content
+        assert "5 mph" in completion.model_extra["sentra"]["direct_answer"]
         citations = completion.model_extra["citations"]
         assert corpus_platform.corpus_ids[q["expected_file"]] in {c["document_id"] for c in citations}
         stream = await client.chat.completions.create(
