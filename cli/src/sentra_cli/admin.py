@@ -133,9 +133,6 @@ class RealmAdmin:
         if not enabled:
             self.kc.user_logout(user_id)
 
-    def set_password(self, user_id: str, password: str, temporary: bool = False) -> None:
-        self.kc.set_user_password(user_id, password, temporary=temporary)
-
     def client_secret(self, client_id: str) -> str:
         internal = self.kc.get_client_id(client_id)
         if internal is None:

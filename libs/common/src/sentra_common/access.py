@@ -58,8 +58,3 @@ def readable_departments(principal: Principal) -> list[str] | None:
     if principal.is_platform_admin or principal.is_service:
         return None
     return list(principal.departments)
-
-
-def acl_tokens(access_list: Sequence[str]) -> list[str]:
-    """Access list as stored beside vectors: `*` marks a department-wide resource."""
-    return list(access_list) or [PUBLIC_IN_DEPARTMENT]

@@ -7,7 +7,6 @@ own version table, so services evolve their schemas independently on one databas
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from pathlib import Path
 
@@ -82,8 +81,3 @@ async def migrate(engine: AsyncEngine, script_location: Path, version_table: str
 
 def sqlite_url(path: Path) -> str:
     return f"sqlite+aiosqlite:///{path}"
-
-
-async def ping(engine: AsyncEngine) -> None:
-    async with engine.connect() as conn:
-        await asyncio.wait_for(conn.execute(text("SELECT 1")), timeout=5)

@@ -56,7 +56,3 @@ class ResourceExhausted(SentraError):
 
 class Unavailable(SentraError):
     code = grpc.StatusCode.UNAVAILABLE
-
-
-class DeadlineExceeded(SentraError):
-    code = grpc.StatusCode.DEADLINE_EXCEEDED

@@ -47,14 +47,6 @@ class ServiceMetrics:
             registry=registry,
         )
 
-    def counter(self, name: str, doc: str, labels: list[str] | None = None) -> Counter:
-        return Counter(f"sentra_{self.service}_{name}", doc, labels or [], registry=self.registry)
-
-    def histogram(self, name: str, doc: str, labels: list[str] | None = None, buckets=_LATENCY_BUCKETS) -> Histogram:
-        return Histogram(
-            f"sentra_{self.service}_{name}", doc, labels or [], buckets=buckets, registry=self.registry
-        )
-
 
 def start_metrics_server(host: str, port: int) -> int | None:
     """Serve /metrics; returns the bound port, or None when disabled (port -1)."""

@@ -96,10 +96,6 @@ class EventBus:
                 with contextlib.suppress(Exception):  # another service created it first
                     await self.js.add_stream(config)
 
-    @property
-    def connected(self) -> bool:
-        return self.nc is not None and self.nc.is_connected
-
     async def publish(self, subject: str, message: Message, *, msg_id: str | None = None) -> None:
         """Publish to JetStream and wait for the stream's acknowledgement.
 

@@ -50,15 +50,6 @@ class Principal:
         )
 
     @classmethod
-    def from_proto(cls, msg: common_pb2.Principal) -> Principal:
-        return cls(
-            subject=msg.subject,
-            departments=tuple(msg.departments),
-            roles=tuple(msg.roles),
-            display_name=msg.display_name,
-        )
-
-    @classmethod
     def parse(cls, spec: str) -> Principal:
         """Parse `subject[:dept1,dept2[:role1,role2]]`, e.g. `ana:legal,rrhh:platform-admin`."""
         parts = spec.strip().split(":")

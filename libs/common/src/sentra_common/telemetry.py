@@ -52,8 +52,3 @@ def inject(carrier: MutableMapping[str, str]) -> MutableMapping[str, str]:
 def extract(carrier: Mapping[str, str]):
     """A context whose parent is the trace context found in `carrier`."""
     return propagate.extract(dict(carrier))
-
-
-def current_trace_id() -> str:
-    ctx = trace.get_current_span().get_span_context()
-    return format(ctx.trace_id, "032x") if ctx.is_valid else ""

@@ -27,8 +27,6 @@ from sentra_gateway.routes import Route, document_ids, request_department
 
 logger = logging.getLogger(__name__)
 
-LocalHandler = Callable[[Any], Awaitable[Any]]
-
 
 class BackendError(SentraError):
     """An internal service refused or failed: its status and message pass through."""
