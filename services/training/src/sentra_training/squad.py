@@ -12,7 +12,8 @@ questions appear in both. Before anything is trained or calibrated on SQuAD-es:
 What remains is split by article (deterministically, by a hash of the title) into:
 
 - ``train``: fits the reader's weights;
-- ``calibration``: fits the answerability threshold and early choices (never weights);
+- ``calibration``: fits the reader's combiner (a logistic regression over 12 features) and
+  its answerability threshold, and chose the training settings; never the network's weights;
 - ``refusal_eval``: never used for fitting; `bench/answers_heldout.py` indexes these
   paragraphs and asks their unanswerable questions.
 

@@ -131,7 +131,13 @@ def command_evaluate(args: argparse.Namespace) -> None:
     reader = Reader.load(args.reader)
     splits = squad_es_splits(args.eval_dir)
     asked = read_split(reader, getattr(splits, args.split), top_k=args.top_k, limit=args.calibration_limit)
-    print(json.dumps(summarize(asked, reader.threshold), indent=2))
+    figures = summarize(asked, reader.threshold)
+    if args.curve:
+        # What other thresholds would trade: refusals of unanswerable questions against
+        # false refusals of answerable ones (a threshold per share of false refusals).
+        figures["curve"] = [summarize(asked, fit_threshold(asked, share)) | {"target_false_refusal": share}
+                            for share in (0.01, 0.03, 0.05, 0.10, 0.20, 0.30, 0.50)]
+    print(json.dumps(figures, indent=2))
 
 
 def command_compare_gemma(args: argparse.Namespace) -> None:
@@ -187,6 +193,8 @@ def main(argv: list[str] | None = None) -> None:
         c.add_argument("--reader", type=Path, required=True, help="artifact directory")
         if name == "evaluate":
             c.add_argument("--split", choices=("calibration", "refusal_eval"), default="calibration")
+            c.add_argument("--curve", action="store_true",
+                           help="also the figures at the thresholds of 1-50 %% false refusals")
         c.set_defaults(func=func)
     g = commands.add_parser("compare-gemma", help="train the Gemma LoRA reader candidate and compare it")
     g.add_argument("--out", type=Path, required=True, help="adapter directory to write")
