@@ -12,9 +12,10 @@ from sentra_common.metrics import ServiceMetrics
 from sentra_common.nats import Delivery, EventBus, refusal_reporter
 from sentra_common.runtime import principal_verifier
 
-from sentra_embedding.adapters.backends import EmbeddingBackend, LocalBackend, TeiBackend
+from sentra_embedding.adapters.backends import LocalBackend, TeiBackend
 from sentra_embedding.config import EmbeddingSettings
 from sentra_embedding.domain.batcher import MicroBatcher
+from sentra_embedding.domain.ports import EmbeddingBackend
 from sentra_embedding.domain.service import EmbeddingService
 from sentra_embedding.servicer import EmbeddingServicer
 

@@ -15,14 +15,14 @@ from sentra_common.metrics import ServiceMetrics
 from sentra_common.nats import EventBus, refusal_reporter
 from sentra_common.runtime import principal_verifier
 
-from sentra_inference.backends.base import GenerationBackend
-from sentra_inference.backends.reader import DEFAULT_READER_DIR, LocalReader
+from sentra_inference.adapters.reader import DEFAULT_READER_DIR, LocalReader
+from sentra_inference.adapters.registry_store import SqlRegistryStore
+from sentra_inference.adapters.retrieval_client import RetrievalClient
 from sentra_inference.config import InferenceSettings
 from sentra_inference.domain.answering import AnswerPolicy, AnswerService
+from sentra_inference.domain.ports import GenerationBackend
 from sentra_inference.domain.registry import AdapterRegistry
-from sentra_inference.retrieval_client import RetrievalClient
 from sentra_inference.servicer import InferenceServicer
-from sentra_inference.store import RegistryStore
 
 SERVICE = "inference"
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -31,7 +31,7 @@ logger = logging.getLogger(__name__)
 
 def build_backend(settings: InferenceSettings) -> GenerationBackend:
     if settings.backend == "vllm":
-        from sentra_inference.backends.vllm import VllmBackend
+        from sentra_inference.adapters.vllm import VllmBackend
 
         v = settings.vllm
         return VllmBackend(
@@ -39,7 +39,7 @@ def build_backend(settings: InferenceSettings) -> GenerationBackend:
             port=v.port, api_key=v.api_key, request_timeout_seconds=v.request_timeout_seconds,
             reconcile_interval_seconds=v.reconcile_interval_seconds,
         )
-    from sentra_inference.backends.local import LocalBackend
+    from sentra_inference.adapters.local import LocalBackend
 
     local = settings.local
     return LocalBackend(
@@ -81,7 +81,7 @@ async def inference_app(settings: InferenceSettings):
         await backend.start()
         if reader is not None:
             await reader.start()
-        registry = AdapterRegistry(RegistryStore(engine), backend)
+        registry = AdapterRegistry(SqlRegistryStore(engine), backend)
         await registry.sync()
         answers = AnswerService(
             retrieval, registry, backend, AnswerPolicy(**settings.answer.model_dump()), reader=reader,

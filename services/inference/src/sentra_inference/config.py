@@ -13,7 +13,7 @@ from sentra_common.config import DatabaseSettings, NatsSettings, ServiceSettings
 class LocalModelSettings(BaseModel):
     """The embedded base model on this machine's CPU (or GPU)."""
 
-    # The converted base model (`python -m sentra_inference.backends.model_files DIR` makes it).
+    # The converted base model (`python -m sentra_inference.adapters.model_files DIR` makes it).
     model_dir: Path = Path("~/.cache/sentra/models/gemma-3-270m")
     # Requests decoded together in one batch, and how long the first waits for company.
     max_batch_size: int = Field(default=8, ge=1, le=64)

@@ -6,10 +6,17 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from sentra.inference.v1 import inference_pb2, inference_pb2_grpc
 from sentra_common.principal import current_principal
 
-from sentra_inference.backends.base import GenerationRequest
 from sentra_inference.domain.answering import EXTRACTIVE, GENERATIVE, READER, Answer, AnswerService, Question
+from sentra_inference.domain.ports import (
+    ACTIVE,
+    FAILED,
+    INACTIVE,
+    REGISTERED,
+    AdapterRecord,
+    AliasRecord,
+    GenerationRequest,
+)
 from sentra_inference.domain.registry import AdapterRegistry
-from sentra_inference.store import ACTIVE, FAILED, INACTIVE, REGISTERED, AdapterRecord, AliasRecord
 
 _STRATEGIES = {
     inference_pb2.ANSWER_STRATEGY_UNSPECIFIED: "",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from sentra.events.v1 import events_pb2
 from sentra.retrieval.v1 import retrieval_pb2_grpc
@@ -16,13 +17,37 @@ from sentra_common.nats import EventBus, refusal_reporter
 from sentra_common.runtime import principal_verifier, required_signer
 
 from sentra_retrieval.adapters.embedder import EmbeddingClient
-from sentra_retrieval.adapters.store import VectorStore, open_store
 from sentra_retrieval.config import RetrievalSettings
 from sentra_retrieval.domain.lexical import SparseEncoder
+from sentra_retrieval.domain.ports import VectorStore
 from sentra_retrieval.domain.service import RetrievalService
 from sentra_retrieval.servicer import RetrievalServicer
 
 SERVICE = "retrieval"
+
+
+def open_store(
+    kind: str,
+    *,
+    path: str | Path | None = None,
+    url: str | None = None,
+    api_key: str | None = None,
+) -> VectorStore:
+    """Open a store: ``"edge"`` (Qdrant Edge under ``path``) or ``"qdrant"`` (server at
+    ``url``)."""
+    if kind == "edge":
+        if path is None:
+            raise ValueError("the edge store needs a path")
+        from sentra_retrieval.adapters.edge_store import EdgeStore
+
+        return EdgeStore(Path(path))
+    if kind == "qdrant":
+        if not url:
+            raise ValueError("the qdrant store needs a url")
+        from sentra_retrieval.adapters.qdrant_store import QdrantServerStore
+
+        return QdrantServerStore(url=url, api_key=api_key)
+    raise ValueError(f"unknown vector store kind {kind!r} (expected 'edge' or 'qdrant')")
 
 
 def build_store(settings: RetrievalSettings) -> VectorStore:

@@ -4,21 +4,16 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Protocol
 
 from sentra.events.v1 import events_pb2
 from sentra_common import events
 from sentra_common.chunks import search_text
 from sentra_common.errors import InvalidArgument
 
-from sentra_embedding.adapters.backends import EmbeddingBackend
 from sentra_embedding.domain.batcher import MicroBatcher
+from sentra_embedding.domain.ports import EmbeddingBackend
 
 logger = logging.getLogger(__name__)
-
-
-class Publisher(Protocol):
-    async def publish(self, subject: str, message, *, msg_id: str | None = None) -> None: ...
 
 
 class EmbeddingService:
@@ -54,7 +49,7 @@ class EmbeddingService:
         cleaned = [t[: self.max_text_chars] if t.strip() else " " for t in texts]
         return await self.batcher.embed(cleaned)
 
-    async def embed_chunks(self, batch: events_pb2.ChunksCreated, publisher: Publisher) -> None:
+    async def embed_chunks(self, batch: events_pb2.ChunksCreated, publisher: events.Publisher) -> None:
         """Pipeline stage: embed one batch of chunks and pass it on (idempotent)."""
         started = time.perf_counter()
         texts = [search_text(c.title, c.heading, c.text)[: self.max_text_chars] for c in batch.chunks]

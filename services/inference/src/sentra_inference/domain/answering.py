@@ -28,7 +28,6 @@ from sentra_common.access import require_department_member, validate_department
 from sentra_common.errors import InvalidArgument
 from sentra_common.principal import Principal
 
-from sentra_inference.backends.base import GenerationBackend, GenerationRequest
 from sentra_inference.domain.evidence import (
     Passage,
     SupportScorer,
@@ -37,6 +36,7 @@ from sentra_inference.domain.evidence import (
     not_found_message,
     question_language,
 )
+from sentra_inference.domain.ports import GenerationBackend, GenerationRequest
 from sentra_inference.domain.prompts import generative_request
 from sentra_inference.domain.reading import Reader, Reading, compose, read_question
 from sentra_inference.domain.registry import AdapterRegistry

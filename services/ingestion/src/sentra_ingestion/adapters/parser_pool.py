@@ -10,19 +10,11 @@ import multiprocessing
 import resource
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
 
-from sentra_ingestion.domain.parsing import ChunkDraft, ParseError, ParseLimits
+from sentra_ingestion.domain.parsing import ParseError, ParseLimits
+from sentra_ingestion.domain.ports import ParseOutcome
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class ParseOutcome:
-    content_type: str
-    page_count: int
-    title: str | None
-    chunks: list[ChunkDraft]
 
 
 def _init_worker(memory_mb: int) -> None:

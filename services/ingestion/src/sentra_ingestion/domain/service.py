@@ -15,7 +15,6 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import PurePath
-from typing import Protocol
 
 from sentra.events.v1 import events_pb2
 from sentra_common import events
@@ -38,6 +37,7 @@ from sentra_ingestion.domain.model import (
     utcnow,
 )
 from sentra_ingestion.domain.parsing import ParseError, ParseLimits, safe_filename
+from sentra_ingestion.domain.ports import Blobs, DocumentRegistry, Parser
 
 logger = logging.getLogger(__name__)
 
@@ -47,14 +47,6 @@ CHUNK_NAMESPACE = uuid.UUID("5d1c6a0e-7f38-4a57-9a55-6e6b1f1f2c11")
 def chunk_id(document_id: str, version: int, index: int) -> str:
     """Deterministic, so re-delivered work overwrites instead of duplicating."""
     return str(uuid.uuid5(CHUNK_NAMESPACE, f"{document_id}:{version}:{index}"))
-
-
-class Publisher(Protocol):
-    async def publish(self, subject: str, message, *, msg_id: str | None = None) -> None: ...
-
-
-class Parser(Protocol):
-    async def parse(self, data: bytes, filename: str, limits: ParseLimits, chunking: dict): ...
 
 
 @dataclass
@@ -78,8 +70,13 @@ class Limits:
     stall_requeues: int
 
 
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
 class DocumentService:
-    def __init__(self, registry, blobs, parser: Parser, publisher: Publisher, limits: Limits) -> None:
+    def __init__(self, registry: DocumentRegistry, blobs: Blobs, parser: Parser, publisher: events.Publisher,
+                 limits: Limits) -> None:
         self.registry = registry
         self.blobs = blobs
         self.parser = parser
@@ -95,7 +92,7 @@ class DocumentService:
     async def content(self, principal: Principal, document_id: str) -> tuple[DocumentRecord, bytes]:
         """The stored original of a document the principal may read."""
         doc = await self._readable(principal, document_id)
-        if not doc.blob_key or not self.blobs.exists(doc.blob_key):
+        if not doc.blob_key or not await asyncio.to_thread(self.blobs.exists, doc.blob_key):
             raise NotFound(
                 f"document {document_id} has no stored original (it failed before storage); upload it again"
             )
@@ -161,10 +158,10 @@ class DocumentService:
             return UploadResult(doc, UploadOutcome.CREATED)
 
         started = time.perf_counter()
-        sha = hashlib.sha256(payload).hexdigest()
+        sha = await asyncio.to_thread(_sha256, payload)
         if existing is not None and existing.content_sha256 == sha:
             return UploadResult(existing, UploadOutcome.UNCHANGED)
-        blob_key = self.blobs.put(payload)
+        blob_key = await asyncio.to_thread(self.blobs.put, payload, sha)
         if existing is None:
             doc = self._new_record(
                 department, source_uri, title, filename, access_list, sha, blob_key, len(payload)
@@ -200,13 +197,13 @@ class DocumentService:
             events_pb2.DocumentDeleted(document_id=doc.id, department=doc.department),
         )
         if doc.blob_key and not await self.registry.blob_in_use(doc.blob_key):
-            self.blobs.delete(doc.blob_key)
+            await asyncio.to_thread(self.blobs.delete, doc.blob_key)
 
     async def retry(self, principal: Principal, document_id: str) -> DocumentRecord:
         doc = await self._readable(principal, document_id)
         if doc.state is not DocumentState.FAILED:
             return doc  # nothing to do: retrying twice is safe
-        if not doc.blob_key or not self.blobs.exists(doc.blob_key):
+        if not doc.blob_key or not await asyncio.to_thread(self.blobs.exists, doc.blob_key):
             raise FailedPrecondition(
                 f"document {doc.id} has no stored content to retry ({doc.failure_reason}); upload it again"
             )
@@ -222,7 +219,7 @@ class DocumentService:
         if doc is None or doc.version != event.version or doc.state is not DocumentState.PROCESSING:
             return  # superseded, deleted or already finished
         try:
-            data = self.blobs.get(event.blob_key)
+            data = await asyncio.to_thread(self.blobs.get, event.blob_key)
         except FileNotFoundError:
             await self.fail(doc.id, doc.version, "parse", "the stored file is missing; upload the document again")
             return

@@ -36,7 +36,7 @@ from typing import Any, Literal
 
 import qdrant_edge as qe
 
-from sentra_retrieval.adapters.store import (
+from sentra_retrieval.adapters.payload import (
     DENSE_VECTOR,
     INTEGER_FIELDS,
     KEYWORD_FIELDS,
@@ -56,7 +56,7 @@ _TENANT_FIELD = "department"
 
 
 class EdgeStore:
-    """:class:`~sentra_retrieval.adapters.store.VectorStore` on a Qdrant Edge shard in ``path``.
+    """:class:`~sentra_retrieval.domain.ports.VectorStore` on a Qdrant Edge shard in ``path``.
 
     An existing shard is loaded at construction; a new one is created by
     :meth:`ensure_collection`. Writes and lifecycle calls must be serialized by the caller.

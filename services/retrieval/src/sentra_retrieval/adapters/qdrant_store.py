@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 from qdrant_client import QdrantClient, models
 
-from sentra_retrieval.adapters.store import (
+from sentra_retrieval.adapters.payload import (
     DENSE_VECTOR,
     INTEGER_FIELDS,
     KEYWORD_FIELDS,
@@ -39,7 +39,7 @@ _TENANT_FIELD = "department"
 
 
 class QdrantServerStore:
-    """:class:`~sentra_retrieval.adapters.store.VectorStore` on a Qdrant collection."""
+    """:class:`~sentra_retrieval.domain.ports.VectorStore` on a Qdrant collection."""
 
     engine = "qdrant"
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Protocol
 
 from sentra.events.v1 import events_pb2
 from sentra_common import events
@@ -14,20 +13,12 @@ from sentra_common.chunks import search_text
 from sentra_common.errors import InvalidArgument, PermissionDenied
 from sentra_common.principal import Principal
 
-from sentra_retrieval.adapters.store import VectorStore
 from sentra_retrieval.domain.lexical import SparseEncoder, detect_language, tokenize
 from sentra_retrieval.domain.model import IndexedPoint, ScopeFilter, StoredHit
+from sentra_retrieval.domain.ports import QueryEmbedder, VectorStore
 from sentra_retrieval.domain.search import SearchMode, hybrid_search
 
 logger = logging.getLogger(__name__)
-
-
-class QueryEmbedder(Protocol):
-    async def embed_query(self, text: str) -> list[float]: ...
-
-
-class Publisher(Protocol):
-    async def publish(self, subject: str, message, *, msg_id: str | None = None) -> None: ...
 
 
 def scope_for(principal: Principal, departments: list[str], document_ids: list[str]) -> ScopeFilter:
@@ -117,7 +108,7 @@ class RetrievalService:
             await asyncio.to_thread(self.store.upsert, points)
         return len(points)
 
-    async def index_batch(self, batch: events_pb2.ChunksEmbedded, publisher: Publisher) -> None:
+    async def index_batch(self, batch: events_pb2.ChunksEmbedded, publisher: events.Publisher) -> None:
         """Pipeline stage: store one batch; when the version is complete, drop older
         versions and announce the document as indexed."""
         started = time.perf_counter()

@@ -43,7 +43,7 @@ from typing import Any
 import httpx
 from sentra_common.errors import InvalidArgument
 
-from sentra_inference.backends.base import (
+from sentra_inference.domain.ports import (
     AdapterLoadError,
     BackendUnavailable,
     GenerationChunk,
