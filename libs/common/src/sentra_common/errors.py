@@ -25,6 +25,10 @@ class SentraError(Exception):
     def __str__(self) -> str:
         return self.message
 
+    def trailing_metadata(self) -> tuple[tuple[str, str | bytes], ...]:
+        """Extra gRPC trailers sent with the error (e.g. when to retry); none by default."""
+        return ()
+
 
 class InvalidArgument(SentraError):
     code = grpc.StatusCode.INVALID_ARGUMENT

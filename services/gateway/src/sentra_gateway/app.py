@@ -71,11 +71,7 @@ async def gateway_app(settings: GatewaySettings):
             default_deadline=settings.client.deadline_seconds,
         )
         local.install(gateway, audit)
-        server.server.add_generic_rpc_handlers((PublicApi(gateway),))
-        # The generic handler above serves these; registering the names lists them in
-        # reflection and health.
-        for name in public_services():
-            server.add_service(name, lambda _s: None)
+        server.add_generic_handler(PublicApi(gateway), public_services())
         await server.start()
         await bus.connect()
         bus.subscribe(events.REFUSED_CALL, "gateway-audit", events_pb2.RefusedCall,

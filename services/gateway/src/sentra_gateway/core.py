@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import grpc
+from google.protobuf import any_pb2, duration_pb2
+from google.rpc import code_pb2, error_details_pb2, status_pb2
 from sentra_common.errors import PermissionDenied, ResourceExhausted, SentraError, Unavailable
 from sentra_common.identity import ASSERTION_METADATA_KEY, AssertionSigner
 from sentra_common.metrics import ServiceMetrics
@@ -45,6 +47,16 @@ class RateLimited(ResourceExhausted):
         super().__init__(message)
         self.retry_after = retry_after
 
+    def trailing_metadata(self) -> tuple[tuple[str, str | bytes], ...]:
+        """google.rpc.RetryInfo in grpc-status-details-bin, and a plain retry-after-ms header."""
+        milliseconds = max(1, round(self.retry_after * 1000))
+        delay = duration_pb2.Duration()
+        delay.FromMilliseconds(milliseconds)
+        detail = any_pb2.Any()
+        detail.Pack(error_details_pb2.RetryInfo(retry_delay=delay))
+        status = status_pb2.Status(code=code_pb2.RESOURCE_EXHAUSTED, message=self.message, details=[detail])
+        return ("grpc-status-details-bin", status.SerializeToString()), ("retry-after-ms", str(milliseconds))
+
 
 @dataclass
 class Call:
@@ -53,6 +65,7 @@ class Call:
     route: Route
     credentials: Credentials
     request_id: str
+    transport: str = "grpc"  # or "http"
     started: float = field(default_factory=time.perf_counter)
     principal: Principal | None = None
     department: str = ""
@@ -92,8 +105,9 @@ class Gateway:
 
     # Steps shared by every call kind ---------------------------------------------------
 
-    def new_call(self, route: Route, credentials: Credentials, request_id: str | None) -> Call:
-        return Call(route, credentials, request_id or uuid.uuid4().hex[:16])
+    def new_call(self, route: Route, credentials: Credentials, request_id: str | None,
+                 transport: str = "grpc") -> Call:
+        return Call(route, credentials, request_id or uuid.uuid4().hex[:16], transport)
 
     async def admit(self, call: Call) -> str:
         """Authenticate, authorize and rate-limit; returns the assertion to forward."""
@@ -130,8 +144,9 @@ class Gateway:
             result, detail = "INTERNAL", f"internal error (request id {call.request_id})"
         if self.authenticator.development:
             detail = f"[development identity] {detail}".strip()
-        self.metrics.grpc_requests.labels(call.route.path, result).inc()
-        self.metrics.grpc_duration.labels(call.route.path).observe(time.perf_counter() - call.started)
+        if call.transport == "http":  # gRPC calls are counted by the shared server interceptor
+            self.metrics.grpc_requests.labels(call.route.path, result).inc()
+            self.metrics.grpc_duration.labels(call.route.path).observe(time.perf_counter() - call.started)
         try:
             await self.audit.append(call.record(result, detail))
         except Exception:
