@@ -17,7 +17,7 @@ from sentra_ingestion.adapters.registry import Registry
 from sentra_ingestion.app import MIGRATIONS
 from sentra_ingestion.domain.folder_sync import FolderSync
 from sentra_ingestion.domain.model import DocumentState, UploadOutcome, utcnow
-from sentra_ingestion.domain.parsing import ParseError, ParseLimits
+from sentra_ingestion.domain.parsing import ChunkingPolicy, ParseError, ParseLimits
 from sentra_ingestion.domain.service import DocumentService, Limits, UploadRequest, chunk_id
 
 ANA = Principal("ana", departments=("legal",))
@@ -52,7 +52,8 @@ async def env(tmp_path):
     bus = Recorder()
     limits = Limits(
         max_upload_bytes=10_000, parse=ParseLimits(), max_chunks_per_document=100,
-        chunking={"target_chars": 80, "max_chars": 120, "overlap_chars": 0}, batch_size=2,
+        chunking=ChunkingPolicy.model_construct(target_chars=80, max_chars=120, overlap_chars=0,
+                                                table_target_chars=300), batch_size=2,
         stall_timeout_seconds=60, stall_requeues=1,
     )
     service = DocumentService(registry, BlobStore(tmp_path / "blobs"), InProcessParser(), bus, limits)

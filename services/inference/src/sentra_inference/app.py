@@ -19,7 +19,7 @@ from sentra_inference.adapters.reader import DEFAULT_READER_DIR, LocalReader
 from sentra_inference.adapters.registry_store import SqlRegistryStore
 from sentra_inference.adapters.retrieval_client import RetrievalClient
 from sentra_inference.config import InferenceSettings
-from sentra_inference.domain.answering import AnswerPolicy, AnswerService
+from sentra_inference.domain.answering import AnswerService
 from sentra_inference.domain.ports import GenerationBackend
 from sentra_inference.domain.registry import AdapterRegistry
 from sentra_inference.servicer import InferenceServicer
@@ -84,7 +84,7 @@ async def inference_app(settings: InferenceSettings):
         registry = AdapterRegistry(SqlRegistryStore(engine), backend)
         await registry.sync()
         answers = AnswerService(
-            retrieval, registry, backend, AnswerPolicy(**settings.answer.model_dump()), reader=reader,
+            retrieval, registry, backend, settings.answer, reader=reader,
         )
         servicer = InferenceServicer(answers, registry)
         server.add_service(

@@ -8,6 +8,7 @@ import logging
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+from pydantic import BaseModel
 from sentra.events.v1 import events_pb2
 from sentra.ingestion.v1 import ingestion_pb2_grpc
 from sentra_common import events
@@ -23,7 +24,7 @@ from sentra_ingestion.adapters.parser_pool import ParserPool
 from sentra_ingestion.adapters.registry import Registry
 from sentra_ingestion.config import IngestionSettings
 from sentra_ingestion.domain.folder_sync import FolderSync
-from sentra_ingestion.domain.parsing import ParseLimits
+from sentra_ingestion.domain.parsing import ChunkingPolicy, ParseLimits
 from sentra_ingestion.domain.service import DocumentService, Limits
 from sentra_ingestion.servicer import IngestionServicer
 
@@ -32,20 +33,18 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 logger = logging.getLogger(__name__)
 
 
+def _part(model: type[BaseModel], settings: BaseModel):
+    """The `model` part of settings that extend it (sent to parser workers as it is)."""
+    return model.model_validate(settings.model_dump(include=set(model.model_fields)))
+
+
 def build_limits(settings: IngestionSettings) -> Limits:
     lim, ch = settings.limits, settings.chunking
     return Limits(
         max_upload_bytes=lim.max_upload_bytes,
-        parse=ParseLimits(
-            max_uncompressed_bytes=lim.max_uncompressed_bytes,
-            max_compression_ratio=lim.max_compression_ratio,
-            max_pages=lim.max_pages,
-        ),
+        parse=_part(ParseLimits, lim),
         max_chunks_per_document=lim.max_chunks_per_document,
-        chunking={
-            "target_chars": ch.target_chars, "max_chars": ch.max_chars, "overlap_chars": ch.overlap_chars,
-            "table_target_chars": ch.table_target_chars,
-        },
+        chunking=_part(ChunkingPolicy, ch),
         batch_size=ch.batch_size,
         stall_timeout_seconds=settings.stall_timeout_seconds,
         stall_requeues=settings.stall_requeues,

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from sentra_ingestion.domain.model import DocumentRecord, DocumentState, StageRecord
-from sentra_ingestion.domain.parsing import ChunkDraft, ParseLimits
+from sentra_ingestion.domain.parsing import ChunkDraft, ChunkingPolicy, ParseLimits
 
 
 class DocumentRegistry(Protocol):
@@ -74,5 +74,5 @@ class ParseOutcome:
 
 
 class Parser(Protocol):
-    async def parse(self, data: bytes, filename: str, limits: ParseLimits, chunking: dict) -> ParseOutcome:
+    async def parse(self, data: bytes, filename: str, limits: ParseLimits, chunking: ChunkingPolicy) -> ParseOutcome:
         """Text and chunks of a document, or ParseError with a reason a user can act on."""

@@ -36,7 +36,7 @@ from sentra_ingestion.domain.model import (
     UploadResult,
     utcnow,
 )
-from sentra_ingestion.domain.parsing import ParseError, ParseLimits, safe_filename
+from sentra_ingestion.domain.parsing import ChunkingPolicy, ParseError, ParseLimits, safe_filename
 from sentra_ingestion.domain.ports import Blobs, DocumentRegistry, Parser
 
 logger = logging.getLogger(__name__)
@@ -64,7 +64,7 @@ class Limits:
     max_upload_bytes: int
     parse: ParseLimits
     max_chunks_per_document: int
-    chunking: dict
+    chunking: ChunkingPolicy
     batch_size: int
     stall_timeout_seconds: float
     stall_requeues: int
