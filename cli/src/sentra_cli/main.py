@@ -16,6 +16,13 @@ from rich.table import Table
 from sentra.inference.v1 import inference_pb2
 from sentra.ingestion.v1 import ingestion_pb2
 from sentra.retrieval.v1 import retrieval_pb2
+from sentra_common.api_names import (
+    DOCUMENT_STATE_NAMES,
+    DOCUMENT_STATES,
+    STRATEGIES,
+    strategy_value,
+    streamed_remainder,
+)
 
 from sentra_cli import answers
 from sentra_cli.client import Clients
@@ -32,11 +39,6 @@ DataDir = Annotated[
 ]
 DEFAULT_HOME = Path(".sentra")
 
-STATE_NAMES = {
-    ingestion_pb2.DOCUMENT_STATE_PROCESSING: "PROCESSING",
-    ingestion_pb2.DOCUMENT_STATE_INDEXED: "INDEXED",
-    ingestion_pb2.DOCUMENT_STATE_FAILED: "FAILED",
-}
 STATE_STYLES = {"INDEXED": "green", "PROCESSING": "yellow", "FAILED": "red"}
 OUTCOMES = {
     ingestion_pb2.UPLOAD_OUTCOME_CREATED: "new",
@@ -177,7 +179,7 @@ def ingest(
         table = Table("file", "upload", "state", "chunks", "document id / reason")
         for file, doc, outcome in results:
             final = docs[doc.document_id]
-            state = STATE_NAMES.get(final.state, "?")
+            state = DOCUMENT_STATE_NAMES.get(final.state, "?")
             table.add_row(
                 file.name, outcome, f"[{STATE_STYLES[state]}]{state}[/]", str(final.chunk_count),
                 final.failure_reason if state == "FAILED" else final.document_id,
@@ -211,7 +213,7 @@ def documents(
     home: DataDir = DEFAULT_HOME,
 ) -> None:
     """A table of your documents: state, chunks, and why a document failed."""
-    states = {v: k for k, v in STATE_NAMES.items()}
+    states = DOCUMENT_STATES
     if state and state.upper() not in states:
         err.print("[red]error:[/red] --state must be PROCESSING, INDEXED or FAILED")
         raise typer.Exit(2)
@@ -223,7 +225,7 @@ def documents(
         reply = await clients.ingestion.ListDocuments(request)
         table = Table("id", "department", "title", "type", "v", "state", "chunks", "reason")
         for doc in reply.documents:
-            name = STATE_NAMES.get(doc.state, "?")
+            name = DOCUMENT_STATE_NAMES.get(doc.state, "?")
             table.add_row(
                 doc.document_id[:8], doc.department, doc.title, doc.content_type.split("/")[-1],
                 str(doc.version), f"[{STATE_STYLES[name]}]{name}[/]", str(doc.chunk_count),
@@ -245,7 +247,7 @@ def show(document_id: str, home: DataDir = DEFAULT_HOME) -> None:
         doc = reply.document
         console.print(f"[bold]{doc.title}[/bold]  ({doc.document_id})")
         console.print(f"department {doc.department} · {doc.content_type} · {doc.size_bytes} bytes · "
-                      f"version {doc.version} · {STATE_NAMES.get(doc.state, '?')} · {doc.chunk_count} chunks")
+                      f"version {doc.version} · {DOCUMENT_STATE_NAMES.get(doc.state, '?')} · {doc.chunk_count} chunks")
         if doc.failure_reason:
             console.print(f"[red]failed at {doc.failure_stage}: {doc.failure_reason}[/red]")
         table = Table("version", "stage", "status", "ms", "service", "detail")
@@ -262,7 +264,7 @@ def retry(document_id: str, home: DataDir = DEFAULT_HOME) -> None:
 
     async def action(clients: Clients):
         reply = await clients.ingestion.RetryDocument(ingestion_pb2.RetryDocumentRequest(document_id=document_id))
-        console.print(f"{document_id}: {STATE_NAMES.get(reply.document.state, '?')}")
+        console.print(f"{document_id}: {DOCUMENT_STATE_NAMES.get(reply.document.state, '?')}")
 
     _run(action, home)
 
@@ -359,14 +361,14 @@ def ask(
     home: DataDir = DEFAULT_HOME,
 ) -> None:
     """Ask a question: the answer streams in, then the sources it cites."""
-    if strategy and strategy.lower() not in answers.STRATEGIES:
+    if strategy and strategy.lower() not in STRATEGIES:
         err.print("[red]error:[/red] --strategy must be reader, extractive or generative")
         raise typer.Exit(2)
 
     async def action(clients: Clients):
         request = inference_pb2.AnswerRequest(
             question=question, departments=department, adapter=adapter, top_k=top_k, max_tokens=max_tokens,
-            strategy=answers.STRATEGIES.get(strategy.lower(), inference_pb2.ANSWER_STRATEGY_UNSPECIFIED),
+            strategy=strategy_value(strategy),
         )
         streamed: list[str] = []
         final = None
@@ -387,7 +389,7 @@ def ask(
         if as_json:
             typer.echo(answers.to_json(final))
             return
-        _write(answers.remainder("".join(streamed), final.answer))
+        _write(streamed_remainder("".join(streamed), final.answer))
         console.print()
         console.print(answers.answered_by(final), style="dim", markup=False, highlight=False)
         if final.not_found or not final.citations:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from typing import TypeVar
 
@@ -20,6 +20,18 @@ from sentra_common.telemetry import configure_tracing
 logger = logging.getLogger(__name__)
 
 S = TypeVar("S", bound=ServiceSettings)
+
+
+async def every(seconds: float, job: Callable[[], Awaitable[object]], name: str) -> None:
+    """Run `job` every `seconds`, forever (cancel the task to stop). A failed pass is
+    logged and the next one runs on time: a database or service away for a moment
+    must not end a periodic task (the reconciler, the watchdog, a folder connector)."""
+    while True:
+        await asyncio.sleep(seconds)
+        try:
+            await job()
+        except Exception:
+            logger.warning("%s failed; trying again in %.0f s", name, seconds, exc_info=True)
 
 
 def principal_verifier(service: str, settings: ServiceSettings) -> PrincipalVerifier:

@@ -17,7 +17,7 @@ from typing import Any
 import grpc
 from google.protobuf import any_pb2, duration_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
-from sentra_common.errors import PermissionDenied, ResourceExhausted, SentraError, Unavailable
+from sentra_common.errors import PermissionDenied, ResourceExhausted, SentraError, Unavailable, from_rpc_error
 from sentra_common.identity import ASSERTION_METADATA_KEY, AssertionSigner
 from sentra_common.metrics import ServiceMetrics
 from sentra_common.principal import Principal
@@ -28,18 +28,6 @@ from sentra_gateway.ratelimit import RateLimiter
 from sentra_gateway.routes import Route, document_ids, request_department
 
 logger = logging.getLogger(__name__)
-
-
-class BackendError(SentraError):
-    """An internal service refused or failed: its status and message pass through."""
-
-    def __init__(self, code: grpc.StatusCode, message: str) -> None:
-        super().__init__(message)
-        self._code = code
-
-    @property
-    def code(self) -> grpc.StatusCode:  # type: ignore[override]
-        return self._code
 
 
 class RateLimited(ResourceExhausted):
@@ -196,7 +184,8 @@ class Gateway:
                 response = await self.local[call.route.name](call, request)
             else:
                 stub = self._stub(call)
-                response = await _backend(stub(request, timeout=timeout or self.default_deadline, metadata=metadata))
+                deadline = timeout or self.default_deadline
+                response = await _backend(call, stub(request, timeout=deadline, metadata=metadata))
             call.documents.extend(document_ids(response))
             return response
 
@@ -214,7 +203,7 @@ class Gateway:
             if first is not None:
                 call.department = request_department(first)
             stub = self._stub(call)
-            response = await _backend(stub(replay(), timeout=timeout or self.default_deadline, metadata=metadata))
+            response = await _backend(call, stub(replay(), timeout=timeout or self.default_deadline, metadata=metadata))
             call.documents.extend(document_ids(response))
             return response
 
@@ -229,12 +218,12 @@ class Gateway:
                     call.documents.extend(document_ids(item))
                     yield item
             except grpc.aio.AioRpcError as exc:
-                raise BackendError(exc.code(), exc.details() or exc.code().name) from None
+                raise from_rpc_error(exc, call.route.backend) from None
 
 
-async def _backend(awaitable: Awaitable[Any]) -> Any:
+async def _backend(call: Call, awaitable: Awaitable[Any]) -> Any:
     try:
         return await awaitable
     except grpc.aio.AioRpcError as exc:
-        raise BackendError(exc.code(), exc.details() or exc.code().name) from None
+        raise from_rpc_error(exc, call.route.backend) from None
 

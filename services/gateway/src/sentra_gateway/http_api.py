@@ -27,6 +27,7 @@ from sentra.gateway.v1 import gateway_pb2
 from sentra.ingestion.v1 import ingestion_pb2
 from sentra.retrieval.v1 import retrieval_pb2
 from sentra_common import telemetry
+from sentra_common.api_names import DOCUMENT_STATES
 from sentra_common.errors import InvalidArgument, NotFound, SentraError
 from sentra_common.logging import request_id_var
 
@@ -126,7 +127,7 @@ def create_http_app(gateway: Gateway) -> FastAPI:
     async def list_documents(
         request: Request, department: str = "", state: str = "", page_size: int = 100, page_token: str = ""
     ):
-        states = {"": 0, **{s.lower(): v for s, v in _states().items()}}
+        states = {"": 0, **{s.lower(): v for s, v in DOCUMENT_STATES.items()}}
         if state.lower() not in states:
             raise InvalidArgument(f"state must be one of {', '.join(k for k in states if k)}")
         message = ingestion_pb2.ListDocumentsRequest(
@@ -227,14 +228,6 @@ def create_http_app(gateway: Gateway) -> FastAPI:
 
     app.include_router(openai_api.router(gateway, new_call))
     return app
-
-
-def _states() -> dict[str, int]:
-    return {
-        name.removeprefix("DOCUMENT_STATE_"): value
-        for name, value in ingestion_pb2.DocumentState.items()
-        if value
-    }
 
 
 def _modes() -> dict[str, int]:

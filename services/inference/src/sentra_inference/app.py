@@ -13,7 +13,7 @@ from sentra_common.db import create_engine, migrate
 from sentra_common.grpc_server import GrpcServer
 from sentra_common.metrics import ServiceMetrics
 from sentra_common.nats import EventBus, refusal_reporter
-from sentra_common.runtime import principal_verifier
+from sentra_common.runtime import every, principal_verifier
 
 from sentra_inference.adapters.reader import DEFAULT_READER_DIR, LocalReader
 from sentra_inference.adapters.registry_store import SqlRegistryStore
@@ -56,16 +56,6 @@ def build_reader(settings: InferenceSettings) -> LocalReader | None:
     return LocalReader(r.path or DEFAULT_READER_DIR, dtype=r.dtype, threshold=r.threshold)
 
 
-async def _sync_registry(registry: AdapterRegistry, interval: float) -> None:
-    """The reconciler: re-read the registry and make the backend match, forever."""
-    while True:
-        await asyncio.sleep(interval)
-        try:
-            await registry.sync()
-        except Exception:  # the database or backend is away for a moment: next pass
-            logger.warning("adapter registry sync failed; retrying", exc_info=True)
-
-
 @asynccontextmanager
 async def inference_app(settings: InferenceSettings):
     metrics = ServiceMetrics(SERVICE)
@@ -96,7 +86,9 @@ async def inference_app(settings: InferenceSettings):
             bus = EventBus(settings.nats, SERVICE, metrics)
             await bus.connect()
             server.report_refusals(refusal_reporter(bus, SERVICE))
-        sync_task = asyncio.create_task(_sync_registry(registry, settings.registry_sync_seconds))
+        sync_task = asyncio.create_task(
+            # The reconciler: re-read the registry and make the backend match.
+            every(settings.registry_sync_seconds, registry.sync, "adapter registry sync"))
         await server.set_serving(True)
         yield server
     finally:

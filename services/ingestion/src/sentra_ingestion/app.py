@@ -18,7 +18,7 @@ from sentra_common.grpc_server import GrpcServer
 from sentra_common.metrics import ServiceMetrics
 from sentra_common.nats import EventBus, refusal_reporter
 from sentra_common.principal import Principal
-from sentra_common.runtime import principal_verifier
+from sentra_common.runtime import every, principal_verifier
 
 from sentra_ingestion.adapters.parser_pool import ParserPool
 from sentra_ingestion.adapters.registry import Registry
@@ -51,15 +51,6 @@ def build_limits(settings: IngestionSettings) -> Limits:
     )
 
 
-async def _every(seconds: float, job, name: str) -> None:
-    while True:
-        await asyncio.sleep(seconds)
-        try:
-            await job()
-        except Exception:
-            logger.exception("%s failed; trying again in %.0f s", name, seconds)
-
-
 @asynccontextmanager
 async def ingestion_app(settings: IngestionSettings):
     metrics = ServiceMetrics(SERVICE)
@@ -82,7 +73,7 @@ async def ingestion_app(settings: IngestionSettings):
         server.report_refusals(refusal_reporter(bus, SERVICE))
         subscribe_pipeline(bus, service, settings.parse_workers)
         tasks.append(asyncio.create_task(
-            _every(settings.watchdog_interval_seconds, service.requeue_stalled, "stalled-document check")
+            every(settings.watchdog_interval_seconds, service.requeue_stalled, "stalled-document check")
         ))
         for connector in settings.connectors:
             name = connector.name or connector.department
@@ -94,7 +85,7 @@ async def ingestion_app(settings: IngestionSettings):
                 ),
             )
             await sync.sync_once()
-            tasks.append(asyncio.create_task(_every(connector.interval_seconds, sync.sync_once, f"folder {name}")))
+            tasks.append(asyncio.create_task(every(connector.interval_seconds, sync.sync_once, f"folder {name}")))
         await server.set_serving(True)
         yield server
     finally:
