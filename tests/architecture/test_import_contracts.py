@@ -4,7 +4,8 @@
 - `sentra_common` imports no service and not the CLI; the CLI imports no service.
 - A service's `domain` package imports nothing of its service outside `domain`: the
   ports (interfaces) live in the domain, `app.py` (the composition root) builds the
-  adapters that implement them.
+  adapters that implement them. Nor does it import the event messages
+  (`sentra.events`): each service's `events.py` turns them into domain calls.
 - The generated code (`libs/proto/sentra`) imports nothing of ours but other generated
   modules.
 
@@ -70,6 +71,8 @@ def violations(root: Path = ROOT) -> list[str]:
             elif (package in SERVICES and module.startswith(f"{package}.domain") and top == package
                   and target.split(".")[1:2] != ["domain"]):
                 found.append(f"{module} imports {target}: the domain owns its ports; adapters import the domain")
+            elif package in SERVICES and module.startswith(f"{package}.domain") and target.startswith("sentra.events"):
+                found.append(f"{module} imports {target}: event messages stop at the service's events.py")
     return sorted(set(found))
 
 
@@ -85,6 +88,7 @@ def test_the_checker_finds_a_planted_forbidden_import(tmp_path):
     (service / "domain/__init__.py").write_text("")
     (service / "domain/search.py").write_text("def run():\n    from ..adapters import store\n")
     (service / "domain/ok.py").write_text("from sentra_retrieval.domain.search import run\n")
+    (service / "domain/stage.py").write_text("from sentra.events.v1 import events_pb2\n")
     other = tmp_path / "services/gateway/src/sentra_gateway"
     other.mkdir(parents=True)
     (other / "core.py").write_text("import sentra_retrieval.domain\n")
@@ -102,5 +106,6 @@ def test_the_checker_finds_a_planted_forbidden_import(tmp_path):
     assert any(v.startswith("sentra_gateway.core imports sentra_retrieval.domain") for v in found)
     assert any(v.startswith("sentra_common.util imports sentra_gateway") for v in found)
     assert any(v.startswith("sentra.x_pb2 imports sentra_common") for v in found)
+    assert any(v.startswith("sentra_retrieval.domain.stage imports sentra.events.v1") for v in found)
     assert not any(v.startswith("sentra_retrieval.domain.ok") for v in found)
     assert not any("common_pb2" in v for v in found)

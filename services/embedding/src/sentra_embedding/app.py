@@ -5,11 +5,9 @@ from __future__ import annotations
 from contextlib import asynccontextmanager
 
 from sentra.embedding.v1 import embedding_pb2_grpc
-from sentra.events.v1 import events_pb2
-from sentra_common import events
 from sentra_common.grpc_server import GrpcServer
 from sentra_common.metrics import ServiceMetrics
-from sentra_common.nats import Delivery, EventBus, refusal_reporter
+from sentra_common.nats import EventBus, refusal_reporter
 from sentra_common.runtime import principal_verifier
 
 from sentra_embedding.adapters.backends import LocalBackend, TeiBackend
@@ -17,6 +15,7 @@ from sentra_embedding.config import EmbeddingSettings
 from sentra_embedding.domain.batcher import MicroBatcher
 from sentra_embedding.domain.ports import EmbeddingBackend
 from sentra_embedding.domain.service import EmbeddingService
+from sentra_embedding.events import subscribe
 from sentra_embedding.servicer import EmbeddingServicer
 
 SERVICE = "embedding"
@@ -52,13 +51,7 @@ async def embedding_app(settings: EmbeddingSettings, backend: EmbeddingBackend |
             bus = EventBus(settings.nats, SERVICE, metrics)
             await bus.connect()
             server.report_refusals(refusal_reporter(bus, SERVICE))
-
-            async def on_chunks(delivery: Delivery[events_pb2.ChunksCreated]) -> None:
-                await service.embed_chunks(delivery.message, bus)
-
-            bus.subscribe(
-                events.CHUNKS_CREATED, "embedding", events_pb2.ChunksCreated, on_chunks, concurrency=2, batch=2
-            )
+            subscribe(bus, service)
         await server.set_serving(True)
         yield server
     finally:

@@ -9,9 +9,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from pydantic import BaseModel
-from sentra.events.v1 import events_pb2
 from sentra.ingestion.v1 import ingestion_pb2_grpc
-from sentra_common import events
 from sentra_common.blobs import BlobStore
 from sentra_common.db import create_engine, migrate
 from sentra_common.grpc_server import GrpcServer
@@ -26,6 +24,7 @@ from sentra_ingestion.config import IngestionSettings
 from sentra_ingestion.domain.folder_sync import FolderSync
 from sentra_ingestion.domain.parsing import ChunkingPolicy, ParseLimits
 from sentra_ingestion.domain.service import DocumentService, Limits
+from sentra_ingestion.events import BusPipelineEvents, subscribe
 from sentra_ingestion.servicer import IngestionServicer
 
 SERVICE = "ingestion"
@@ -62,7 +61,8 @@ async def ingestion_app(settings: IngestionSettings):
     try:
         await migrate(engine, MIGRATIONS, "alembic_version_ingestion")
         registry = Registry(engine)
-        service = DocumentService(registry, BlobStore(settings.blob_dir), parser, bus, build_limits(settings))
+        service = DocumentService(registry, BlobStore(settings.blob_dir), parser, BusPipelineEvents(bus),
+                                  build_limits(settings))
         servicer = IngestionServicer(service)
         server.add_service(
             "sentra.ingestion.v1.IngestionService",
@@ -71,7 +71,7 @@ async def ingestion_app(settings: IngestionSettings):
         await server.start()
         await bus.connect()
         server.report_refusals(refusal_reporter(bus, SERVICE))
-        subscribe_pipeline(bus, service, settings.parse_workers)
+        subscribe(bus, service, settings.parse_workers)
         tasks.append(asyncio.create_task(
             every(settings.watchdog_interval_seconds, service.requeue_stalled, "stalled-document check")
         ))
@@ -98,27 +98,3 @@ async def ingestion_app(settings: IngestionSettings):
         await bus.close()
         parser.close()
         await engine.dispose()
-
-
-def subscribe_pipeline(bus: EventBus, service: DocumentService, parse_workers: int) -> None:
-    """The ingestion service's consumers, each durable and named after its role."""
-    bus.subscribe(
-        events.DOCUMENT_UPLOADED, "ingestion-parser", events_pb2.DocumentUploaded,
-        lambda d: service.process_uploaded(d.message), concurrency=parse_workers, batch=parse_workers,
-    )
-    bus.subscribe(
-        events.DOCUMENT_INDEXED, "ingestion-indexed", events_pb2.DocumentIndexed,
-        lambda d: service.on_indexed(d.message), batch=32,
-    )
-    bus.subscribe(
-        events.DOCUMENT_FAILED, "ingestion-failed", events_pb2.DocumentFailed,
-        lambda d: service.on_failed(d.message), batch=32,
-    )
-    bus.subscribe(
-        events.STAGE_COMPLETED, "ingestion-stages", events_pb2.StageCompleted,
-        lambda d: service.on_stage(d.message), batch=64,
-    )
-    bus.subscribe(
-        f"{events.DEADLETTER_PREFIX}.>", "ingestion-deadletters", events_pb2.DeadLetter,
-        lambda d: service.on_dead_letter(d.message), batch=16,
-    )

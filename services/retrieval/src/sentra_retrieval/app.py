@@ -6,9 +6,7 @@ import asyncio
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from sentra.events.v1 import events_pb2
 from sentra.retrieval.v1 import retrieval_pb2_grpc
-from sentra_common import events
 from sentra_common.config import service_principal
 from sentra_common.grpc_server import GrpcServer
 from sentra_common.identity import service_issuer
@@ -21,6 +19,7 @@ from sentra_retrieval.config import RetrievalSettings
 from sentra_retrieval.domain.lexical import SparseEncoder
 from sentra_retrieval.domain.ports import VectorStore
 from sentra_retrieval.domain.service import RetrievalService
+from sentra_retrieval.events import subscribe
 from sentra_retrieval.servicer import RetrievalServicer
 
 SERVICE = "retrieval"
@@ -89,14 +88,7 @@ async def retrieval_app(settings: RetrievalSettings):
             bus = EventBus(settings.nats, SERVICE, metrics)
             await bus.connect()
             server.report_refusals(refusal_reporter(bus, SERVICE))
-            bus.subscribe(
-                events.CHUNKS_EMBEDDED, "retrieval-indexer", events_pb2.ChunksEmbedded,
-                lambda d: service.index_batch(d.message, bus), batch=4,
-            )
-            bus.subscribe(
-                events.DOCUMENT_DELETED, "retrieval-deleter", events_pb2.DocumentDeleted,
-                lambda d: service.delete_document(d.message.document_id), batch=16,
-            )
+            subscribe(bus, service)
         await server.set_serving(True)
         yield server
     finally:

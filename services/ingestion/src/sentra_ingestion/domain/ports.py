@@ -76,3 +76,28 @@ class ParseOutcome:
 class Parser(Protocol):
     async def parse(self, data: bytes, filename: str, limits: ParseLimits, chunking: ChunkingPolicy) -> ParseOutcome:
         """Text and chunks of a document, or ParseError with a reason a user can act on."""
+
+
+@dataclass(frozen=True)
+class NewChunk:
+    """A chunk of a document version, with its deterministic id."""
+
+    chunk_id: str
+    index: int
+    draft: ChunkDraft
+
+
+class PipelineEvents(Protocol):
+    """What the document pipeline announces (`sentra_ingestion.events` publishes it)."""
+
+    async def document_uploaded(self, doc: DocumentRecord) -> None:
+        """A version is stored and waits to be parsed."""
+
+    async def chunks_created(self, doc: DocumentRecord, batch_index: int, batch_count: int, total_chunks: int,
+                             chunks: list[NewChunk]) -> None:
+        """One batch of a version's chunks, to be embedded and indexed."""
+
+    async def document_failed(self, document_id: str, version: int, stage: str, reason: str) -> None: ...
+
+    async def document_deleted(self, document_id: str, department: str = "") -> None:
+        """The document is gone: its vectors must go too."""
