@@ -151,44 +151,38 @@ class _Wrapper:
         await context.abort(code, message, trailing_metadata=trailers)
         return code  # not reached: abort raises
 
+    @contextlib.asynccontextmanager
+    async def _serving(self, context: grpc.aio.ServicerContext):
+        """One call: its request scope, the principal check, errors turned into statuses,
+        and its metrics."""
+        started = time.perf_counter()
+        rid, scope, err = self._enter(context)
+        try:
+            if err is not None:
+                raise err
+            yield
+            code = context.code() or grpc.StatusCode.OK
+            self.i.metrics.grpc_requests.labels(self.method, getattr(code, "name", "OK")).inc()
+        except (grpc.aio.AbortError, asyncio.CancelledError):
+            raise
+        except BaseException as exc:
+            await self._abort(context, exc, rid)
+        finally:
+            self.i.metrics.grpc_duration.labels(self.method).observe(time.perf_counter() - started)
+            self._exit(scope)
+
     def unary(self, behavior):
         async def wrapped(request, context):
-            started = time.perf_counter()
-            rid, scope, err = self._enter(context)
-            try:
-                if err is not None:
-                    raise err
-                response = await behavior(request, context)
-                code = context.code() or grpc.StatusCode.OK
-                self.i.metrics.grpc_requests.labels(self.method, getattr(code, "name", "OK")).inc()
-                return response
-            except (grpc.aio.AbortError, asyncio.CancelledError):
-                raise
-            except BaseException as exc:
-                await self._abort(context, exc, rid)
-            finally:
-                self.i.metrics.grpc_duration.labels(self.method).observe(time.perf_counter() - started)
-                self._exit(scope)
+            async with self._serving(context):
+                return await behavior(request, context)
 
         return wrapped
 
     def streaming(self, behavior):
         async def wrapped(request, context):
-            started = time.perf_counter()
-            rid, scope, err = self._enter(context)
-            try:
-                if err is not None:
-                    raise err
+            async with self._serving(context):
                 async for item in behavior(request, context):
                     yield item
-                self.i.metrics.grpc_requests.labels(self.method, "OK").inc()
-            except (grpc.aio.AbortError, asyncio.CancelledError):
-                raise
-            except BaseException as exc:
-                await self._abort(context, exc, rid)
-            finally:
-                self.i.metrics.grpc_duration.labels(self.method).observe(time.perf_counter() - started)
-                self._exit(scope)
 
         return wrapped
 

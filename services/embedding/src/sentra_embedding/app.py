@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 from sentra.embedding.v1 import embedding_pb2_grpc
 from sentra_common.grpc_server import GrpcServer
 from sentra_common.metrics import ServiceMetrics
-from sentra_common.nats import EventBus, refusal_reporter
+from sentra_common.nats import EventBus, connect_reporting_refusals
 from sentra_common.runtime import principal_verifier
 
 from sentra_embedding.adapters.backends import LocalBackend, TeiBackend
@@ -48,9 +48,7 @@ async def embedding_app(settings: EmbeddingSettings, backend: EmbeddingBackend |
     try:
         await server.start()
         if settings.consume_events:
-            bus = EventBus(settings.nats, SERVICE, metrics)
-            await bus.connect()
-            server.report_refusals(refusal_reporter(bus, SERVICE))
+            bus = await connect_reporting_refusals(settings.nats, SERVICE, metrics, server)
             subscribe(bus, service)
         await server.set_serving(True)
         yield server

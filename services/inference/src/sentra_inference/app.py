@@ -12,7 +12,7 @@ from sentra.inference.v1 import inference_pb2_grpc
 from sentra_common.db import create_engine, migrate
 from sentra_common.grpc_server import GrpcServer
 from sentra_common.metrics import ServiceMetrics
-from sentra_common.nats import EventBus, refusal_reporter
+from sentra_common.nats import EventBus, connect_reporting_refusals
 from sentra_common.runtime import every, principal_verifier
 
 from sentra_inference.adapters.reader import DEFAULT_READER_DIR, LocalReader
@@ -83,9 +83,7 @@ async def inference_app(settings: InferenceSettings):
         )
         await server.start()
         if settings.report_refusals:
-            bus = EventBus(settings.nats, SERVICE, metrics)
-            await bus.connect()
-            server.report_refusals(refusal_reporter(bus, SERVICE))
+            bus = await connect_reporting_refusals(settings.nats, SERVICE, metrics, server)
         sync_task = asyncio.create_task(
             # The reconciler: re-read the registry and make the backend match.
             every(settings.registry_sync_seconds, registry.sync, "adapter registry sync"))

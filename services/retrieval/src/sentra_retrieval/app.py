@@ -11,7 +11,7 @@ from sentra_common.config import service_principal
 from sentra_common.grpc_server import GrpcServer
 from sentra_common.identity import service_issuer
 from sentra_common.metrics import ServiceMetrics
-from sentra_common.nats import EventBus, refusal_reporter
+from sentra_common.nats import EventBus, connect_reporting_refusals
 from sentra_common.runtime import principal_verifier, required_signer
 
 from sentra_retrieval.adapters.embedder import EmbeddingClient
@@ -85,9 +85,7 @@ async def retrieval_app(settings: RetrievalSettings):
         )
         await server.start()
         if settings.consume_events:
-            bus = EventBus(settings.nats, SERVICE, metrics)
-            await bus.connect()
-            server.report_refusals(refusal_reporter(bus, SERVICE))
+            bus = await connect_reporting_refusals(settings.nats, SERVICE, metrics, server)
             subscribe(bus, service)
         await server.set_serving(True)
         yield server
