@@ -7,8 +7,8 @@ from contextlib import asynccontextmanager
 from sentra.embedding.v1 import embedding_pb2_grpc
 from sentra_common.grpc_server import GrpcServer
 from sentra_common.metrics import ServiceMetrics
-from sentra_common.nats import EventBus, connect_reporting_refusals
-from sentra_common.runtime import principal_verifier
+from sentra_common.nats import event_consumer
+from sentra_common.runtime import principal_verifier, serving
 
 from sentra_embedding.adapters.backends import LocalBackend, TeiBackend
 from sentra_embedding.config import EmbeddingSettings
@@ -44,18 +44,12 @@ async def embedding_app(settings: EmbeddingSettings, backend: EmbeddingBackend |
         "sentra.embedding.v1.EmbeddingService",
         lambda s: embedding_pb2_grpc.add_EmbeddingServiceServicer_to_server(servicer, s),
     )
-    bus: EventBus | None = None
+    connect_events = event_consumer(settings.consume_events, settings.nats, SERVICE, metrics, server,
+                                    lambda bus: subscribe(bus, service))
+
     try:
-        await server.start()
-        if settings.consume_events:
-            bus = await connect_reporting_refusals(settings.nats, SERVICE, metrics, server)
-            subscribe(bus, service)
-        await server.set_serving(True)
-        yield server
+        async with serving(server, connect_events):
+            yield server
     finally:
-        await server.set_serving(False)
-        if bus is not None:
-            await bus.close()
-        await server.stop()
         await batcher.close()
         await backend.close()

@@ -11,8 +11,8 @@ from sentra_common.config import service_principal
 from sentra_common.grpc_server import GrpcServer
 from sentra_common.identity import service_issuer
 from sentra_common.metrics import ServiceMetrics
-from sentra_common.nats import EventBus, connect_reporting_refusals
-from sentra_common.runtime import principal_verifier, required_signer
+from sentra_common.nats import event_consumer
+from sentra_common.runtime import principal_verifier, required_signer, serving
 
 from sentra_retrieval.adapters.embedder import EmbeddingClient
 from sentra_retrieval.config import RetrievalSettings
@@ -67,7 +67,6 @@ async def retrieval_app(settings: RetrievalSettings):
         settings.embedding_target, settings.client.deadline_seconds, signer.provider(service_principal(SERVICE))
     )
     store = await asyncio.to_thread(build_store, settings)
-    bus: EventBus | None = None
     try:
         # The collection's dimension comes from the embedding model in use.
         dimension = await asyncio.wait_for(embedder.dimension(), timeout=300)
@@ -83,16 +82,11 @@ async def retrieval_app(settings: RetrievalSettings):
             "sentra.retrieval.v1.RetrievalService",
             lambda s: retrieval_pb2_grpc.add_RetrievalServiceServicer_to_server(servicer, s),
         )
-        await server.start()
-        if settings.consume_events:
-            bus = await connect_reporting_refusals(settings.nats, SERVICE, metrics, server)
-            subscribe(bus, service)
-        await server.set_serving(True)
-        yield server
+        connect_events = event_consumer(settings.consume_events, settings.nats, SERVICE, metrics, server,
+                                        lambda bus: subscribe(bus, service))
+
+        async with serving(server, connect_events):
+            yield server
     finally:
-        await server.set_serving(False)
-        if bus is not None:
-            await bus.close()
-        await server.stop()
         await embedder.close()
         await asyncio.to_thread(store.close)
