@@ -27,14 +27,10 @@ from pathlib import Path
 from benchlib import ROOT, table, temporary_platform, test_support
 from sentra.inference.v1 import inference_pb2
 from sentra_cli.platform import Platform
+from sentra_common.api_names import STRATEGIES
 from sentra_common.principal import Principal
 
 QUESTIONS = ROOT / "examples" / "questions.json"
-STRATEGIES = {
-    "reader": inference_pb2.ANSWER_STRATEGY_READER,
-    "extractive": inference_pb2.ANSWER_STRATEGY_EXTRACTIVE,
-    "generative": inference_pb2.ANSWER_STRATEGY_GENERATIVE,
-}
 
 
 def _norm_tokens(text: str) -> list[str]:

@@ -25,11 +25,11 @@ from benchlib import ROOT, machine_summary, ratio, table, temporary_platform, te
 from sentra.inference.v1 import inference_pb2
 from sentra_cli.platform import base_model_dir
 from sentra_common.principal import Principal
-from sentra_inference.backends.base import GenerationRequest
-from sentra_inference.backends.local import LocalBackend
+from sentra_inference.adapters.local import LocalBackend
+from sentra_inference.adapters.retrieval_client import passages_from_hits
 from sentra_inference.domain.answering import AnswerPolicy, AnswerService
 from sentra_inference.domain.evidence import SupportScorer
-from sentra_inference.retrieval_client import passages_from_hits
+from sentra_inference.domain.ports import GenerationRequest
 
 QUESTIONS = ROOT / "examples" / "questions.json"
 

@@ -249,7 +249,7 @@ def chunk_like_the_service(docs: list[GeneratedDoc]) -> Chunked:
         stem = PurePath(filename).stem
         title = (stem or filename)[:500]
         parsed = parse_document(doc.data, filename, limits.parse)
-        chunks = chunk_sections(parsed.sections, **limits.chunking)
+        chunks = chunk_sections(parsed.sections, limits.chunking)
         if parsed.title and title == stem:
             title = parsed.title[:500]
         counts.append(len(chunks))

@@ -47,7 +47,7 @@ from sentra.events.v1 import events_pb2
 from sentra.retrieval.v1 import retrieval_pb2
 from sentra_common.chunks import search_text
 from sentra_common.principal import Principal
-from sentra_retrieval.adapters.store import open_store
+from sentra_retrieval.app import open_store
 from sentra_retrieval.config import RetrievalSettings
 from sentra_retrieval.domain.lexical import SparseEncoder
 from sentra_retrieval.domain.model import IndexedPoint

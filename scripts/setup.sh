@@ -69,7 +69,7 @@ MODELS="${SENTRA_MODEL_CACHE:-$HOME/.cache/sentra/models}"
 if [ ! -e "$MODELS/gemma-3-270m/.sentra-converted" ]; then
   log "converting the base model from GGUF into $MODELS (once; about a minute, ~3 GB of memory)"
 fi
-HF_HUB_DISABLE_PROGRESS_BARS=1 TRANSFORMERS_VERBOSITY=error "$VENV/bin/python" -m sentra_inference.backends.model_files "$MODELS/gemma-3-270m" >/dev/null
+HF_HUB_DISABLE_PROGRESS_BARS=1 TRANSFORMERS_VERBOSITY=error "$VENV/bin/python" -m sentra_inference.adapters.model_files "$MODELS/gemma-3-270m" >/dev/null
 # The answer reader ships in the repository (sentra_inference/assets/reader); check that it loads.
-TRANSFORMERS_VERBOSITY=error "$VENV/bin/python" -m sentra_inference.backends.reader >&2
+TRANSFORMERS_VERBOSITY=error "$VENV/bin/python" -m sentra_inference.adapters.reader >&2
 log "ready: $VENV"

@@ -8,8 +8,8 @@ import asyncio
 import json
 
 import pytest
-from sentra_inference.backends.base import AdapterLoadError, BackendUnavailable, GenerationRequest, Message
-from sentra_inference.backends.vllm import VllmBackend
+from sentra_inference.adapters.vllm import VllmBackend
+from sentra_inference.domain.ports import AdapterLoadError, BackendUnavailable, GenerationRequest, Message
 
 from tests.support.fake_vllm import FakeVllmProcess, listed_adapters
 

@@ -10,12 +10,8 @@ from google.protobuf import json_format
 from rich.table import Table
 from rich.text import Text
 from sentra.inference.v1 import inference_pb2
+from sentra_common.api_names import STRATEGY_NAMES
 
-STRATEGIES = {
-    "reader": inference_pb2.ANSWER_STRATEGY_READER,
-    "extractive": inference_pb2.ANSWER_STRATEGY_EXTRACTIVE,
-    "generative": inference_pb2.ANSWER_STRATEGY_GENERATIVE,
-}
 STATE_STYLES = {"ACTIVE": "green", "REGISTERED": "yellow", "INACTIVE": "dim", "FAILED": "red"}
 
 
@@ -29,15 +25,9 @@ def to_json(message) -> str:
     )
 
 
-def remainder(streamed: str, answer: str) -> str:
-    """What of the final answer was not streamed as text (all of it when nothing was)."""
-    return answer[len(streamed):] if answer.startswith(streamed) else ""
-
-
 def answered_by(reply: inference_pb2.AnswerResponse) -> str:
     who = reply.adapter or "the base model"
-    strategy = inference_pb2.AnswerStrategy.Name(reply.strategy).removeprefix("ANSWER_STRATEGY_").lower()
-    details = [d for d in (strategy if reply.strategy else "",
+    details = [d for d in (STRATEGY_NAMES.get(reply.strategy, ""),
                            _tokens(reply.prompt_tokens, reply.completion_tokens)) if d]
     return f"answered by {who}" + (f" ({', '.join(details)})" if details else "")
 

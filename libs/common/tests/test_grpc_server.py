@@ -17,7 +17,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from prometheus_client import CollectorRegistry
 from sentra.embedding.v1 import embedding_pb2, embedding_pb2_grpc
 from sentra_common.config import GrpcServerSettings
-from sentra_common.errors import NotFound
+from sentra_common.errors import NotFound, from_rpc_error
 from sentra_common.grpc_client import open_channel
 from sentra_common.grpc_server import GrpcServer, assertion_verifier
 from sentra_common.identity import AssertionSigner, AssertionVerifier, TrustedKey
@@ -176,3 +176,25 @@ async def test_not_serving_after_stop_begins(server):
     async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as ch:
         health = await health_pb2_grpc.HealthStub(ch).Check(health_pb2.HealthCheckRequest(service=""))
     assert health.status == health_pb2.HealthCheckResponse.NOT_SERVING
+
+
+def _failed(code: grpc.StatusCode, details: str) -> grpc.aio.AioRpcError:
+    return grpc.aio.AioRpcError(code, grpc.aio.Metadata(), grpc.aio.Metadata(), details=details)
+
+
+def test_a_refusal_from_a_called_service_keeps_its_code_and_message():
+    error = from_rpc_error(_failed(grpc.StatusCode.PERMISSION_DENIED, "you are not a member of legal"), "retrieval")
+    assert (error.code, error.message) == (grpc.StatusCode.PERMISSION_DENIED, "you are not a member of legal")
+    # A service that says why it is unavailable is heard too.
+    error = from_rpc_error(_failed(grpc.StatusCode.UNAVAILABLE, "the reader is still loading"), "inference")
+    assert error.message == "the reader is still loading"
+
+
+def test_a_call_that_got_no_answer_does_not_show_transport_details():
+    refused = _failed(grpc.StatusCode.UNAVAILABLE,
+                      "failed to connect to all addresses; last error: ipv4:10.1.2.3:50053: Connection refused")
+    error = from_rpc_error(refused, "embedding")
+    assert error.code == grpc.StatusCode.UNAVAILABLE
+    assert error.message == "the embedding service did not answer (UNAVAILABLE); try again shortly"
+    slow = from_rpc_error(_failed(grpc.StatusCode.DEADLINE_EXCEEDED, "Deadline Exceeded"), "retrieval")
+    assert "10.1.2.3" not in slow.message and "retrieval service did not answer" in slow.message

@@ -16,6 +16,7 @@ from sentra_common.errors import InvalidArgument, Unavailable
 from sentra_embedding.adapters.backends import LocalBackend, TeiBackend
 from sentra_embedding.domain.batcher import MicroBatcher
 from sentra_embedding.domain.service import EmbeddingService
+from sentra_embedding.events import embed_batch
 
 
 class CountingBackend:
@@ -70,7 +71,7 @@ async def test_pipeline_stage_embeds_a_batch_and_passes_it_on():
     batch.chunks.add(chunk_id="c0", document_id="d1", version=2, text="hola", title="T", heading="H")
     batch.chunks.add(chunk_id="c1", document_id="d1", version=2, text="adiós", title="T")
     out = Recorder()
-    await service.embed_chunks(batch, out)
+    await embed_batch(service, batch, out)
     await batcher.close()
     subject, message, msg_id = out.published[0]
     assert subject == events.CHUNKS_EMBEDDED and msg_id == "embedded:d1:2:0"

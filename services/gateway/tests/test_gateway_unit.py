@@ -4,6 +4,8 @@ information, audit entries, settings that refuse to run open."""
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import grpc
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -17,6 +19,7 @@ from sentra_common.db import create_engine, migrate
 from sentra_common.grpc_client import open_channel
 from sentra_common.grpc_server import GrpcServer, assertion_verifier
 from sentra_common.identity import AssertionSigner, AssertionVerifier, TrustedKey
+from sentra_common.logging import request_id_var
 from sentra_common.metrics import ServiceMetrics
 from sentra_common.principal import current_principal
 from sentra_gateway import local
@@ -27,7 +30,7 @@ from sentra_gateway.config import AuthSettings, GatewaySettings, RateLimitSettin
 from sentra_gateway.core import Gateway
 from sentra_gateway.grpc_api import PublicApi
 from sentra_gateway.ratelimit import RateLimiter
-from sentra_gateway.routes import PERMISSIONS, build_routes, document_ids, request_department
+from sentra_gateway.routes import PERMISSIONS, build_routes, document_ids, public_services, request_department
 
 KEY = Ed25519PrivateKey.generate()
 SIGNER = AssertionSigner(KEY, "gateway")
@@ -36,7 +39,10 @@ SIGNER = AssertionSigner(KEY, "gateway")
 class FakeIngestion(ingestion_pb2_grpc.IngestionServiceServicer):
     """Answers as the caller it received (signed by the gateway)."""
 
+    request_ids: ClassVar[list[str]] = []
+
     async def GetDocument(self, request, context):
+        FakeIngestion.request_ids.append(request_id_var.get())
         p = current_principal()
         return ingestion_pb2.GetDocumentResponse(document=ingestion_pb2.Document(
             document_id=request.document_id, title=p.subject, department=",".join(p.departments)))
@@ -63,11 +69,11 @@ async def stack(tmp_path):
     )
     local.install(gateway, audit)
     front = GrpcServer("gateway", GrpcServerSettings(port=0, grace_seconds=0), metrics, None)
-    front.server.add_generic_rpc_handlers((PublicApi(gateway),))
+    front.add_generic_handler(PublicApi(gateway), public_services())
     await front.start()
     await front.set_serving(True)
     client = grpc.aio.insecure_channel(f"127.0.0.1:{front.port}")
-    yield client, audit
+    yield client, audit, metrics
     await client.close()
     await front.stop()
     await backend.stop()
@@ -80,14 +86,14 @@ def as_(identity: str):
 
 
 async def test_the_backend_receives_the_signed_principal(stack):
-    client, _ = stack
+    client, _, _ = stack
     reply = await ingestion_pb2_grpc.IngestionServiceStub(client).GetDocument(
         ingestion_pb2.GetDocumentRequest(document_id="d1"), metadata=as_("ana:legal:member"))
     assert (reply.document.title, reply.document.department) == ("ana", "legal")
 
 
 async def test_roles_outside_sentra_are_dropped_and_the_table_is_enforced(stack):
-    client, _ = stack
+    client, _, _ = stack
     stub = ingestion_pb2_grpc.IngestionServiceStub(client)
     with pytest.raises(grpc.aio.AioRpcError) as info:
         await stub.DeleteDocument(ingestion_pb2.DeleteDocumentRequest(document_id="d1"),
@@ -97,7 +103,7 @@ async def test_roles_outside_sentra_are_dropped_and_the_table_is_enforced(stack)
 
 
 async def test_internal_only_rpcs_are_not_served(stack):
-    client, _ = stack
+    client, _, _ = stack
     call = client.unary_unary("/sentra.retrieval.v1.RetrievalService/IndexChunks")
     with pytest.raises(grpc.aio.AioRpcError) as info:
         await call(b"", metadata=as_("root::platform-admin"))
@@ -105,7 +111,7 @@ async def test_internal_only_rpcs_are_not_served(stack):
 
 
 async def test_rate_limit_answers_resource_exhausted_with_retry_info(stack):
-    client, _ = stack
+    client, _, _ = stack
     stub = gateway_pb2_grpc.GatewayServiceStub(client)
     for _ in range(3):  # the burst
         await stub.WhoAmI(gateway_pb2.WhoAmIRequest(), metadata=as_("bea:legal"))
@@ -125,7 +131,7 @@ async def test_rate_limit_answers_resource_exhausted_with_retry_info(stack):
 
 
 async def test_every_call_is_audited_with_development_marker(stack):
-    client, _ = stack
+    client, _, _ = stack
     stub = gateway_pb2_grpc.GatewayServiceStub(client)
     await ingestion_pb2_grpc.IngestionServiceStub(client).GetDocument(
         ingestion_pb2.GetDocumentRequest(document_id="doc-9"), metadata=as_("ana:legal:member"))
@@ -139,6 +145,34 @@ async def test_every_call_is_audited_with_development_marker(stack):
             ("", "WhoAmI", "UNAUTHENTICATED")} <= by_result
     get = next(e for e in reply.entries if e.method.endswith("GetDocument"))
     assert list(get.document_ids) == ["doc-9"] and get.detail.startswith("[development identity]")
+
+
+async def test_a_call_keeps_its_request_id_from_the_caller_to_the_audit_log_and_the_backend(stack):
+    client, _, _ = stack
+    stub = ingestion_pb2_grpc.IngestionServiceStub(client)
+    FakeIngestion.request_ids.clear()
+    await stub.GetDocument(ingestion_pb2.GetDocumentRequest(document_id="doc-r"),
+                           metadata=(*as_("ana:legal:member"), ("x-request-id", "req-42")))
+    # A forged id (a line break to fake a log line) is replaced by a fresh one.
+    await stub.GetDocument(ingestion_pb2.GetDocumentRequest(document_id="doc-f"),
+                           metadata=(*as_("ana:legal:member"), ("x-request-id", "x" * 65)))
+    reply = await gateway_pb2_grpc.GatewayServiceStub(client).QueryAuditLog(
+        gateway_pb2.QueryAuditLogRequest(), metadata=as_("root::platform-admin"))
+    ids = {e.document_ids[0]: e.request_id for e in reply.entries if e.method.endswith("GetDocument")}
+    assert ids["doc-r"] == "req-42" and FakeIngestion.request_ids[0] == "req-42"
+    assert ids["doc-f"] != "x" * 65 and FakeIngestion.request_ids[1] == ids["doc-f"]
+
+
+async def test_gateway_calls_are_counted_once_by_the_shared_interceptor(stack):
+    client, _, metrics = stack
+    stub = gateway_pb2_grpc.GatewayServiceStub(client)
+    await stub.WhoAmI(gateway_pb2.WhoAmIRequest(), metadata=as_("ana:legal:member"))
+    with pytest.raises(grpc.aio.AioRpcError):
+        await stub.WhoAmI(gateway_pb2.WhoAmIRequest())
+    sample = metrics.registry.get_sample_value
+    method = "/sentra.gateway.v1.GatewayService/WhoAmI"
+    assert sample("sentra_unit_grpc_requests_total", {"method": method, "code": "OK"}) == 1
+    assert sample("sentra_unit_grpc_requests_total", {"method": method, "code": "UNAUTHENTICATED"}) == 1
 
 
 def test_keycloak_mode_is_the_default_and_needs_an_issuer(monkeypatch):

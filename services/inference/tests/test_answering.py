@@ -6,7 +6,6 @@ from __future__ import annotations
 import pytest
 from sentra_common.errors import InvalidArgument, PermissionDenied
 from sentra_common.principal import Principal
-from sentra_inference.backends.base import GenerationChunk
 from sentra_inference.domain.answering import AnswerPolicy, AnswerService, Question
 from sentra_inference.domain.evidence import (
     Passage,
@@ -15,6 +14,7 @@ from sentra_inference.domain.evidence import (
     not_found_message,
     split_units,
 )
+from sentra_inference.domain.ports import GenerationChunk
 from sentra_inference.domain.prompts import generative_request
 
 ANA = Principal("ana", departments=("rrhh",), roles=("member",))

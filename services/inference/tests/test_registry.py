@@ -9,10 +9,10 @@ import pytest
 from sentra_common.db import create_engine, migrate, sqlite_url
 from sentra_common.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 from sentra_common.principal import Principal
+from sentra_inference.adapters.registry_store import SqlRegistryStore
 from sentra_inference.app import MIGRATIONS
-from sentra_inference.backends.base import AdapterLoadError
+from sentra_inference.domain.ports import AdapterLoadError
 from sentra_inference.domain.registry import AdapterRegistry
-from sentra_inference.store import RegistryStore
 
 TRAINER = Principal("tomas", departments=("legal",), roles=("trainer",))
 MEMBER = Principal("lucia", departments=("legal",), roles=("member",))
@@ -41,7 +41,7 @@ async def registry(tmp_path):
     engine = create_engine(sqlite_url(tmp_path / "registry.db"))
     await migrate(engine, MIGRATIONS, "alembic_version_inference")
     backend = RecordingBackend()
-    yield AdapterRegistry(RegistryStore(engine), backend)
+    yield AdapterRegistry(SqlRegistryStore(engine), backend)
     await engine.dispose()
 
 

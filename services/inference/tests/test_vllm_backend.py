@@ -12,14 +12,14 @@ import re
 import httpx
 import pytest
 from sentra_common.errors import InvalidArgument
-from sentra_inference.backends.base import (
+from sentra_inference.adapters.vllm import VllmBackend, _error_of, resolve_a_records
+from sentra_inference.domain.ports import (
     AdapterLoadError,
     BackendUnavailable,
     GenerationBackend,
     GenerationRequest,
     Message,
 )
-from sentra_inference.backends.vllm import VllmBackend, _error_of, resolve_a_records
 
 from tests.support.fake_vllm import FakeVllmServer, listed_adapters
 
@@ -295,7 +295,7 @@ async def test_the_loop_logs_replica_failures_and_keeps_running(fakes, backend_f
     await backend.load_adapter("legal@3", adapter("legal-3"))
     await a.stop()
 
-    with caplog.at_level(logging.WARNING, logger="sentra_inference.backends.vllm"):
+    with caplog.at_level(logging.WARNING, logger="sentra_inference.adapters.vllm"):
         report = await asyncio.wait_for(backend.wait_for_reconcile(2), 10)
     assert report.unreachable == [a.url]
     assert any("unreachable during reconcile" in r.getMessage() for r in caplog.records)

@@ -6,8 +6,14 @@ import itertools
 import random
 
 import pytest
-from sentra_ingestion.domain.parsing import ChunkDraft, Section, chunk_sections, parse_document
+from sentra_ingestion.domain.parsing import ChunkDraft, ChunkingPolicy, Section, chunk_sections, parse_document
 from sentra_ingestion.domain.parsing.chunking import is_table, sentence_spans
+
+
+def policy(**sizes) -> ChunkingPolicy:
+    """A chunking policy with `sizes`, also below what an operator may set (the algorithm
+    is tested at small sizes too)."""
+    return ChunkingPolicy.model_construct(**(ChunkingPolicy().model_dump() | sizes))
 
 
 def numbered_sentences(count: int, prefix: str = "Sentence") -> str:
@@ -40,7 +46,7 @@ def test_pages_and_headings_are_never_mixed():
 
 def test_long_text_respects_max_and_aims_at_target():
     text = "\n\n".join(numbered_sentences(8, f"P{p}") for p in range(20))
-    chunks = chunk_sections([Section(text)], target_chars=700, max_chars=1000, overlap_chars=100)
+    chunks = chunk_sections([Section(text)], policy(target_chars=700, max_chars=1000, overlap_chars=100))
     assert len(chunks) > 5
     assert all(len(c.text) <= 1000 for c in chunks)
     assert all(len(c.text) >= 300 for c in chunks[:-1])
@@ -48,7 +54,7 @@ def test_long_text_respects_max_and_aims_at_target():
 
 def test_tiny_paragraphs_are_merged_up_to_the_target():
     text = "\n\n".join(f"Item {i}." for i in range(30))
-    chunks = chunk_sections([Section(text)], target_chars=100, max_chars=150, overlap_chars=0)
+    chunks = chunk_sections([Section(text)], policy(target_chars=100, max_chars=150, overlap_chars=0))
     assert all(len(c.text) <= 100 for c in chunks)
     assert len(chunks) == len(text) // 100 + 1 or len(chunks) == len(text) // 100 + 2
     assert "\n\n".join(c.text for c in chunks) == text
@@ -56,27 +62,28 @@ def test_tiny_paragraphs_are_merged_up_to_the_target():
 
 def test_overlap_repeats_whole_trailing_sentences():
     text = numbered_sentences(60)
-    chunks = chunk_sections([Section(text)], target_chars=400, max_chars=500, overlap_chars=120)
+    chunks = chunk_sections([Section(text)], policy(target_chars=400, max_chars=500, overlap_chars=120))
     assert len(chunks) > 3
     for previous, current in itertools.pairwise(chunks):
         sentences = [s for s, _ in sentence_spans(previous.text)]
         assert current.text.startswith(" ".join(sentences[-2:]) + " ")  # 2 x 56 chars fit
         assert not current.text.startswith(" ".join(sentences[-3:]))  # 3 do not
-    no_overlap = chunk_sections([Section(text)], target_chars=400, max_chars=500, overlap_chars=0)
+    no_overlap = chunk_sections([Section(text)], policy(target_chars=400, max_chars=500, overlap_chars=0))
     assert " ".join(c.text for c in no_overlap) == text
 
 
 def test_overlap_is_skipped_when_a_sentence_is_longer_than_the_overlap():
     sentence = "This sentence is deliberately much longer than the overlap budget allows it to be."
     text = " ".join([sentence] * 20)
-    chunks = chunk_sections([Section(text)], target_chars=300, max_chars=400, overlap_chars=50)
+    chunks = chunk_sections([Section(text)], policy(target_chars=300, max_chars=400, overlap_chars=50))
     assert " ".join(c.text for c in chunks) == text
 
 
 def test_sentences_then_words_then_characters():
     long_sentence = "word " * 400  # one 2000-char sentence without punctuation
     giant_word = "x" * 2500
-    chunks = chunk_sections([Section(long_sentence + giant_word)], target_chars=200, max_chars=300, overlap_chars=0)
+    chunks = chunk_sections([Section(long_sentence + giant_word)],
+                            policy(target_chars=200, max_chars=300, overlap_chars=0))
     assert all(0 < len(c.text) <= 300 for c in chunks)
     assert "".join(c.text.replace(" ", "") for c in chunks) == (long_sentence + giant_word).replace(" ", "")
 
@@ -84,10 +91,7 @@ def test_sentences_then_words_then_characters():
 def test_table_rows_are_never_cut():
     rows = [f"Ciudad: Ciudad {i}; Dieta: {40 + i}; Hotel: {80 + i}; Nota: revisado en 2026" for i in range(60)]
     chunks = chunk_sections(
-        [Section("\n".join(rows), 0, "Sheet: Tarifas")],
-        target_chars=300,
-        max_chars=400,
-        overlap_chars=80,
+        [Section("\n".join(rows), 0, "Sheet: Tarifas")], policy(target_chars=300, max_chars=400, overlap_chars=80)
     )
     assert len(chunks) > 5
     seen = []
@@ -101,7 +105,7 @@ def test_table_rows_are_never_cut():
 
 def test_over_long_table_row_is_split_between_fields():
     row = "; ".join(f"Column {i}: value {i}" for i in range(100))
-    chunks = chunk_sections([Section(f"{row}\nA: b; C: d")], target_chars=300, max_chars=400)
+    chunks = chunk_sections([Section(f"{row}\nA: b; C: d")], policy(target_chars=300, max_chars=400))
     assert all(len(c.text) <= 400 for c in chunks)
     fields = [field for c in chunks for line in c.text.split("\n") for field in line.split("; ")]
     assert fields == [*row.split("; "), "A: b", "C: d"]
@@ -158,16 +162,18 @@ def test_random_text_never_exceeds_max(seed):
     ]
     text = " ".join(rng.choice(pieces) for _ in range(500))
     for target, limit, overlap in [(700, 1000, 100), (200, 250, 50), (50, 50, 10)]:
-        chunks = chunk_sections([Section(text)], target_chars=target, max_chars=limit, overlap_chars=overlap)
+        chunks = chunk_sections([Section(text)], policy(target_chars=target, max_chars=limit, overlap_chars=overlap))
         assert chunks
         assert all(0 < len(c.text) <= limit for c in chunks)
 
 
-def test_invalid_parameters():
+def test_invalid_parameters_are_refused_when_the_settings_are_read():
+    with pytest.raises(ValueError, match="max_chars must be at least target_chars"):
+        ChunkingPolicy(target_chars=500, max_chars=400)
+    with pytest.raises(ValueError, match="overlap_chars must be smaller"):
+        ChunkingPolicy(target_chars=100, max_chars=400, overlap_chars=100)
     with pytest.raises(ValueError):
-        chunk_sections([], target_chars=500, max_chars=400)
-    with pytest.raises(ValueError):
-        chunk_sections([], target_chars=100, max_chars=400, overlap_chars=100)
+        ChunkingPolicy(target_chars=10)  # below what an operator may set
     assert chunk_sections([]) == []
 
 
@@ -185,7 +191,7 @@ def test_parsed_spreadsheet_chunks_keep_headers(make_xlsx):
 def test_tables_are_chunked_a_few_rows_at_a_time():
     rows = "\n".join(f"Destino: Ciudad {i}; Dieta completa (€/día): {50 + i}; Media dieta (€/día): {25 + i}"
                      for i in range(30))
-    chunks = chunk_sections([Section(rows, heading="Sheet: Dietas")], table_target_chars=200)
+    chunks = chunk_sections([Section(rows, heading="Sheet: Dietas")], policy(table_target_chars=200))
     assert len(chunks) >= 10
     assert all(len(c.text) <= 260 for c in chunks)
     assert all(line.startswith("Destino:") for c in chunks for line in c.text.split("\n"))

@@ -17,8 +17,9 @@ from sentra_ingestion.adapters.registry import Registry
 from sentra_ingestion.app import MIGRATIONS
 from sentra_ingestion.domain.folder_sync import FolderSync
 from sentra_ingestion.domain.model import DocumentState, UploadOutcome, utcnow
-from sentra_ingestion.domain.parsing import ParseError, ParseLimits
+from sentra_ingestion.domain.parsing import ChunkingPolicy, ParseError, ParseLimits
 from sentra_ingestion.domain.service import DocumentService, Limits, UploadRequest, chunk_id
+from sentra_ingestion.events import BusPipelineEvents, on_dead_letter, on_indexed, on_uploaded
 
 ANA = Principal("ana", departments=("legal",))
 LUIS = Principal("luis", departments=("rrhh",))
@@ -52,10 +53,12 @@ async def env(tmp_path):
     bus = Recorder()
     limits = Limits(
         max_upload_bytes=10_000, parse=ParseLimits(), max_chunks_per_document=100,
-        chunking={"target_chars": 80, "max_chars": 120, "overlap_chars": 0}, batch_size=2,
+        chunking=ChunkingPolicy.model_construct(target_chars=80, max_chars=120, overlap_chars=0,
+                                                table_target_chars=300), batch_size=2,
         stall_timeout_seconds=60, stall_requeues=1,
     )
-    service = DocumentService(registry, BlobStore(tmp_path / "blobs"), InProcessParser(), bus, limits)
+    service = DocumentService(registry, BlobStore(tmp_path / "blobs"), InProcessParser(), BusPipelineEvents(bus),
+                              limits)
     yield service, registry, bus
     await engine.dispose()
 
@@ -113,7 +116,7 @@ async def test_other_departments_are_refused_or_invisible(env):
 async def test_parse_emits_batches_with_deterministic_chunk_ids(env):
     service, registry, bus = env
     doc = (await upload(service)).document
-    await service.process_uploaded(bus.of(events.DOCUMENT_UPLOADED)[0])
+    await on_uploaded(service, bus.of(events.DOCUMENT_UPLOADED)[0])
     batches = bus.of(events.CHUNKS_CREATED)
     chunks = [c for b in batches for c in b.chunks]
     assert len(chunks) == batches[0].total_chunks >= 2
@@ -126,7 +129,7 @@ async def test_parse_emits_batches_with_deterministic_chunk_ids(env):
 async def test_parse_failure_marks_failed_with_reason(env):
     service, registry, bus = env
     doc = (await upload(service, data=b"%PDF-1.4 broken", name="x.pdf")).document
-    await service.process_uploaded(bus.of(events.DOCUMENT_UPLOADED)[0])
+    await on_uploaded(service, bus.of(events.DOCUMENT_UPLOADED)[0])
     stored = await registry.get(doc.id)
     assert stored.state is DocumentState.FAILED and stored.failure_stage == "parse"
     assert bus.of(events.DOCUMENT_FAILED)[0].reason == stored.failure_reason
@@ -137,19 +140,19 @@ async def test_stale_events_are_ignored(env):
     doc = (await upload(service)).document
     old_event = bus.of(events.DOCUMENT_UPLOADED)[0]
     await upload(service, data=TEXT + b"v2")
-    await service.process_uploaded(old_event)  # version 1 is superseded
+    await on_uploaded(service, old_event)  # version 1 is superseded
     assert bus.of(events.CHUNKS_CREATED) == []
-    await service.on_indexed(events_pb2.DocumentIndexed(document_id=doc.id, version=1, chunk_count=3))
+    await on_indexed(service, events_pb2.DocumentIndexed(document_id=doc.id, version=1, chunk_count=3))
     assert (await registry.get(doc.id)).state is DocumentState.PROCESSING
 
 
 async def test_indexed_event_completes_and_late_one_for_deleted_doc_cleans_up(env):
     service, registry, bus = env
     doc = (await upload(service)).document
-    await service.on_indexed(events_pb2.DocumentIndexed(document_id=doc.id, version=1, chunk_count=3))
+    await on_indexed(service, events_pb2.DocumentIndexed(document_id=doc.id, version=1, chunk_count=3))
     assert (await registry.get(doc.id)).state is DocumentState.INDEXED
     await service.delete(ANA, doc.id)
-    await service.on_indexed(events_pb2.DocumentIndexed(document_id=doc.id, version=1, chunk_count=3))
+    await on_indexed(service, events_pb2.DocumentIndexed(document_id=doc.id, version=1, chunk_count=3))
     assert len(bus.of(events.DOCUMENT_DELETED)) == 2
 
 
@@ -157,7 +160,7 @@ async def test_dead_letter_fails_the_document(env):
     service, registry, _bus = env
     doc = (await upload(service)).document
     batch = events_pb2.ChunksCreated(document_id=doc.id, version=1)
-    await service.on_dead_letter(events_pb2.DeadLetter(
+    await on_dead_letter(service, events_pb2.DeadLetter(
         subject=events.CHUNKS_CREATED, consumer="embedding", deliveries=5, error="model crashed",
         payload=batch.SerializeToString()))
     stored = await registry.get(doc.id)

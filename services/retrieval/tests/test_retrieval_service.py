@@ -14,6 +14,7 @@ from sentra_retrieval.adapters.edge_store import EdgeStore
 from sentra_retrieval.domain.lexical import SparseEncoder
 from sentra_retrieval.domain.search import SearchMode
 from sentra_retrieval.domain.service import RetrievalService, scope_for
+from sentra_retrieval.events import index_batch
 
 DIM = 8
 ANA = Principal("ana", departments=("legal",))
@@ -75,21 +76,21 @@ def test_scope_never_widens():
 
 async def test_document_is_announced_only_when_all_batches_are_in(service):
     bus = Recorder()
-    await service.index_batch(batch("d1", 1, ["uno dos"], index=0, count=2, total=2), bus)
+    await index_batch(service, batch("d1", 1, ["uno dos"], index=0, count=2, total=2), bus)
     assert bus.of(events.DOCUMENT_INDEXED) == []
-    await service.index_batch(batch("d1", 1, ["tres cuatro"], index=1, count=2, total=2), bus)
+    await index_batch(service, batch("d1", 1, ["tres cuatro"], index=1, count=2, total=2), bus)
     # Redelivery of a batch changes nothing.
-    await service.index_batch(batch("d1", 1, ["tres cuatro"], index=1, count=2, total=2), bus)
+    await index_batch(service, batch("d1", 1, ["tres cuatro"], index=1, count=2, total=2), bus)
     assert [m.chunk_count for m in bus.of(events.DOCUMENT_INDEXED)] == [2, 2]
     assert await service.count("d1") == 2
 
 
 async def test_new_version_replaces_old_chunks_and_stale_batches_are_dropped(service):
     bus = Recorder()
-    await service.index_batch(batch("d1", 1, ["vacaciones antiguas", "otro texto"]), bus)
-    await service.index_batch(batch("d1", 2, ["vacaciones nuevas"]), bus)
+    await index_batch(service, batch("d1", 1, ["vacaciones antiguas", "otro texto"]), bus)
+    await index_batch(service, batch("d1", 2, ["vacaciones nuevas"]), bus)
     assert await service.count("d1") == 1
-    await service.index_batch(batch("d1", 1, ["vacaciones antiguas", "otro texto"]), bus)  # late, stale
+    await index_batch(service, batch("d1", 1, ["vacaciones antiguas", "otro texto"]), bus)  # late, stale
     assert await service.count("d1") == 1
     hits = await service.search(ANA, "vacaciones", top_k=5, mode=SearchMode.HYBRID, departments=[], document_ids=[])
     assert [h.text for h in hits] == ["vacaciones nuevas"]
@@ -97,8 +98,8 @@ async def test_new_version_replaces_old_chunks_and_stale_batches_are_dropped(ser
 
 async def test_search_is_scoped_to_the_callers_departments(service):
     bus = Recorder()
-    await service.index_batch(batch("nominas", 1, ["salario del director"], department="rrhh"), bus)
-    await service.index_batch(batch("contrato", 1, ["salario en el contrato"], department="legal"), bus)
+    await index_batch(service, batch("nominas", 1, ["salario del director"], department="rrhh"), bus)
+    await index_batch(service, batch("contrato", 1, ["salario en el contrato"], department="legal"), bus)
     for mode in SearchMode:
         hits = await service.search(ANA, "salario", top_k=5, mode=mode, departments=[], document_ids=[])
         assert {h.document_id for h in hits} == {"contrato"}

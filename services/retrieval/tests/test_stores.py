@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 from sentra_retrieval.adapters.edge_store import EdgeStore
 from sentra_retrieval.adapters.qdrant_store import QdrantServerStore
-from sentra_retrieval.adapters.store import VectorStore, open_store
+from sentra_retrieval.app import open_store
 from sentra_retrieval.domain.model import ScopeFilter
+from sentra_retrieval.domain.ports import VectorStore
 from sentra_retrieval.domain.search import SearchMode, hybrid_search
 
 HR = ScopeFilter(departments=("hr",))

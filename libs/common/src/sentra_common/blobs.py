@@ -19,9 +19,10 @@ class BlobStore:
             raise ValueError(f"invalid blob key {key!r}")
         return self.root / key[:2] / key
 
-    def put(self, data: bytes) -> str:
-        """Store bytes under their SHA-256 and return the key (idempotent)."""
-        key = hashlib.sha256(data).hexdigest()
+    def put(self, data: bytes, key: str | None = None) -> str:
+        """Store bytes under their SHA-256 and return the key (idempotent). A caller that
+        hashed the bytes already passes the digest as `key`, so they are hashed once."""
+        key = key or hashlib.sha256(data).hexdigest()
         path = self._path(key)
         if path.exists():
             return key

@@ -1,6 +1,11 @@
-"""NATS subjects of the Sentra events (payloads are `sentra.events.v1` messages)."""
+"""NATS subjects of the Sentra events (payloads are `sentra.events.v1` messages), and the
+port every service's domain publishes them through."""
 
 from __future__ import annotations
+
+from typing import Protocol
+
+from google.protobuf.message import Message
 
 # Stream holding the document pipeline: work queues and notifications.
 PIPELINE_STREAM = "SENTRA_PIPELINE"
@@ -25,3 +30,10 @@ STAGE_COMPLETED = "sentra.documents.v1.stage"
 
 def deadletter_subject(consumer: str) -> str:
     return f"{DEADLETTER_PREFIX}.{consumer}"
+
+
+class Publisher(Protocol):
+    """Publishes an event and returns once the stream has it (`sentra_common.nats.NatsBus`
+    implements it). `msg_id` makes a publish idempotent within the stream's duplicate window."""
+
+    async def publish(self, subject: str, message: Message, *, msg_id: str | None = None) -> None: ...

@@ -8,10 +8,10 @@ and mark themselves SERVING once their dependencies are ready.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 import time
-import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +26,6 @@ from sentra_common import telemetry
 from sentra_common.config import GrpcServerSettings
 from sentra_common.errors import SentraError, Unauthenticated
 from sentra_common.identity import ASSERTION_METADATA_KEY, AssertionVerifier, reset_assertion, set_assertion
-from sentra_common.logging import request_id_var
 from sentra_common.metrics import ServiceMetrics
 from sentra_common.principal import Principal, reset_principal, set_principal
 
@@ -66,10 +65,11 @@ class SentraServerInterceptor(grpc.aio.ServerInterceptor):
 
     `verify_principal` receives the invocation metadata and returns the verified
     principal or None; a call to a non-public method without one is refused with
-    UNAUTHENTICATED.
+    UNAUTHENTICATED. Without a `verify_principal` (the gateway, which authenticates end
+    users itself) the interceptor does everything else.
     """
 
-    def __init__(self, metrics: ServiceMetrics, verify_principal: PrincipalVerifier) -> None:
+    def __init__(self, metrics: ServiceMetrics, verify_principal: PrincipalVerifier | None) -> None:
         self.metrics = metrics
         self.verify_principal = verify_principal
         # Called with every call refused for want of a valid principal (see report_refusals).
@@ -108,12 +108,10 @@ class _Wrapper:
     def _enter(self, context: grpc.aio.ServicerContext):
         metadata = tuple(context.invocation_metadata() or ())
         carrier = {k: v for k, v in metadata if isinstance(v, str)}
-        rid = carrier.get("x-request-id") or uuid.uuid4().hex[:16]
-        rid_token = request_id_var.set(rid)
-        span_cm = telemetry.tracer().start_as_current_span(
-            self.method, context=telemetry.extract(carrier), kind=trace.SpanKind.SERVER
-        )
-        span_cm.__enter__()
+        scope = contextlib.ExitStack()
+        rid = scope.enter_context(telemetry.server_request(self.method, carrier))
+        if self.i.verify_principal is None:
+            return rid, scope, None  # the servicer authenticates its callers (the gateway)
         try:
             verified = self.i.verify_principal(metadata)
         except SentraError as exc:
@@ -130,14 +128,13 @@ class _Wrapper:
         principal, assertion = verified if verified is not None else (None, None)
         principal_token = set_principal(principal)
         assertion_token = set_assertion(assertion)
-        return rid, (rid_token, span_cm, principal_token, assertion_token), err
+        scope.callback(reset_principal, principal_token)
+        scope.callback(reset_assertion, assertion_token)
+        return rid, scope, err
 
-    def _exit(self, tokens) -> None:
-        rid_token, span_cm, principal_token, assertion_token = tokens
-        reset_assertion(assertion_token)
-        reset_principal(principal_token)
-        span_cm.__exit__(None, None, None)
-        request_id_var.reset(rid_token)
+    @staticmethod
+    def _exit(scope: contextlib.ExitStack) -> None:
+        scope.close()
 
     async def _abort(self, context, exc: BaseException, rid: str) -> grpc.StatusCode:
         if isinstance(exc, SentraError):
@@ -150,47 +147,42 @@ class _Wrapper:
             logger.exception("unexpected error", extra={"method": self.method})
         trace.get_current_span().set_status(trace.Status(trace.StatusCode.ERROR, code.name))
         self.i.metrics.grpc_requests.labels(self.method, code.name).inc()
-        await context.abort(code, message)
+        trailers = exc.trailing_metadata() if isinstance(exc, SentraError) else ()
+        await context.abort(code, message, trailing_metadata=trailers)
         return code  # not reached: abort raises
+
+    @contextlib.asynccontextmanager
+    async def _serving(self, context: grpc.aio.ServicerContext):
+        """One call: its request scope, the principal check, errors turned into statuses,
+        and its metrics."""
+        started = time.perf_counter()
+        rid, scope, err = self._enter(context)
+        try:
+            if err is not None:
+                raise err
+            yield
+            code = context.code() or grpc.StatusCode.OK
+            self.i.metrics.grpc_requests.labels(self.method, getattr(code, "name", "OK")).inc()
+        except (grpc.aio.AbortError, asyncio.CancelledError):
+            raise
+        except BaseException as exc:
+            await self._abort(context, exc, rid)
+        finally:
+            self.i.metrics.grpc_duration.labels(self.method).observe(time.perf_counter() - started)
+            self._exit(scope)
 
     def unary(self, behavior):
         async def wrapped(request, context):
-            started = time.perf_counter()
-            rid, tokens, err = self._enter(context)
-            try:
-                if err is not None:
-                    raise err
-                response = await behavior(request, context)
-                code = context.code() or grpc.StatusCode.OK
-                self.i.metrics.grpc_requests.labels(self.method, getattr(code, "name", "OK")).inc()
-                return response
-            except (grpc.aio.AbortError, asyncio.CancelledError):
-                raise
-            except BaseException as exc:
-                await self._abort(context, exc, rid)
-            finally:
-                self.i.metrics.grpc_duration.labels(self.method).observe(time.perf_counter() - started)
-                self._exit(tokens)
+            async with self._serving(context):
+                return await behavior(request, context)
 
         return wrapped
 
     def streaming(self, behavior):
         async def wrapped(request, context):
-            started = time.perf_counter()
-            rid, tokens, err = self._enter(context)
-            try:
-                if err is not None:
-                    raise err
+            async with self._serving(context):
                 async for item in behavior(request, context):
                     yield item
-                self.i.metrics.grpc_requests.labels(self.method, "OK").inc()
-            except (grpc.aio.AbortError, asyncio.CancelledError):
-                raise
-            except BaseException as exc:
-                await self._abort(context, exc, rid)
-            finally:
-                self.i.metrics.grpc_duration.labels(self.method).observe(time.perf_counter() - started)
-                self._exit(tokens)
 
         return wrapped
 
@@ -205,17 +197,17 @@ class GrpcServer:
         metrics: ServiceMetrics,
         verify_principal: PrincipalVerifier | None,
     ) -> None:
-        """`verify_principal` None: no principal interceptor (the gateway authenticates
-        callers itself)."""
+        """`verify_principal` None: calls are not checked for a signed principal (the
+        gateway authenticates end users itself); request ids, spans, error mapping and
+        metrics apply to every server alike."""
         self.settings = settings
         self.service_name = service_name
         options = [
             ("grpc.max_receive_message_length", settings.max_message_bytes),
             ("grpc.max_send_message_length", settings.max_message_bytes),
         ]
-        self.interceptor = None if verify_principal is None else SentraServerInterceptor(metrics, verify_principal)
-        interceptors = [] if self.interceptor is None else [self.interceptor]
-        self.server = grpc.aio.server(interceptors=interceptors, options=options)
+        self.interceptor = SentraServerInterceptor(metrics, verify_principal)
+        self.server = grpc.aio.server(interceptors=[self.interceptor], options=options)
         self.health = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
         self._service_names: list[str] = [reflection.SERVICE_NAME, health.SERVICE_NAME]
@@ -224,13 +216,18 @@ class GrpcServer:
     def report_refusals(self, report: Callable[[RefusedCall], None]) -> None:
         """Have every call refused for want of a valid principal reported (the services
         publish them for the gateway's audit log)."""
-        if self.interceptor is not None:
-            self.interceptor.on_refused = report
+        self.interceptor.on_refused = report
 
     def add_service(self, full_name: str, register: Callable[[Any], None]) -> None:
         """Register a servicer; `full_name` is e.g. `sentra.ingestion.v1.IngestionService`."""
         register(self.server)
         self._service_names.append(full_name)
+
+    def add_generic_handler(self, handler: grpc.GenericRpcHandler, full_names: Iterable[str]) -> None:
+        """Serve the services `full_names` through one generic handler (the gateway's public
+        API); they are listed in reflection and health like registered servicers."""
+        self.server.add_generic_rpc_handlers((handler,))
+        self._service_names.extend(full_names)
 
     async def start(self) -> int:
         reflection.enable_server_reflection(self._service_names, self.server)

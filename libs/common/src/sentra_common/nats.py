@@ -244,6 +244,31 @@ class EventBus:
                 await self.nc.drain()
 
 
+async def connect_reporting_refusals(settings: NatsSettings, service: str, metrics: ServiceMetrics,
+                                     server) -> EventBus:
+    """Connect to NATS and have every call `server` (a `GrpcServer`) refuses for want of a
+    valid principal reported there, for the gateway's audit log."""
+    bus = EventBus(settings, service, metrics)
+    await bus.connect()
+    server.report_refusals(refusal_reporter(bus, service))
+    return bus
+
+
+def event_consumer(enabled: bool, settings: NatsSettings, service: str, metrics: ServiceMetrics, server,
+                   subscribe: Callable[[EventBus], None]) -> Callable[[], Awaitable[EventBus | None]]:
+    """`runtime.serving`'s `connect_events` for a service that consumes events when
+    `enabled`: connect (reporting refused calls), then `subscribe(bus)`."""
+
+    async def connect() -> EventBus | None:
+        if not enabled:
+            return None
+        bus = await connect_reporting_refusals(settings, service, metrics, server)
+        subscribe(bus)
+        return bus
+
+    return connect
+
+
 def refusal_reporter(bus: EventBus, service: str):
     """A `GrpcServer.report_refusals` callback publishing `sentra.audit.v1.refused`
     (fire and forget: a refused call is not delayed by the report)."""

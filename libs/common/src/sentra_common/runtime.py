@@ -6,20 +6,52 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
-from collections.abc import Callable
-from contextlib import AbstractAsyncContextManager
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import TypeVar
 
 from sentra_common.config import ServiceSettings, load_settings
-from sentra_common.grpc_server import PrincipalVerifier, assertion_verifier, install_shutdown_signals
+from sentra_common.grpc_server import GrpcServer, PrincipalVerifier, assertion_verifier, install_shutdown_signals
 from sentra_common.identity import AssertionSigner, AssertionVerifier
 from sentra_common.logging import configure_logging
 from sentra_common.metrics import start_metrics_server
+from sentra_common.nats import EventBus
 from sentra_common.telemetry import configure_tracing
 
 logger = logging.getLogger(__name__)
 
 S = TypeVar("S", bound=ServiceSettings)
+
+
+@asynccontextmanager
+async def serving(server: GrpcServer, connect_events: Callable[[], Awaitable[EventBus | None]] | None = None):
+    """Start `server`, connect its event bus (`connect_events` returns it, or None when the
+    service consumes no events), then mark it SERVING; on the way out NOT_SERVING first,
+    the bus closed, the server drained."""
+    bus: EventBus | None = None
+    try:
+        await server.start()
+        if connect_events is not None:
+            bus = await connect_events()
+        await server.set_serving(True)
+        yield server
+    finally:
+        await server.set_serving(False)
+        if bus is not None:
+            await bus.close()
+        await server.stop()
+
+
+async def every(seconds: float, job: Callable[[], Awaitable[object]], name: str) -> None:
+    """Run `job` every `seconds`, forever (cancel the task to stop). A failed pass is
+    logged and the next one runs on time: a database or service away for a moment
+    must not end a periodic task (the reconciler, the watchdog, a folder connector)."""
+    while True:
+        await asyncio.sleep(seconds)
+        try:
+            await job()
+        except Exception:
+            logger.warning("%s failed; trying again in %.0f s", name, seconds, exc_info=True)
 
 
 def principal_verifier(service: str, settings: ServiceSettings) -> PrincipalVerifier:

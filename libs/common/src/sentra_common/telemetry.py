@@ -3,17 +3,23 @@ in gRPC metadata and NATS headers so a trace follows a document across services.
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Mapping, MutableMapping
+import re
+import uuid
+from collections.abc import Iterator, Mapping, MutableMapping
 
 from opentelemetry import propagate, trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
+from sentra_common.logging import request_id_var
+
 logger = logging.getLogger(__name__)
 
 TRACER_NAME = "sentra"
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 
 def configure_tracing(
@@ -52,3 +58,20 @@ def inject(carrier: MutableMapping[str, str]) -> MutableMapping[str, str]:
 def extract(carrier: Mapping[str, str]):
     """A context whose parent is the trace context found in `carrier`."""
     return propagate.extract(dict(carrier))
+
+
+@contextlib.contextmanager
+def server_request(name: str, carrier: Mapping[str, str]) -> Iterator[str]:
+    """The scope of one request a server handles (gRPC or HTTP): its request id (the
+    caller's `x-request-id`, or a new one) on every log line, and a server span that
+    continues the caller's trace. Yields the request id; one that is not 1–64 letters,
+    digits, '.', '_' or '-' is replaced, so a caller cannot forge log lines with it."""
+    rid = carrier.get("x-request-id") or ""
+    if not _REQUEST_ID.fullmatch(rid):
+        rid = uuid.uuid4().hex[:16]
+    token = request_id_var.set(rid)
+    try:
+        with tracer().start_as_current_span(name, context=extract(carrier), kind=trace.SpanKind.SERVER):
+            yield rid
+    finally:
+        request_id_var.reset(token)

@@ -5,17 +5,17 @@ from __future__ import annotations
 from contextlib import asynccontextmanager
 
 from sentra.embedding.v1 import embedding_pb2_grpc
-from sentra.events.v1 import events_pb2
-from sentra_common import events
 from sentra_common.grpc_server import GrpcServer
 from sentra_common.metrics import ServiceMetrics
-from sentra_common.nats import Delivery, EventBus, refusal_reporter
-from sentra_common.runtime import principal_verifier
+from sentra_common.nats import event_consumer
+from sentra_common.runtime import principal_verifier, serving
 
-from sentra_embedding.adapters.backends import EmbeddingBackend, LocalBackend, TeiBackend
+from sentra_embedding.adapters.backends import LocalBackend, TeiBackend
 from sentra_embedding.config import EmbeddingSettings
 from sentra_embedding.domain.batcher import MicroBatcher
+from sentra_embedding.domain.ports import EmbeddingBackend
 from sentra_embedding.domain.service import EmbeddingService
+from sentra_embedding.events import subscribe
 from sentra_embedding.servicer import EmbeddingServicer
 
 SERVICE = "embedding"
@@ -44,26 +44,12 @@ async def embedding_app(settings: EmbeddingSettings, backend: EmbeddingBackend |
         "sentra.embedding.v1.EmbeddingService",
         lambda s: embedding_pb2_grpc.add_EmbeddingServiceServicer_to_server(servicer, s),
     )
-    bus: EventBus | None = None
+    connect_events = event_consumer(settings.consume_events, settings.nats, SERVICE, metrics, server,
+                                    lambda bus: subscribe(bus, service))
+
     try:
-        await server.start()
-        if settings.consume_events:
-            bus = EventBus(settings.nats, SERVICE, metrics)
-            await bus.connect()
-            server.report_refusals(refusal_reporter(bus, SERVICE))
-
-            async def on_chunks(delivery: Delivery[events_pb2.ChunksCreated]) -> None:
-                await service.embed_chunks(delivery.message, bus)
-
-            bus.subscribe(
-                events.CHUNKS_CREATED, "embedding", events_pb2.ChunksCreated, on_chunks, concurrency=2, batch=2
-            )
-        await server.set_serving(True)
-        yield server
+        async with serving(server, connect_events):
+            yield server
     finally:
-        await server.set_serving(False)
-        if bus is not None:
-            await bus.close()
-        await server.stop()
         await batcher.close()
         await backend.close()

@@ -8,12 +8,9 @@ import asyncio
 import contextlib
 import logging
 from contextlib import asynccontextmanager
-from datetime import UTC
 from pathlib import Path
 
 import uvicorn
-from sentra.events.v1 import events_pb2
-from sentra_common import events
 from sentra_common.db import create_engine, migrate
 from sentra_common.grpc_client import open_channel
 from sentra_common.grpc_server import GrpcServer, write_port_file
@@ -23,10 +20,11 @@ from sentra_common.nats import EventBus
 from sentra_common.runtime import required_signer
 
 from sentra_gateway import local
-from sentra_gateway.audit import AuditLog, AuditRecord
+from sentra_gateway.audit import AuditLog
 from sentra_gateway.auth import Authenticator
 from sentra_gateway.config import GatewaySettings
 from sentra_gateway.core import Gateway
+from sentra_gateway.events import subscribe
 from sentra_gateway.grpc_api import PublicApi
 from sentra_gateway.http_api import create_http_app
 from sentra_gateway.ratelimit import RateLimiter
@@ -71,15 +69,10 @@ async def gateway_app(settings: GatewaySettings):
             default_deadline=settings.client.deadline_seconds,
         )
         local.install(gateway, audit)
-        server.server.add_generic_rpc_handlers((PublicApi(gateway),))
-        # The generic handler above serves these; registering the names lists them in
-        # reflection and health.
-        for name in public_services():
-            server.add_service(name, lambda _s: None)
+        server.add_generic_handler(PublicApi(gateway), public_services())
         await server.start()
         await bus.connect()
-        bus.subscribe(events.REFUSED_CALL, "gateway-audit", events_pb2.RefusedCall,
-                      lambda d: audit.append(refused_call_record(d.message)), batch=32)
+        subscribe(bus, audit)
         if settings.http.port >= 0:
             http_server, http_task = await _start_http(gateway, settings)
         await server.set_serving(True)
@@ -95,15 +88,6 @@ async def gateway_app(settings: GatewaySettings):
             await channel.close()
         await authenticator.close()
         await engine.dispose()
-
-
-def refused_call_record(event: events_pb2.RefusedCall) -> AuditRecord:
-    """A call an internal service refused because it did not come through the gateway."""
-    return AuditRecord(
-        method=event.method, result=event.code, peer=event.peer, request_id=event.request_id,
-        detail=f"direct call to the {event.service} service, around the gateway: {event.detail}",
-        at=event.at.ToDatetime(tzinfo=UTC),
-    )
 
 
 async def _start_http(gateway: Gateway, settings: GatewaySettings) -> tuple[uvicorn.Server, asyncio.Task]:

@@ -15,7 +15,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import grpc
-from sentra_common.errors import PermissionDenied, ResourceExhausted, SentraError, Unavailable
+from google.protobuf import any_pb2, duration_pb2
+from google.rpc import code_pb2, error_details_pb2, status_pb2
+from sentra_common.errors import PermissionDenied, ResourceExhausted, SentraError, Unavailable, from_rpc_error
 from sentra_common.identity import ASSERTION_METADATA_KEY, AssertionSigner
 from sentra_common.metrics import ServiceMetrics
 from sentra_common.principal import Principal
@@ -28,22 +30,20 @@ from sentra_gateway.routes import Route, document_ids, request_department
 logger = logging.getLogger(__name__)
 
 
-class BackendError(SentraError):
-    """An internal service refused or failed: its status and message pass through."""
-
-    def __init__(self, code: grpc.StatusCode, message: str) -> None:
-        super().__init__(message)
-        self._code = code
-
-    @property
-    def code(self) -> grpc.StatusCode:  # type: ignore[override]
-        return self._code
-
-
 class RateLimited(ResourceExhausted):
     def __init__(self, message: str, retry_after: float) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+    def trailing_metadata(self) -> tuple[tuple[str, str | bytes], ...]:
+        """google.rpc.RetryInfo in grpc-status-details-bin, and a plain retry-after-ms header."""
+        milliseconds = max(1, round(self.retry_after * 1000))
+        delay = duration_pb2.Duration()
+        delay.FromMilliseconds(milliseconds)
+        detail = any_pb2.Any()
+        detail.Pack(error_details_pb2.RetryInfo(retry_delay=delay))
+        status = status_pb2.Status(code=code_pb2.RESOURCE_EXHAUSTED, message=self.message, details=[detail])
+        return ("grpc-status-details-bin", status.SerializeToString()), ("retry-after-ms", str(milliseconds))
 
 
 @dataclass
@@ -53,6 +53,7 @@ class Call:
     route: Route
     credentials: Credentials
     request_id: str
+    transport: str = "grpc"  # or "http"
     started: float = field(default_factory=time.perf_counter)
     principal: Principal | None = None
     department: str = ""
@@ -92,8 +93,9 @@ class Gateway:
 
     # Steps shared by every call kind ---------------------------------------------------
 
-    def new_call(self, route: Route, credentials: Credentials, request_id: str | None) -> Call:
-        return Call(route, credentials, request_id or uuid.uuid4().hex[:16])
+    def new_call(self, route: Route, credentials: Credentials, request_id: str | None,
+                 transport: str = "grpc") -> Call:
+        return Call(route, credentials, request_id or uuid.uuid4().hex[:16], transport)
 
     async def admit(self, call: Call) -> str:
         """Authenticate, authorize and rate-limit; returns the assertion to forward."""
@@ -130,8 +132,9 @@ class Gateway:
             result, detail = "INTERNAL", f"internal error (request id {call.request_id})"
         if self.authenticator.development:
             detail = f"[development identity] {detail}".strip()
-        self.metrics.grpc_requests.labels(call.route.path, result).inc()
-        self.metrics.grpc_duration.labels(call.route.path).observe(time.perf_counter() - call.started)
+        if call.transport == "http":  # gRPC calls are counted by the shared server interceptor
+            self.metrics.grpc_requests.labels(call.route.path, result).inc()
+            self.metrics.grpc_duration.labels(call.route.path).observe(time.perf_counter() - call.started)
         try:
             await self.audit.append(call.record(result, detail))
         except Exception:
@@ -181,7 +184,8 @@ class Gateway:
                 response = await self.local[call.route.name](call, request)
             else:
                 stub = self._stub(call)
-                response = await _backend(stub(request, timeout=timeout or self.default_deadline, metadata=metadata))
+                deadline = timeout or self.default_deadline
+                response = await _backend(call, stub(request, timeout=deadline, metadata=metadata))
             call.documents.extend(document_ids(response))
             return response
 
@@ -199,7 +203,7 @@ class Gateway:
             if first is not None:
                 call.department = request_department(first)
             stub = self._stub(call)
-            response = await _backend(stub(replay(), timeout=timeout or self.default_deadline, metadata=metadata))
+            response = await _backend(call, stub(replay(), timeout=timeout or self.default_deadline, metadata=metadata))
             call.documents.extend(document_ids(response))
             return response
 
@@ -214,12 +218,12 @@ class Gateway:
                     call.documents.extend(document_ids(item))
                     yield item
             except grpc.aio.AioRpcError as exc:
-                raise BackendError(exc.code(), exc.details() or exc.code().name) from None
+                raise from_rpc_error(exc, call.route.backend) from None
 
 
-async def _backend(awaitable: Awaitable[Any]) -> Any:
+async def _backend(call: Call, awaitable: Awaitable[Any]) -> Any:
     try:
         return await awaitable
     except grpc.aio.AioRpcError as exc:
-        raise BackendError(exc.code(), exc.details() or exc.code().name) from None
+        raise from_rpc_error(exc, call.route.backend) from None
 

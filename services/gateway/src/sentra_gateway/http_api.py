@@ -26,7 +26,10 @@ from pydantic import BaseModel, Field
 from sentra.gateway.v1 import gateway_pb2
 from sentra.ingestion.v1 import ingestion_pb2
 from sentra.retrieval.v1 import retrieval_pb2
+from sentra_common import telemetry
+from sentra_common.api_names import DOCUMENT_STATES
 from sentra_common.errors import InvalidArgument, NotFound, SentraError
+from sentra_common.logging import request_id_var
 
 from sentra_gateway import openai_api
 from sentra_gateway.auth import DEV_IDENTITY_HEADER, Credentials
@@ -79,10 +82,20 @@ def create_http_app(gateway: Gateway) -> FastAPI:
             dev_identity=request.headers.get(DEV_IDENTITY_HEADER),
             peer=request.client.host if request.client else "",
         )
-        return gateway.new_call(route, credentials, request.headers.get("x-request-id"))
+        return gateway.new_call(route, credentials, request_id_var.get(), transport="http")
 
     async def unary(request: Request, path: str, message) -> dict[str, Any]:
         return to_json(await gateway.unary(new_call(request, path), message, None))
+
+    @app.middleware("http")
+    async def request_scope(request: Request, call_next):
+        """The request id (the caller's `x-request-id` or a new one) on every log line of
+        the request and in the reply's `x-request-id`, and a server span, as for gRPC."""
+        carrier = {k: v for k, v in request.headers.items()}
+        with telemetry.server_request(f"HTTP {request.method} {request.url.path}", carrier) as request_id:
+            response = await call_next(request)
+            response.headers["x-request-id"] = request_id
+            return response
 
     @app.exception_handler(SentraError)
     async def sentra_error(request: Request, exc: SentraError) -> JSONResponse:
@@ -114,7 +127,7 @@ def create_http_app(gateway: Gateway) -> FastAPI:
     async def list_documents(
         request: Request, department: str = "", state: str = "", page_size: int = 100, page_token: str = ""
     ):
-        states = {"": 0, **{s.lower(): v for s, v in _states().items()}}
+        states = {"": 0, **{s.lower(): v for s, v in DOCUMENT_STATES.items()}}
         if state.lower() not in states:
             raise InvalidArgument(f"state must be one of {', '.join(k for k in states if k)}")
         message = ingestion_pb2.ListDocumentsRequest(
@@ -215,14 +228,6 @@ def create_http_app(gateway: Gateway) -> FastAPI:
 
     app.include_router(openai_api.router(gateway, new_call))
     return app
-
-
-def _states() -> dict[str, int]:
-    return {
-        name.removeprefix("DOCUMENT_STATE_"): value
-        for name, value in ingestion_pb2.DocumentState.items()
-        if value
-    }
 
 
 def _modes() -> dict[str, int]:

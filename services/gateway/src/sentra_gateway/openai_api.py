@@ -46,6 +46,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from google.protobuf import json_format
 from pydantic import BaseModel, ConfigDict, Field
 from sentra.inference.v1 import inference_pb2
+from sentra_common.api_names import STRATEGY_NAMES, strategy_value, streamed_remainder
 from sentra_common.errors import InvalidArgument, NotFound, SentraError, Unavailable
 
 from sentra_gateway.core import Call, Gateway
@@ -57,13 +58,6 @@ DEFAULT_MODEL = "sentra"
 INFERENCE = "/sentra.inference.v1.InferenceService/"
 INT32_MAX = 2**31 - 1
 
-STRATEGIES = {
-    "": inference_pb2.ANSWER_STRATEGY_UNSPECIFIED,
-    "generative": inference_pb2.ANSWER_STRATEGY_GENERATIVE,
-    "extractive": inference_pb2.ANSWER_STRATEGY_EXTRACTIVE,
-    "reader": inference_pb2.ANSWER_STRATEGY_READER,
-}
-STRATEGY_NAMES = {v: k for k, v in STRATEGIES.items()}
 
 # OpenAI's error `type` for each status Sentra answers with.
 ERROR_TYPES = {
@@ -267,7 +261,7 @@ def answer_request(body: ChatCompletionRequest) -> inference_pb2.AnswerRequest:
         max_tokens=body.max_completion_tokens or body.max_tokens or 0,
         top_k=body.sentra.top_k,
         departments=body.sentra.departments,
-        strategy=STRATEGIES[body.sentra.strategy],
+        strategy=strategy_value(body.sentra.strategy),
     )
 
 
@@ -388,7 +382,7 @@ async def sse(
         if final is None:
             raise Unavailable("the inference service ended the answer without its final message; try again")
         text = "".join(streamed)
-        rest = final.answer[len(text):] if final.answer.startswith(text) else ""
+        rest = streamed_remainder(text, final.answer)
         yield chunk({"content": (held or "") + rest}, **extensions(final))
         yield chunk({}, finish_reason(body, final))
         if include_usage:

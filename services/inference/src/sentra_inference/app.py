@@ -12,17 +12,17 @@ from sentra.inference.v1 import inference_pb2_grpc
 from sentra_common.db import create_engine, migrate
 from sentra_common.grpc_server import GrpcServer
 from sentra_common.metrics import ServiceMetrics
-from sentra_common.nats import EventBus, refusal_reporter
-from sentra_common.runtime import principal_verifier
+from sentra_common.nats import EventBus, connect_reporting_refusals
+from sentra_common.runtime import every, principal_verifier
 
-from sentra_inference.backends.base import GenerationBackend
-from sentra_inference.backends.reader import DEFAULT_READER_DIR, LocalReader
+from sentra_inference.adapters.reader import DEFAULT_READER_DIR, LocalReader
+from sentra_inference.adapters.registry_store import SqlRegistryStore
+from sentra_inference.adapters.retrieval_client import RetrievalClient
 from sentra_inference.config import InferenceSettings
-from sentra_inference.domain.answering import AnswerPolicy, AnswerService
+from sentra_inference.domain.answering import AnswerService
+from sentra_inference.domain.ports import GenerationBackend
 from sentra_inference.domain.registry import AdapterRegistry
-from sentra_inference.retrieval_client import RetrievalClient
 from sentra_inference.servicer import InferenceServicer
-from sentra_inference.store import RegistryStore
 
 SERVICE = "inference"
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -31,7 +31,7 @@ logger = logging.getLogger(__name__)
 
 def build_backend(settings: InferenceSettings) -> GenerationBackend:
     if settings.backend == "vllm":
-        from sentra_inference.backends.vllm import VllmBackend
+        from sentra_inference.adapters.vllm import VllmBackend
 
         v = settings.vllm
         return VllmBackend(
@@ -39,7 +39,7 @@ def build_backend(settings: InferenceSettings) -> GenerationBackend:
             port=v.port, api_key=v.api_key, request_timeout_seconds=v.request_timeout_seconds,
             reconcile_interval_seconds=v.reconcile_interval_seconds,
         )
-    from sentra_inference.backends.local import LocalBackend
+    from sentra_inference.adapters.local import LocalBackend
 
     local = settings.local
     return LocalBackend(
@@ -54,16 +54,6 @@ def build_reader(settings: InferenceSettings) -> LocalReader | None:
         return None
     r = settings.reader
     return LocalReader(r.path or DEFAULT_READER_DIR, dtype=r.dtype, threshold=r.threshold)
-
-
-async def _sync_registry(registry: AdapterRegistry, interval: float) -> None:
-    """The reconciler: re-read the registry and make the backend match, forever."""
-    while True:
-        await asyncio.sleep(interval)
-        try:
-            await registry.sync()
-        except Exception:  # the database or backend is away for a moment: next pass
-            logger.warning("adapter registry sync failed; retrying", exc_info=True)
 
 
 @asynccontextmanager
@@ -81,10 +71,10 @@ async def inference_app(settings: InferenceSettings):
         await backend.start()
         if reader is not None:
             await reader.start()
-        registry = AdapterRegistry(RegistryStore(engine), backend)
+        registry = AdapterRegistry(SqlRegistryStore(engine), backend)
         await registry.sync()
         answers = AnswerService(
-            retrieval, registry, backend, AnswerPolicy(**settings.answer.model_dump()), reader=reader,
+            retrieval, registry, backend, settings.answer, reader=reader,
         )
         servicer = InferenceServicer(answers, registry)
         server.add_service(
@@ -93,10 +83,10 @@ async def inference_app(settings: InferenceSettings):
         )
         await server.start()
         if settings.report_refusals:
-            bus = EventBus(settings.nats, SERVICE, metrics)
-            await bus.connect()
-            server.report_refusals(refusal_reporter(bus, SERVICE))
-        sync_task = asyncio.create_task(_sync_registry(registry, settings.registry_sync_seconds))
+            bus = await connect_reporting_refusals(settings.nats, SERVICE, metrics, server)
+        sync_task = asyncio.create_task(
+            # The reconciler: re-read the registry and make the backend match.
+            every(settings.registry_sync_seconds, registry.sync, "adapter registry sync"))
         await server.set_serving(True)
         yield server
     finally:

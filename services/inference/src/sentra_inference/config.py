@@ -9,11 +9,13 @@ from pydantic import BaseModel, Field, model_validator
 from pydantic_settings import SettingsConfigDict
 from sentra_common.config import DatabaseSettings, NatsSettings, ServiceSettings
 
+from sentra_inference.domain.answering import AnswerPolicy
+
 
 class LocalModelSettings(BaseModel):
     """The embedded base model on this machine's CPU (or GPU)."""
 
-    # The converted base model (`python -m sentra_inference.backends.model_files DIR` makes it).
+    # The converted base model (`python -m sentra_inference.adapters.model_files DIR` makes it).
     model_dir: Path = Path("~/.cache/sentra/models/gemma-3-270m")
     # Requests decoded together in one batch, and how long the first waits for company.
     max_batch_size: int = Field(default=8, ge=1, le=64)
@@ -54,26 +56,6 @@ class ReaderSettings(BaseModel):
     threshold: float | None = None
 
 
-class AnswerSettings(BaseModel):
-    # reader: the learned reader's short answer and supporting quote (measured best on
-    # held-out data, see bench/README.md); extractive: quote the sentences that share most
-    # terms with the question (no model); generative: grounded few-shot generation.
-    default_strategy: Literal["reader", "extractive", "generative"] = "reader"
-    top_k: int = Field(default=6, ge=1)
-    max_top_k: int = Field(default=20, ge=1)
-    max_question_chars: int = Field(default=2000, ge=1)
-    # Without the reader (extractive, or generative with the reader disabled): share of the
-    # question's rarity-weighted terms the best passage must contain; below it the answer
-    # is "not in the documents". With the reader, its calibrated threshold decides.
-    min_support: float = Field(default=0.5, ge=0, le=1)
-    generative_passages: int = Field(default=3, ge=1, le=20)
-    passage_chars: int = Field(default=700, ge=50)
-    max_tokens: int = Field(default=96, ge=1)
-    max_tokens_limit: int = Field(default=512, ge=1)
-    # completion: few-shot text for a base model; chat: messages for an instruction-tuned one.
-    prompt_format: Literal["completion", "chat"] = "completion"
-
-
 class InferenceSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="SENTRA_INFERENCE_", env_nested_delimiter="__")
 
@@ -82,7 +64,7 @@ class InferenceSettings(ServiceSettings):
     base_model: str = "gemma-3-270m"
     local: LocalModelSettings = LocalModelSettings()
     vllm: VllmSettings = VllmSettings()
-    answer: AnswerSettings = AnswerSettings()
+    answer: AnswerPolicy = AnswerPolicy()
     reader: ReaderSettings = ReaderSettings()
     database: DatabaseSettings = DatabaseSettings()
     retrieval_target: str = "127.0.0.1:50053"

@@ -4,20 +4,21 @@ from __future__ import annotations
 
 from google.protobuf.timestamp_pb2 import Timestamp
 from sentra.inference.v1 import inference_pb2, inference_pb2_grpc
+from sentra_common.api_names import STRATEGIES, STRATEGY_NAMES
 from sentra_common.principal import current_principal
 
-from sentra_inference.backends.base import GenerationRequest
-from sentra_inference.domain.answering import EXTRACTIVE, GENERATIVE, READER, Answer, AnswerService, Question
+from sentra_inference.domain.answering import Answer, AnswerService, Question
+from sentra_inference.domain.ports import (
+    ACTIVE,
+    FAILED,
+    INACTIVE,
+    REGISTERED,
+    AdapterRecord,
+    AliasRecord,
+    GenerationRequest,
+)
 from sentra_inference.domain.registry import AdapterRegistry
-from sentra_inference.store import ACTIVE, FAILED, INACTIVE, REGISTERED, AdapterRecord, AliasRecord
 
-_STRATEGIES = {
-    inference_pb2.ANSWER_STRATEGY_UNSPECIFIED: "",
-    inference_pb2.ANSWER_STRATEGY_EXTRACTIVE: EXTRACTIVE,
-    inference_pb2.ANSWER_STRATEGY_GENERATIVE: GENERATIVE,
-    inference_pb2.ANSWER_STRATEGY_READER: READER,
-}
-_STRATEGY_PROTO = {name: proto for proto, name in _STRATEGIES.items() if name}
 _STATES = {
     REGISTERED: inference_pb2.ADAPTER_STATE_REGISTERED, ACTIVE: inference_pb2.ADAPTER_STATE_ACTIVE,
     INACTIVE: inference_pb2.ADAPTER_STATE_INACTIVE, FAILED: inference_pb2.ADAPTER_STATE_FAILED,
@@ -28,14 +29,14 @@ MAX_GENERATE_TOKENS = 1024
 def _question(request: inference_pb2.AnswerRequest) -> Question:
     return Question(
         text=request.question, top_k=request.top_k, departments=tuple(request.departments),
-        adapter=request.adapter, strategy=_STRATEGIES.get(request.strategy, ""), max_tokens=request.max_tokens,
+        adapter=request.adapter, strategy=STRATEGY_NAMES.get(request.strategy, ""), max_tokens=request.max_tokens,
     )
 
 
 def answer_proto(answer: Answer) -> inference_pb2.AnswerResponse:
     return inference_pb2.AnswerResponse(
         answer=answer.text, not_found=answer.not_found, adapter=answer.adapter,
-        strategy=_STRATEGY_PROTO[answer.strategy], prompt_tokens=answer.prompt_tokens,
+        strategy=STRATEGIES[answer.strategy], prompt_tokens=answer.prompt_tokens,
         completion_tokens=answer.completion_tokens, direct_answer=answer.direct_answer,
         parts=[
             inference_pb2.AnswerPart(question=p.question, answer=p.answer, citation=p.citation) for p in answer.parts

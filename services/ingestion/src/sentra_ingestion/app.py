@@ -8,23 +8,23 @@ import logging
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from sentra.events.v1 import events_pb2
+from pydantic import BaseModel
 from sentra.ingestion.v1 import ingestion_pb2_grpc
-from sentra_common import events
 from sentra_common.blobs import BlobStore
 from sentra_common.db import create_engine, migrate
 from sentra_common.grpc_server import GrpcServer
 from sentra_common.metrics import ServiceMetrics
 from sentra_common.nats import EventBus, refusal_reporter
 from sentra_common.principal import Principal
-from sentra_common.runtime import principal_verifier
+from sentra_common.runtime import every, principal_verifier
 
 from sentra_ingestion.adapters.parser_pool import ParserPool
 from sentra_ingestion.adapters.registry import Registry
 from sentra_ingestion.config import IngestionSettings
 from sentra_ingestion.domain.folder_sync import FolderSync
-from sentra_ingestion.domain.parsing import ParseLimits
+from sentra_ingestion.domain.parsing import ChunkingPolicy, ParseLimits
 from sentra_ingestion.domain.service import DocumentService, Limits
+from sentra_ingestion.events import BusPipelineEvents, subscribe
 from sentra_ingestion.servicer import IngestionServicer
 
 SERVICE = "ingestion"
@@ -32,33 +32,22 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 logger = logging.getLogger(__name__)
 
 
+def _part(model: type[BaseModel], settings: BaseModel):
+    """The `model` part of settings that extend it (sent to parser workers as it is)."""
+    return model.model_validate(settings.model_dump(include=set(model.model_fields)))
+
+
 def build_limits(settings: IngestionSettings) -> Limits:
     lim, ch = settings.limits, settings.chunking
     return Limits(
         max_upload_bytes=lim.max_upload_bytes,
-        parse=ParseLimits(
-            max_uncompressed_bytes=lim.max_uncompressed_bytes,
-            max_compression_ratio=lim.max_compression_ratio,
-            max_pages=lim.max_pages,
-        ),
+        parse=_part(ParseLimits, lim),
         max_chunks_per_document=lim.max_chunks_per_document,
-        chunking={
-            "target_chars": ch.target_chars, "max_chars": ch.max_chars, "overlap_chars": ch.overlap_chars,
-            "table_target_chars": ch.table_target_chars,
-        },
+        chunking=_part(ChunkingPolicy, ch),
         batch_size=ch.batch_size,
         stall_timeout_seconds=settings.stall_timeout_seconds,
         stall_requeues=settings.stall_requeues,
     )
-
-
-async def _every(seconds: float, job, name: str) -> None:
-    while True:
-        await asyncio.sleep(seconds)
-        try:
-            await job()
-        except Exception:
-            logger.exception("%s failed; trying again in %.0f s", name, seconds)
 
 
 @asynccontextmanager
@@ -72,7 +61,8 @@ async def ingestion_app(settings: IngestionSettings):
     try:
         await migrate(engine, MIGRATIONS, "alembic_version_ingestion")
         registry = Registry(engine)
-        service = DocumentService(registry, BlobStore(settings.blob_dir), parser, bus, build_limits(settings))
+        service = DocumentService(registry, BlobStore(settings.blob_dir), parser, BusPipelineEvents(bus),
+                                  build_limits(settings))
         servicer = IngestionServicer(service)
         server.add_service(
             "sentra.ingestion.v1.IngestionService",
@@ -81,9 +71,9 @@ async def ingestion_app(settings: IngestionSettings):
         await server.start()
         await bus.connect()
         server.report_refusals(refusal_reporter(bus, SERVICE))
-        subscribe_pipeline(bus, service, settings.parse_workers)
+        subscribe(bus, service, settings.parse_workers)
         tasks.append(asyncio.create_task(
-            _every(settings.watchdog_interval_seconds, service.requeue_stalled, "stalled-document check")
+            every(settings.watchdog_interval_seconds, service.requeue_stalled, "stalled-document check")
         ))
         for connector in settings.connectors:
             name = connector.name or connector.department
@@ -95,7 +85,7 @@ async def ingestion_app(settings: IngestionSettings):
                 ),
             )
             await sync.sync_once()
-            tasks.append(asyncio.create_task(_every(connector.interval_seconds, sync.sync_once, f"folder {name}")))
+            tasks.append(asyncio.create_task(every(connector.interval_seconds, sync.sync_once, f"folder {name}")))
         await server.set_serving(True)
         yield server
     finally:
@@ -108,27 +98,3 @@ async def ingestion_app(settings: IngestionSettings):
         await bus.close()
         parser.close()
         await engine.dispose()
-
-
-def subscribe_pipeline(bus: EventBus, service: DocumentService, parse_workers: int) -> None:
-    """The ingestion service's consumers, each durable and named after its role."""
-    bus.subscribe(
-        events.DOCUMENT_UPLOADED, "ingestion-parser", events_pb2.DocumentUploaded,
-        lambda d: service.process_uploaded(d.message), concurrency=parse_workers, batch=parse_workers,
-    )
-    bus.subscribe(
-        events.DOCUMENT_INDEXED, "ingestion-indexed", events_pb2.DocumentIndexed,
-        lambda d: service.on_indexed(d.message), batch=32,
-    )
-    bus.subscribe(
-        events.DOCUMENT_FAILED, "ingestion-failed", events_pb2.DocumentFailed,
-        lambda d: service.on_failed(d.message), batch=32,
-    )
-    bus.subscribe(
-        events.STAGE_COMPLETED, "ingestion-stages", events_pb2.StageCompleted,
-        lambda d: service.on_stage(d.message), batch=64,
-    )
-    bus.subscribe(
-        f"{events.DEADLETTER_PREFIX}.>", "ingestion-deadletters", events_pb2.DeadLetter,
-        lambda d: service.on_dead_letter(d.message), batch=16,
-    )

@@ -8,27 +8,24 @@ from pydantic import BaseModel, Field
 from pydantic_settings import SettingsConfigDict
 from sentra_common.config import DatabaseSettings, NatsSettings, ServiceSettings
 
+from sentra_ingestion.domain.parsing import ChunkingPolicy, ParseLimits
 
-class LimitSettings(BaseModel):
-    """Explicit limits on what a document may cost."""
+
+class LimitSettings(ParseLimits):
+    """Explicit limits on what a document may cost: the parser's (`ParseLimits`: zip
+    bombs, pages, rows, text) and these."""
 
     max_upload_bytes: int = Field(default=100 * 1024 * 1024, ge=1)
     # Wall-clock time to parse one document before it is FAILED.
     parse_timeout_seconds: float = Field(default=120.0, gt=0)
     # Address-space limit of a parser worker process, MiB (0: unlimited).
     parse_memory_mb: int = Field(default=2048, ge=0)
-    max_uncompressed_bytes: int = Field(default=200 * 1024 * 1024, ge=1)
-    max_compression_ratio: float = Field(default=200.0, gt=1)
-    max_pages: int = Field(default=5000, ge=1)
     max_chunks_per_document: int = Field(default=20000, ge=1)
 
 
-class ChunkingSettings(BaseModel):
-    target_chars: int = Field(default=700, ge=100)
-    max_chars: int = Field(default=1000, ge=200)
-    overlap_chars: int = Field(default=100, ge=0)
-    # Tables (spreadsheets, CSV, tables in documents) are chunked a few rows at a time.
-    table_target_chars: int = Field(default=300, ge=50)
+class ChunkingSettings(ChunkingPolicy):
+    """The chunker's policy (`ChunkingPolicy`) and how chunks are sent on."""
+
     # Chunks per sentra.chunks.v1.created event.
     batch_size: int = Field(default=32, ge=1, le=512)
 

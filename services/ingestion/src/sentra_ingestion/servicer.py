@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from google.protobuf.timestamp_pb2 import Timestamp
 from sentra.ingestion.v1 import ingestion_pb2, ingestion_pb2_grpc
+from sentra_common.api_names import DOCUMENT_STATE_NAMES, DOCUMENT_STATES
 from sentra_common.errors import InvalidArgument
 from sentra_common.principal import current_principal
 
@@ -12,12 +13,6 @@ from sentra_ingestion.domain.service import DocumentService, UploadRequest
 
 DOWNLOAD_PIECE = 256 * 1024
 
-_STATE_TO_PROTO = {
-    DocumentState.PROCESSING: ingestion_pb2.DOCUMENT_STATE_PROCESSING,
-    DocumentState.INDEXED: ingestion_pb2.DOCUMENT_STATE_INDEXED,
-    DocumentState.FAILED: ingestion_pb2.DOCUMENT_STATE_FAILED,
-}
-_STATE_FROM_PROTO = {v: k for k, v in _STATE_TO_PROTO.items()}
 _OUTCOME_TO_PROTO = {
     UploadOutcome.CREATED: ingestion_pb2.UPLOAD_OUTCOME_CREATED,
     UploadOutcome.UNCHANGED: ingestion_pb2.UPLOAD_OUTCOME_UNCHANGED,
@@ -36,7 +31,7 @@ def document_to_proto(doc: DocumentRecord) -> ingestion_pb2.Document:
         document_id=doc.id, title=doc.title, filename=doc.filename, department=doc.department,
         access_list=doc.access_list, source_uri=doc.source_uri, content_type=doc.content_type,
         content_sha256=doc.content_sha256, size_bytes=doc.size_bytes, version=doc.version,
-        state=_STATE_TO_PROTO[doc.state], failure_reason=doc.failure_reason,
+        state=DOCUMENT_STATES[doc.state.value], failure_reason=doc.failure_reason,
         failure_stage=doc.failure_stage, chunk_count=doc.chunk_count, page_count=doc.page_count,
         created_at=_ts(doc.created_at), updated_at=_ts(doc.updated_at),
     )
@@ -79,7 +74,7 @@ class IngestionServicer(ingestion_pb2_grpc.IngestionServiceServicer):
         )
 
     async def ListDocuments(self, request, context):
-        state = _STATE_FROM_PROTO.get(request.state)
+        state = DocumentState(DOCUMENT_STATE_NAMES[request.state]) if request.state in DOCUMENT_STATE_NAMES else None
         docs, token, counts = await self.service.list(
             current_principal(), request.department, state, request.page_size, request.page_token
         )

@@ -4,25 +4,49 @@ from __future__ import annotations
 
 import asyncio
 from contextlib import asynccontextmanager
+from pathlib import Path
 
-from sentra.events.v1 import events_pb2
 from sentra.retrieval.v1 import retrieval_pb2_grpc
-from sentra_common import events
 from sentra_common.config import service_principal
 from sentra_common.grpc_server import GrpcServer
 from sentra_common.identity import service_issuer
 from sentra_common.metrics import ServiceMetrics
-from sentra_common.nats import EventBus, refusal_reporter
-from sentra_common.runtime import principal_verifier, required_signer
+from sentra_common.nats import event_consumer
+from sentra_common.runtime import principal_verifier, required_signer, serving
 
 from sentra_retrieval.adapters.embedder import EmbeddingClient
-from sentra_retrieval.adapters.store import VectorStore, open_store
 from sentra_retrieval.config import RetrievalSettings
 from sentra_retrieval.domain.lexical import SparseEncoder
+from sentra_retrieval.domain.ports import VectorStore
 from sentra_retrieval.domain.service import RetrievalService
+from sentra_retrieval.events import subscribe
 from sentra_retrieval.servicer import RetrievalServicer
 
 SERVICE = "retrieval"
+
+
+def open_store(
+    kind: str,
+    *,
+    path: str | Path | None = None,
+    url: str | None = None,
+    api_key: str | None = None,
+) -> VectorStore:
+    """Open a store: ``"edge"`` (Qdrant Edge under ``path``) or ``"qdrant"`` (server at
+    ``url``)."""
+    if kind == "edge":
+        if path is None:
+            raise ValueError("the edge store needs a path")
+        from sentra_retrieval.adapters.edge_store import EdgeStore
+
+        return EdgeStore(Path(path))
+    if kind == "qdrant":
+        if not url:
+            raise ValueError("the qdrant store needs a url")
+        from sentra_retrieval.adapters.qdrant_store import QdrantServerStore
+
+        return QdrantServerStore(url=url, api_key=api_key)
+    raise ValueError(f"unknown vector store kind {kind!r} (expected 'edge' or 'qdrant')")
 
 
 def build_store(settings: RetrievalSettings) -> VectorStore:
@@ -43,7 +67,6 @@ async def retrieval_app(settings: RetrievalSettings):
         settings.embedding_target, settings.client.deadline_seconds, signer.provider(service_principal(SERVICE))
     )
     store = await asyncio.to_thread(build_store, settings)
-    bus: EventBus | None = None
     try:
         # The collection's dimension comes from the embedding model in use.
         dimension = await asyncio.wait_for(embedder.dimension(), timeout=300)
@@ -59,25 +82,11 @@ async def retrieval_app(settings: RetrievalSettings):
             "sentra.retrieval.v1.RetrievalService",
             lambda s: retrieval_pb2_grpc.add_RetrievalServiceServicer_to_server(servicer, s),
         )
-        await server.start()
-        if settings.consume_events:
-            bus = EventBus(settings.nats, SERVICE, metrics)
-            await bus.connect()
-            server.report_refusals(refusal_reporter(bus, SERVICE))
-            bus.subscribe(
-                events.CHUNKS_EMBEDDED, "retrieval-indexer", events_pb2.ChunksEmbedded,
-                lambda d: service.index_batch(d.message, bus), batch=4,
-            )
-            bus.subscribe(
-                events.DOCUMENT_DELETED, "retrieval-deleter", events_pb2.DocumentDeleted,
-                lambda d: service.delete_document(d.message.document_id), batch=16,
-            )
-        await server.set_serving(True)
-        yield server
+        connect_events = event_consumer(settings.consume_events, settings.nats, SERVICE, metrics, server,
+                                        lambda bus: subscribe(bus, service))
+
+        async with serving(server, connect_events):
+            yield server
     finally:
-        await server.set_serving(False)
-        if bus is not None:
-            await bus.close()
-        await server.stop()
         await embedder.close()
         await asyncio.to_thread(store.close)

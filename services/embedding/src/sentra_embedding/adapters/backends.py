@@ -1,26 +1,16 @@
-"""Embedding backends: a local sentence-transformers model, or a TEI server over HTTP."""
+"""Embedding backends, implementing the domain's `EmbeddingBackend` port: a local
+sentence-transformers model, or a TEI server over HTTP."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 from pathlib import Path
-from typing import Protocol
 
 import httpx
 from sentra_common.errors import Unavailable
 
 logger = logging.getLogger(__name__)
-
-
-class EmbeddingBackend(Protocol):
-    name: str
-    model: str
-    dimension: int
-
-    async def start(self) -> None: ...
-    async def embed(self, texts: list[str]) -> list[list[float]]: ...
-    async def close(self) -> None: ...
 
 
 def default_model_path() -> Path:

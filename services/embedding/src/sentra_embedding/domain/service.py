@@ -1,24 +1,27 @@
-"""Embedding: validation, batching, and the pipeline stage chunks.created → chunks.embedded."""
+"""Embedding: validation, batching, and the vectors of the pipeline's chunks (the events
+around them are `sentra_embedding.events`)."""
 
 from __future__ import annotations
 
 import logging
-import time
+from collections.abc import Sequence
 from typing import Protocol
 
-from sentra.events.v1 import events_pb2
-from sentra_common import events
 from sentra_common.chunks import search_text
 from sentra_common.errors import InvalidArgument
 
-from sentra_embedding.adapters.backends import EmbeddingBackend
 from sentra_embedding.domain.batcher import MicroBatcher
+from sentra_embedding.domain.ports import EmbeddingBackend
 
 logger = logging.getLogger(__name__)
 
 
-class Publisher(Protocol):
-    async def publish(self, subject: str, message, *, msg_id: str | None = None) -> None: ...
+class ChunkText(Protocol):
+    """What the embedding of a chunk is made of."""
+
+    title: str
+    heading: str
+    text: str
 
 
 class EmbeddingService:
@@ -54,30 +57,8 @@ class EmbeddingService:
         cleaned = [t[: self.max_text_chars] if t.strip() else " " for t in texts]
         return await self.batcher.embed(cleaned)
 
-    async def embed_chunks(self, batch: events_pb2.ChunksCreated, publisher: Publisher) -> None:
-        """Pipeline stage: embed one batch of chunks and pass it on (idempotent)."""
-        started = time.perf_counter()
-        texts = [search_text(c.title, c.heading, c.text)[: self.max_text_chars] for c in batch.chunks]
-        vectors = await self.backend.embed(texts) if texts else []
-        out = events_pb2.ChunksEmbedded(
-            document_id=batch.document_id,
-            version=batch.version,
-            batch_index=batch.batch_index,
-            batch_count=batch.batch_count,
-            total_chunks=batch.total_chunks,
-            model=self.backend.model,
-        )
-        for chunk, vector in zip(batch.chunks, vectors, strict=True):
-            out.chunks.add(chunk=chunk, dense=vector)
-        key = f"{batch.document_id}:{batch.version}:{batch.batch_index}"
-        await publisher.publish(events.CHUNKS_EMBEDDED, out, msg_id=f"embedded:{key}")
-        elapsed_ms = int((time.perf_counter() - started) * 1000)
-        await publisher.publish(
-            events.STAGE_COMPLETED,
-            events_pb2.StageCompleted(
-                document_id=batch.document_id, version=batch.version, stage="embed",
-                duration_ms=elapsed_ms, service="embedding",
-                detail=f"batch {batch.batch_index + 1}/{batch.batch_count}: {len(texts)} chunks",
-            ),
-            msg_id=f"stage-embed:{key}",
-        )
+    async def embed_chunks(self, chunks: Sequence[ChunkText]) -> list[list[float]]:
+        """Pipeline stage: the vectors of chunks to index (what is embedded is the chunk's
+        search text: title, heading and text), in order."""
+        texts = [search_text(c.title, c.heading, c.text)[: self.max_text_chars] for c in chunks]
+        return await self.backend.embed(texts) if texts else []

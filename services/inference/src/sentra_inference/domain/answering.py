@@ -22,13 +22,13 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Literal, Protocol
 
+from pydantic import BaseModel, ConfigDict, Field
 from sentra_common.access import require_department_member, validate_department
 from sentra_common.errors import InvalidArgument
 from sentra_common.principal import Principal
 
-from sentra_inference.backends.base import GenerationBackend, GenerationRequest
 from sentra_inference.domain.evidence import (
     Passage,
     SupportScorer,
@@ -37,6 +37,7 @@ from sentra_inference.domain.evidence import (
     not_found_message,
     question_language,
 )
+from sentra_inference.domain.ports import GenerationBackend, GenerationRequest
 from sentra_inference.domain.prompts import generative_request
 from sentra_inference.domain.reading import Reader, Reading, compose, read_question
 from sentra_inference.domain.registry import AdapterRegistry
@@ -52,20 +53,30 @@ class Retriever(Protocol):
     async def search(self, question: str, top_k: int, departments: list[str]) -> list[Passage]: ...
 
 
-@dataclass(frozen=True)
-class AnswerPolicy:
-    default_strategy: str = READER
-    top_k: int = 6
-    max_top_k: int = 20
-    max_question_chars: int = 2000
-    # Below this coverage of the question by the best passage: "not in the documents".
-    min_support: float = 0.5
+class AnswerPolicy(BaseModel):
+    """How answers are made; validated once, from `SENTRA_INFERENCE_ANSWER__*` (the service's
+    settings hold this model, so there is one source for each value)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    # reader: the learned reader's short answer and supporting quote (measured best on
+    # held-out data, see bench/README.md); extractive: quote the sentences that share most
+    # terms with the question (no model); generative: grounded few-shot generation.
+    default_strategy: Literal["reader", "extractive", "generative"] = READER
+    top_k: int = Field(default=6, ge=1)
+    max_top_k: int = Field(default=20, ge=1)
+    max_question_chars: int = Field(default=2000, ge=1)
+    # Without the reader (extractive, or generative with the reader disabled): share of the
+    # question's rarity-weighted terms the best passage must contain; below it the answer
+    # is "not in the documents". With the reader, its calibrated threshold decides.
+    min_support: float = Field(default=0.5, ge=0, le=1)
     # Passages given to the generative prompt, and characters of each.
-    generative_passages: int = 3
-    passage_chars: int = 700
-    max_tokens: int = 96
-    max_tokens_limit: int = 512
-    prompt_format: str = "completion"
+    generative_passages: int = Field(default=3, ge=1, le=20)
+    passage_chars: int = Field(default=700, ge=50)
+    max_tokens: int = Field(default=96, ge=1)
+    max_tokens_limit: int = Field(default=512, ge=1)
+    # completion: few-shot text for a base model; chat: messages for an instruction-tuned one.
+    prompt_format: Literal["completion", "chat"] = "completion"
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import re
 
-from sentra_inference.backends.base import GenerationRequest, Message
 from sentra_inference.domain.evidence import Passage
+from sentra_inference.domain.ports import GenerationRequest, Message
 
 _CONTROL = re.compile(
     r"<\s*/?\s*(start_of_turn|end_of_turn|bos|eos|pad|unk|mask|start_of_image|end_of_image)\s*>", re.I

@@ -30,13 +30,14 @@ from sentra_common.access import can_read, readable_departments, require_departm
 from sentra_common.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
 from sentra_common.principal import Principal
 
-from sentra_inference.backends.base import AdapterLoadError, GenerationBackend
-from sentra_inference.store import (
+from sentra_inference.domain.ports import (
     ACTIVE,
     FAILED,
     INACTIVE,
+    AdapterLoadError,
     AdapterRecord,
     AliasRecord,
+    GenerationBackend,
     RegistryStore,
 )
 

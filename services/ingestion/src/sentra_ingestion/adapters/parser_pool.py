@@ -10,19 +10,11 @@ import multiprocessing
 import resource
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
 
-from sentra_ingestion.domain.parsing import ChunkDraft, ParseError, ParseLimits
+from sentra_ingestion.domain.parsing import ChunkingPolicy, ParseError, ParseLimits
+from sentra_ingestion.domain.ports import ParseOutcome
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class ParseOutcome:
-    content_type: str
-    page_count: int
-    title: str | None
-    chunks: list[ChunkDraft]
 
 
 def _init_worker(memory_mb: int) -> None:
@@ -33,13 +25,13 @@ def _init_worker(memory_mb: int) -> None:
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
 
-def _parse_in_worker(data: bytes, filename: str, limits: ParseLimits, chunking: dict) -> ParseOutcome | str:
+def _parse_in_worker(data: bytes, filename: str, limits: ParseLimits, chunking: ChunkingPolicy) -> ParseOutcome | str:
     """Worker body: a ParseOutcome, or the user-facing reason of a ParseError."""
     from sentra_ingestion.domain.parsing import chunk_sections, parse_document
 
     try:
         parsed = parse_document(data, filename, limits)
-        chunks = chunk_sections(parsed.sections, **chunking)
+        chunks = chunk_sections(parsed.sections, chunking)
     except ParseError as exc:
         return exc.reason
     except MemoryError:
@@ -69,7 +61,7 @@ class ParserPool:
             process.kill()
         old.shutdown(wait=False, cancel_futures=True)
 
-    async def parse(self, data: bytes, filename: str, limits: ParseLimits, chunking: dict) -> ParseOutcome:
+    async def parse(self, data: bytes, filename: str, limits: ParseLimits, chunking: ChunkingPolicy) -> ParseOutcome:
         """Parse and chunk; raises ParseError with a user-facing reason."""
         loop = asyncio.get_running_loop()
         try:

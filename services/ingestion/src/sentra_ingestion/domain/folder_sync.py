@@ -16,6 +16,7 @@ from pathlib import Path
 from sentra_common.errors import NotFound, SentraError
 from sentra_common.principal import Principal
 
+from sentra_ingestion.domain.ports import ConnectorFiles
 from sentra_ingestion.domain.service import DocumentService, UploadRequest
 
 logger = logging.getLogger(__name__)
@@ -33,7 +34,7 @@ class SyncReport:
 
 class FolderSync:
     def __init__(
-        self, service: DocumentService, registry, *, name: str, root: Path, department: str,
+        self, service: DocumentService, registry: ConnectorFiles, *, name: str, root: Path, department: str,
         access_list: list[str], principal: Principal,
     ) -> None:
         self.service = service

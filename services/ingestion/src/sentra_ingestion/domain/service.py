@@ -1,7 +1,9 @@
 """The document registry and its state machine: PROCESSING → INDEXED or FAILED.
 
-Plain async Python: no gRPC here. Every pipeline handler is idempotent (events arrive
-at least once) and ignores work for a version that is no longer current.
+Plain async Python: no gRPC, no event messages here (`sentra_ingestion.events` turns them
+into these calls and announces what happened through the `PipelineEvents` port). Every
+pipeline step is idempotent (events arrive at least once) and ignores work for a version
+that is no longer current.
 """
 
 from __future__ import annotations
@@ -15,10 +17,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import PurePath
-from typing import Protocol
 
-from sentra.events.v1 import events_pb2
-from sentra_common import events
 from sentra_common.access import (
     can_read,
     readable_departments,
@@ -37,7 +36,8 @@ from sentra_ingestion.domain.model import (
     UploadResult,
     utcnow,
 )
-from sentra_ingestion.domain.parsing import ParseError, ParseLimits, safe_filename
+from sentra_ingestion.domain.parsing import ChunkDraft, ChunkingPolicy, ParseError, ParseLimits, safe_filename
+from sentra_ingestion.domain.ports import Blobs, DocumentRegistry, NewChunk, Parser, PipelineEvents
 
 logger = logging.getLogger(__name__)
 
@@ -47,14 +47,6 @@ CHUNK_NAMESPACE = uuid.UUID("5d1c6a0e-7f38-4a57-9a55-6e6b1f1f2c11")
 def chunk_id(document_id: str, version: int, index: int) -> str:
     """Deterministic, so re-delivered work overwrites instead of duplicating."""
     return str(uuid.uuid5(CHUNK_NAMESPACE, f"{document_id}:{version}:{index}"))
-
-
-class Publisher(Protocol):
-    async def publish(self, subject: str, message, *, msg_id: str | None = None) -> None: ...
-
-
-class Parser(Protocol):
-    async def parse(self, data: bytes, filename: str, limits: ParseLimits, chunking: dict): ...
 
 
 @dataclass
@@ -72,18 +64,23 @@ class Limits:
     max_upload_bytes: int
     parse: ParseLimits
     max_chunks_per_document: int
-    chunking: dict
+    chunking: ChunkingPolicy
     batch_size: int
     stall_timeout_seconds: float
     stall_requeues: int
 
 
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
 class DocumentService:
-    def __init__(self, registry, blobs, parser: Parser, publisher: Publisher, limits: Limits) -> None:
+    def __init__(self, registry: DocumentRegistry, blobs: Blobs, parser: Parser, events: PipelineEvents,
+                 limits: Limits) -> None:
         self.registry = registry
         self.blobs = blobs
         self.parser = parser
-        self.publisher = publisher
+        self.events = events
         self.limits = limits
 
     # Queries ----------------------------------------------------------------------------
@@ -95,7 +92,7 @@ class DocumentService:
     async def content(self, principal: Principal, document_id: str) -> tuple[DocumentRecord, bytes]:
         """The stored original of a document the principal may read."""
         doc = await self._readable(principal, document_id)
-        if not doc.blob_key or not self.blobs.exists(doc.blob_key):
+        if not doc.blob_key or not await asyncio.to_thread(self.blobs.exists, doc.blob_key):
             raise NotFound(
                 f"document {document_id} has no stored original (it failed before storage); upload it again"
             )
@@ -161,10 +158,10 @@ class DocumentService:
             return UploadResult(doc, UploadOutcome.CREATED)
 
         started = time.perf_counter()
-        sha = hashlib.sha256(payload).hexdigest()
+        sha = await asyncio.to_thread(_sha256, payload)
         if existing is not None and existing.content_sha256 == sha:
             return UploadResult(existing, UploadOutcome.UNCHANGED)
-        blob_key = self.blobs.put(payload)
+        blob_key = await asyncio.to_thread(self.blobs.put, payload, sha)
         if existing is None:
             doc = self._new_record(
                 department, source_uri, title, filename, access_list, sha, blob_key, len(payload)
@@ -188,25 +185,22 @@ class DocumentService:
             doc.id, doc.version, "upload", "ok", int((time.perf_counter() - started) * 1000),
             f"{len(payload)} bytes, {outcome.value.lower()}",
         )
-        await self._publish_uploaded(doc)
+        await self.events.document_uploaded(doc)
         return UploadResult(doc, outcome)
 
     async def delete(self, principal: Principal, document_id: str) -> None:
         doc = await self._readable(principal, document_id)
         require_department_member(principal, doc.department)
         await self.registry.delete(doc.id)
-        await self.publisher.publish(
-            events.DOCUMENT_DELETED,
-            events_pb2.DocumentDeleted(document_id=doc.id, department=doc.department),
-        )
+        await self.events.document_deleted(doc.id, doc.department)
         if doc.blob_key and not await self.registry.blob_in_use(doc.blob_key):
-            self.blobs.delete(doc.blob_key)
+            await asyncio.to_thread(self.blobs.delete, doc.blob_key)
 
     async def retry(self, principal: Principal, document_id: str) -> DocumentRecord:
         doc = await self._readable(principal, document_id)
         if doc.state is not DocumentState.FAILED:
             return doc  # nothing to do: retrying twice is safe
-        if not doc.blob_key or not self.blobs.exists(doc.blob_key):
+        if not doc.blob_key or not await asyncio.to_thread(self.blobs.exists, doc.blob_key):
             raise FailedPrecondition(
                 f"document {doc.id} has no stored content to retry ({doc.failure_reason}); upload it again"
             )
@@ -216,13 +210,13 @@ class DocumentService:
 
     # Pipeline ---------------------------------------------------------------------------
 
-    async def process_uploaded(self, event: events_pb2.DocumentUploaded) -> None:
-        """documents.uploaded → parse and chunk → chunks.created (in batches)."""
-        doc = await self.registry.get(event.document_id)
-        if doc is None or doc.version != event.version or doc.state is not DocumentState.PROCESSING:
+    async def process_uploaded(self, document_id: str, version: int, blob_key: str) -> None:
+        """An uploaded version → parse and chunk → its chunks announced (in batches)."""
+        doc = await self.registry.get(document_id)
+        if doc is None or doc.version != version or doc.state is not DocumentState.PROCESSING:
             return  # superseded, deleted or already finished
         try:
-            data = self.blobs.get(event.blob_key)
+            data = await asyncio.to_thread(self.blobs.get, blob_key)
         except FileNotFoundError:
             await self.fail(doc.id, doc.version, "parse", "the stored file is missing; upload the document again")
             return
@@ -254,27 +248,15 @@ class DocumentService:
             doc.id, doc.version, "parse", "ok", parse_ms,
             f"{outcome.content_type}, {outcome.page_count} pages, {len(chunks)} chunks",
         )
-        await self._publish_chunks(doc, chunks)
+        await self._announce_chunks(doc, chunks)
 
-    async def _publish_chunks(self, doc: DocumentRecord, chunks) -> None:
+    async def _announce_chunks(self, doc: DocumentRecord, chunks: list[ChunkDraft]) -> None:
         size = self.limits.batch_size
         batches = [chunks[i : i + size] for i in range(0, len(chunks), size)]
         for b, batch in enumerate(batches):
-            message = events_pb2.ChunksCreated(
-                document_id=doc.id, version=doc.version, batch_index=b,
-                batch_count=len(batches), total_chunks=len(chunks),
-            )
-            for offset, draft in enumerate(batch):
-                index = b * size + offset
-                message.chunks.add(
-                    chunk_id=chunk_id(doc.id, doc.version, index), document_id=doc.id,
-                    version=doc.version, chunk_index=index, text=draft.text, page=draft.page,
-                    heading=draft.heading, title=doc.title, department=doc.department,
-                    access_list=doc.access_list, source_uri=doc.source_uri,
-                )
-            await self.publisher.publish(
-                events.CHUNKS_CREATED, message, msg_id=f"chunks:{doc.id}:{doc.version}:{b}"
-            )
+            new = [NewChunk(chunk_id(doc.id, doc.version, b * size + offset), b * size + offset, draft)
+                   for offset, draft in enumerate(batch)]
+            await self.events.chunks_created(doc, b, len(batches), len(chunks), new)
 
     async def fail(self, document_id: str, version: int, stage: str, reason: str) -> bool:
         """Record FAILED for the version if it is still processing (idempotent)."""
@@ -285,52 +267,33 @@ class DocumentService:
         if changed:
             logger.info("document failed", extra={"document_id": document_id, "stage": stage, "reason": reason})
             await self.registry.add_stage(document_id, version, stage, "failed", detail=reason)
-            await self.publisher.publish(
-                events.DOCUMENT_FAILED,
-                events_pb2.DocumentFailed(document_id=document_id, version=version, stage=stage, reason=reason),
-                msg_id=f"failed:{document_id}:{version}",
-            )
+            await self.events.document_failed(document_id, version, stage, reason)
         return changed
 
-    async def on_indexed(self, event: events_pb2.DocumentIndexed) -> None:
-        doc = await self.registry.get(event.document_id)
+    async def indexed(self, document_id: str, version: int, chunk_count: int) -> None:
+        """Every chunk of the version is searchable: INDEXED (if it is still current)."""
+        doc = await self.registry.get(document_id)
         if doc is None:
             # Deleted while in flight: make sure its late vectors go too.
-            await self.publisher.publish(
-                events.DOCUMENT_DELETED, events_pb2.DocumentDeleted(document_id=event.document_id)
-            )
+            await self.events.document_deleted(document_id)
             return
         if await self.registry.update(
-            doc.id, expect_version=event.version, expect_state=DocumentState.PROCESSING,
-            state=DocumentState.INDEXED, chunk_count=event.chunk_count,
+            doc.id, expect_version=version, expect_state=DocumentState.PROCESSING,
+            state=DocumentState.INDEXED, chunk_count=chunk_count,
         ):
-            logger.info("document indexed", extra={"document_id": doc.id, "chunks": event.chunk_count})
+            logger.info("document indexed", extra={"document_id": doc.id, "chunks": chunk_count})
 
-    async def on_failed(self, event: events_pb2.DocumentFailed) -> None:
-        await self.fail(event.document_id, event.version, event.stage, event.reason)
+    async def stage_completed(self, document_id: str, version: int, stage: str, duration_ms: int, detail: str,
+                              service: str) -> None:
+        """Another service finished a stage of the version: into its stage log."""
+        await self.registry.add_stage(document_id, version, stage, "ok", duration_ms, detail, service)
 
-    async def on_stage(self, event: events_pb2.StageCompleted) -> None:
-        await self.registry.add_stage(
-            event.document_id, event.version, event.stage, "ok", event.duration_ms,
-            event.detail, event.service,
-        )
-
-    async def on_dead_letter(self, letter: events_pb2.DeadLetter) -> None:
+    async def stage_gave_up(self, document_id: str, version: int, stage: str, deliveries: int, error: str) -> None:
         """A stage gave up after its retries: the document must not stay PROCESSING."""
-        kinds = {
-            events.DOCUMENT_UPLOADED: (events_pb2.DocumentUploaded, "parse"),
-            events.CHUNKS_CREATED: (events_pb2.ChunksCreated, "embed"),
-            events.CHUNKS_EMBEDDED: (events_pb2.ChunksEmbedded, "index"),
-        }
-        if letter.subject not in kinds:
-            return
-        message_type, stage = kinds[letter.subject]
-        message = message_type()
-        message.ParseFromString(letter.payload)
         await self.fail(
-            message.document_id, message.version, stage,
-            f"the {stage} stage failed {letter.deliveries} times ({letter.error[:300]}); "
-            f"fix the cause, then run `sentra retry {message.document_id}`",
+            document_id, version, stage,
+            f"the {stage} stage failed {deliveries} times ({error[:300]}); "
+            f"fix the cause, then run `sentra retry {document_id}`",
         )
 
     async def requeue_stalled(self) -> None:
@@ -359,21 +322,10 @@ class DocumentService:
         doc.version, doc.state, doc.requeues = new_version, DocumentState.PROCESSING, requeues
         doc.failure_reason = doc.failure_stage = ""
         await self.registry.add_stage(doc.id, new_version, "requeue", "ok", detail=detail)
-        await self._publish_uploaded(doc)
+        await self.events.document_uploaded(doc)
 
     # Helpers ----------------------------------------------------------------------------
 
-    async def _publish_uploaded(self, doc: DocumentRecord) -> None:
-        await self.publisher.publish(
-            events.DOCUMENT_UPLOADED,
-            events_pb2.DocumentUploaded(
-                document_id=doc.id, version=doc.version, department=doc.department,
-                access_list=doc.access_list, title=doc.title, filename=doc.filename,
-                blob_key=doc.blob_key or "", content_sha256=doc.content_sha256,
-                source_uri=doc.source_uri,
-            ),
-            msg_id=f"uploaded:{doc.id}:{doc.version}",
-        )
 
     async def _receive(self, declared_size: int, data: AsyncIterator[bytes]) -> bytes | None:
         """The uploaded bytes, or None when they exceed the limit (reading stops early)."""

@@ -1,28 +1,26 @@
 """Vector store on Qdrant Edge: an in-process Qdrant shard kept in a local directory.
 
-Behaviour of qdrant-edge-py 0.9 that this adapter relies on (measured on 2 cores; the
-durability and locking points are covered by tests):
+Behaviour of qdrant-edge-py 0.9 that this adapter relies on (the durability and locking
+points are covered by tests; timings are in bench/README.md, "Qdrant Edge"):
 
 * Durability: every update is written to the shard's write-ahead log before it is applied.
   A process killed without ``close()`` (even SIGKILL, before any ``flush()``) replays the
   WAL on the next load and loses nothing. ``flush()`` persists the WAL and segments to
-  disk (~20 ms), which is what protects against an OS crash or power loss; the service
-  calls it after each batch.
+  disk, which is what protects against an OS crash or power loss; the service calls it
+  after each batch.
 * One ``EdgeShard`` per directory: a second open of the same path fails while the first
   holds the WAL lock (reported here as a RuntimeError).
-* Search: writes go to one appendable, unindexed segment, searched exactly (brute force;
-  20 000 chunks of 384 dims: ~4 ms dense, ~3 ms sparse, ~8 ms hybrid, filtered). HNSW
-  segments are only built by :meth:`EdgeStore.optimize` (then ~0.7 / 1.6 / 2.6 ms).
-  Filters are evaluated inside the search in every segment, so no point outside the
-  filter is ever returned, whichever index serves it; filtered candidate sets under
-  HNSW's full-scan threshold (10 MB of vectors by default) are searched exactly. Measured
-  after optimize: no leak in 150 filtered searches, recall@20 0.999 against exact search.
+* Search: writes go to one appendable, unindexed segment, searched exactly (brute force).
+  HNSW segments are only built by :meth:`EdgeStore.optimize`. Filters are evaluated
+  inside the search in every segment, so no point outside the filter is ever returned,
+  whichever index serves it; filtered candidate sets under HNSW's full-scan threshold
+  (10 MB of vectors by default) are searched exactly.
 * The IDF modifier is supported. Global IDF statistics count deleted points until their
   segment is vacuumed, so by default the IDF corpus is the caller's scope (live points of
   the departments and access lists it may read; ``idf_corpus="global"`` to turn it off).
 * Threads: queries release the GIL and may run concurrently. Updates hold the GIL while
-  they run (~50 ms per 1 000 points), so upserts go in batches of 256; ``optimize()``
-  holds it for its whole run (5 s for 20 000 chunks), blocking the event loop.
+  they run, so upserts go in batches of 256; ``optimize()`` holds it for its whole run,
+  blocking the event loop.
 """
 
 from __future__ import annotations
@@ -36,7 +34,7 @@ from typing import Any, Literal
 
 import qdrant_edge as qe
 
-from sentra_retrieval.adapters.store import (
+from sentra_retrieval.adapters.payload import (
     DENSE_VECTOR,
     INTEGER_FIELDS,
     KEYWORD_FIELDS,
@@ -56,7 +54,7 @@ _TENANT_FIELD = "department"
 
 
 class EdgeStore:
-    """:class:`~sentra_retrieval.adapters.store.VectorStore` on a Qdrant Edge shard in ``path``.
+    """:class:`~sentra_retrieval.domain.ports.VectorStore` on a Qdrant Edge shard in ``path``.
 
     An existing shard is loaded at construction; a new one is created by
     :meth:`ensure_collection`. Writes and lifecycle calls must be serialized by the caller.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import grpc
 from sentra.embedding.v1 import embedding_pb2, embedding_pb2_grpc
-from sentra_common.errors import Unavailable
+from sentra_common.errors import from_rpc_error
 from sentra_common.grpc_client import AssertionProvider, open_channel
 from sentra_common.identity import ASSERTION_METADATA_KEY
 
@@ -26,9 +26,7 @@ class EmbeddingClient:
         try:
             response = await self._stub.Embed(embedding_pb2.EmbedRequest(texts=texts, is_query=is_query))
         except grpc.aio.AioRpcError as exc:
-            raise Unavailable(
-                f"the embedding service at {self.target} did not answer ({exc.code().name}); try again shortly"
-            ) from exc
+            raise from_rpc_error(exc, "embedding") from exc
         return [list(v.values) for v in response.vectors]
 
     async def dimension(self) -> int:

@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 from qdrant_client import QdrantClient, models
 
-from sentra_retrieval.adapters.store import (
+from sentra_retrieval.adapters.payload import (
     DENSE_VECTOR,
     INTEGER_FIELDS,
     KEYWORD_FIELDS,
@@ -39,7 +39,7 @@ _TENANT_FIELD = "department"
 
 
 class QdrantServerStore:
-    """:class:`~sentra_retrieval.adapters.store.VectorStore` on a Qdrant collection."""
+    """:class:`~sentra_retrieval.domain.ports.VectorStore` on a Qdrant collection."""
 
     engine = "qdrant"
 
@@ -140,17 +140,7 @@ class QdrantServerStore:
         if scope.matches_nothing or limit <= 0:
             return []
         params = models.SearchParams(hnsw_ef=self._hnsw_ef) if self._hnsw_ef else None
-        response = self._client.query_points(
-            self.collection,
-            query=[float(x) for x in vector],
-            using=DENSE_VECTOR,
-            query_filter=_scope_filter(scope),
-            search_params=params,
-            limit=limit,
-            with_payload=True,
-            with_vectors=False,
-        )
-        return hits_in_order(response.points)
+        return self._query([float(x) for x in vector], DENSE_VECTOR, scope, params, limit)
 
     def search_sparse(self, vector: SparseVec, scope: ScopeFilter, limit: int) -> list[StoredHit]:
         if scope.matches_nothing or limit <= 0 or vector.is_empty:
@@ -159,15 +149,15 @@ class QdrantServerStore:
         if self._idf_corpus == "scope":
             corpus = models.IdfCorpusParams(corpus=_scope_filter(scope, narrow=False))
             params = models.SearchParams(idf=corpus)
+        query = models.SparseVector(indices=list(vector.indices), values=list(vector.values))
+        return self._query(query, SPARSE_VECTOR, scope, params, limit)
+
+    def _query(self, query, using: str, scope: ScopeFilter, params: models.SearchParams | None,
+               limit: int) -> list[StoredHit]:
+        """Best points of one named vector under the caller's scope, payloads included."""
         response = self._client.query_points(
-            self.collection,
-            query=models.SparseVector(indices=list(vector.indices), values=list(vector.values)),
-            using=SPARSE_VECTOR,
-            query_filter=_scope_filter(scope),
-            search_params=params,
-            limit=limit,
-            with_payload=True,
-            with_vectors=False,
+            self.collection, query=query, using=using, query_filter=_scope_filter(scope), search_params=params,
+            limit=limit, with_payload=True, with_vectors=False,
         )
         return hits_in_order(response.points)
 

@@ -13,7 +13,7 @@ from sentra_retrieval.domain.lexical import SparseVec
 from sentra_retrieval.domain.model import ScopeFilter, StoredHit
 
 if TYPE_CHECKING:
-    from sentra_retrieval.adapters.store import VectorStore
+    from sentra_retrieval.domain.ports import VectorStore
 
 logger = logging.getLogger(__name__)
 

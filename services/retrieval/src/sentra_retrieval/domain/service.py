@@ -5,29 +5,48 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
-from sentra.events.v1 import events_pb2
-from sentra_common import events
 from sentra_common.chunks import search_text
 from sentra_common.errors import InvalidArgument, PermissionDenied
 from sentra_common.principal import Principal
 
-from sentra_retrieval.adapters.store import VectorStore
 from sentra_retrieval.domain.lexical import SparseEncoder, detect_language, tokenize
 from sentra_retrieval.domain.model import IndexedPoint, ScopeFilter, StoredHit
+from sentra_retrieval.domain.ports import QueryEmbedder, VectorStore
 from sentra_retrieval.domain.search import SearchMode, hybrid_search
 
 logger = logging.getLogger(__name__)
 
 
-class QueryEmbedder(Protocol):
-    async def embed_query(self, text: str) -> list[float]: ...
+class ChunkFields(Protocol):
+    chunk_id: str
+    document_id: str
+    version: int
+    chunk_index: int
+    text: str
+    page: int
+    heading: str
+    title: str
+    department: str
+    access_list: Sequence[str]
+    source_uri: str
 
 
-class Publisher(Protocol):
-    async def publish(self, subject: str, message, *, msg_id: str | None = None) -> None: ...
+class EmbeddedChunk(Protocol):
+    """A chunk and its dense vector, as the pipeline and the IndexChunks RPC bring them."""
+
+    chunk: ChunkFields
+    dense: Sequence[float]
+
+
+@dataclass(frozen=True)
+class BatchIndexed:
+    stored: int  # points written by this batch
+    complete: bool  # every chunk of the version is stored now
+    stale: bool  # the batch belonged to a superseded version and was ignored
 
 
 def scope_for(principal: Principal, departments: list[str], document_ids: list[str]) -> ScopeFilter:
@@ -97,7 +116,7 @@ class RetrievalService:
             dense *= self.other_language_dense_factor
         return dense, lexical
 
-    def _points(self, chunks) -> list[IndexedPoint]:
+    def _points(self, chunks: Sequence[EmbeddedChunk]) -> list[IndexedPoint]:
         points = []
         for item in chunks:
             c = item.chunk
@@ -110,46 +129,31 @@ class RetrievalService:
             ))
         return points
 
-    async def index_chunks(self, chunks) -> int:
+    async def index_chunks(self, chunks: Sequence[EmbeddedChunk]) -> int:
         """Direct indexing (IndexChunks RPC)."""
         points = self._points(chunks)
         async with self._write_lock:
             await asyncio.to_thread(self.store.upsert, points)
         return len(points)
 
-    async def index_batch(self, batch: events_pb2.ChunksEmbedded, publisher: Publisher) -> None:
-        """Pipeline stage: store one batch; when the version is complete, drop older
-        versions and announce the document as indexed."""
-        started = time.perf_counter()
-        points = await asyncio.to_thread(self._points, batch.chunks)
-        doc, version = batch.document_id, batch.version
+    async def index_batch(self, document_id: str, version: int, chunks: Sequence[EmbeddedChunk],
+                          total_chunks: int) -> BatchIndexed:
+        """Pipeline stage: store one batch of a document version; when the version is
+        complete, drop older versions. A batch of a version older than the stored one is
+        ignored (`stale`)."""
+        points = await asyncio.to_thread(self._points, chunks)
         async with self._write_lock:
-            newest = await asyncio.to_thread(self.store.max_version, doc)
+            newest = await asyncio.to_thread(self.store.max_version, document_id)
             if newest is not None and newest > version:
-                logger.info("skipping a stale batch", extra={"document_id": doc, "version": version})
-                return
+                logger.info("skipping a stale batch", extra={"document_id": document_id, "version": version})
+                return BatchIndexed(stored=0, complete=False, stale=True)
             await asyncio.to_thread(self.store.upsert, points)
-            stored = await asyncio.to_thread(self.store.count, doc, version)
-            complete = stored >= batch.total_chunks
+            stored = await asyncio.to_thread(self.store.count, document_id, version)
+            complete = stored >= total_chunks
             if complete:
-                await asyncio.to_thread(self.store.delete_other_versions, doc, version)
+                await asyncio.to_thread(self.store.delete_other_versions, document_id, version)
             await asyncio.to_thread(self.store.flush)
-        key = f"{doc}:{version}:{batch.batch_index}"
-        await publisher.publish(
-            events.STAGE_COMPLETED,
-            events_pb2.StageCompleted(
-                document_id=doc, version=version, stage="index", service="retrieval",
-                duration_ms=int((time.perf_counter() - started) * 1000),
-                detail=f"batch {batch.batch_index + 1}/{batch.batch_count}: {len(points)} chunks",
-            ),
-            msg_id=f"stage-index:{key}",
-        )
-        if complete:
-            await publisher.publish(
-                events.DOCUMENT_INDEXED,
-                events_pb2.DocumentIndexed(document_id=doc, version=version, chunk_count=batch.total_chunks),
-                msg_id=f"indexed:{doc}:{version}",
-            )
+        return BatchIndexed(stored=len(points), complete=complete, stale=False)
 
     async def delete_document(self, document_id: str) -> None:
         async with self._write_lock:

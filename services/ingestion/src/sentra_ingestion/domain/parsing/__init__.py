@@ -8,11 +8,12 @@ for the user) and `chunk_sections` turns Sections into `ChunkDraft`s.
 from .chunking import chunk_sections
 from .detect import detect_content_type
 from .dispatch import parse_document
-from .model import ChunkDraft, ParsedDocument, ParseError, ParseLimits, Section
+from .model import ChunkDraft, ChunkingPolicy, ParsedDocument, ParseError, ParseLimits, Section
 from .names import safe_filename
 
 __all__ = [
     "ChunkDraft",
+    "ChunkingPolicy",
     "ParseError",
     "ParseLimits",
     "ParsedDocument",

@@ -22,9 +22,11 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from .model import ChunkDraft, Section
+from .model import ChunkDraft, ChunkingPolicy, Section
 
 logger = logging.getLogger(__name__)
+
+DEFAULT_CHUNKING = ChunkingPolicy()
 
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n+")
 # Each alternative starts only at the beginning of a run (look-behind), which
@@ -48,26 +50,15 @@ class _Unit:
     row: bool = False
 
 
-def chunk_sections(
-    sections: list[Section],
-    *,
-    target_chars: int = 700,
-    max_chars: int = 1000,
-    overlap_chars: int = 100,
-    table_target_chars: int = 300,
-) -> list[ChunkDraft]:
-    """Split Sections into ChunkDrafts of about `target_chars` characters
+def chunk_sections(sections: list[Section], policy: ChunkingPolicy = DEFAULT_CHUNKING) -> list[ChunkDraft]:
+    """Split Sections into ChunkDrafts of about `policy.target_chars` characters
     (never more than `max_chars`), each with exactly one page and heading.
 
     Runs made only of table rows are packed to `table_target_chars`: a few rows per
     chunk, so a search for one row's value finds (and cites) that row rather than a
     long slice of the table."""
-    if target_chars <= 0 or max_chars < target_chars:
-        raise ValueError("need 0 < target_chars <= max_chars")
-    if not 0 <= overlap_chars < target_chars:
-        raise ValueError("need 0 <= overlap_chars < target_chars")
-    if table_target_chars <= 0:
-        raise ValueError("need 0 < table_target_chars")
+    target_chars, max_chars = policy.target_chars, policy.max_chars
+    overlap_chars, table_target_chars = policy.overlap_chars, policy.table_target_chars
     table_target = min(table_target_chars, target_chars)
     chunks: list[ChunkDraft] = []
     for page, heading, text in _groups(sections):

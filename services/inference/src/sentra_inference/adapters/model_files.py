@@ -6,7 +6,7 @@ but that takes about a minute and ~3 GB of memory, so it is done once: the conve
 model is saved as safetensors into a cache directory and every later start loads that
 copy in seconds.
 
-    python -m sentra_inference.backends.model_files /path/to/cache   # convert ahead of time
+    python -m sentra_inference.adapters.model_files /path/to/cache   # convert ahead of time
 """
 
 from __future__ import annotations
@@ -79,7 +79,7 @@ def _convert(directory: Path) -> None:
 
 def main(argv: list[str]) -> int:
     if len(argv) != 1:
-        print("usage: python -m sentra_inference.backends.model_files CACHE_DIRECTORY", file=sys.stderr)
+        print("usage: python -m sentra_inference.adapters.model_files CACHE_DIRECTORY", file=sys.stderr)
         return 2
     logging.basicConfig(level=logging.INFO)
     target = Path(argv[0]).expanduser()

@@ -62,7 +62,7 @@ class LocalReader:
 
 
 def main() -> None:
-    """`python -m sentra_inference.backends.reader [DIR]`: load the reader (the shipped one
+    """`python -m sentra_inference.adapters.reader [DIR]`: load the reader (the shipped one
     by default) and read one question, as `make setup` does to check the installation."""
     import sys
 

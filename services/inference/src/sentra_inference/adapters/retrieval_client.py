@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import grpc
 from sentra.retrieval.v1 import retrieval_pb2, retrieval_pb2_grpc
-from sentra_common.errors import InvalidArgument, PermissionDenied, Unavailable
+from sentra_common.errors import from_rpc_error
 from sentra_common.grpc_client import open_channel
 
 from sentra_inference.domain.evidence import Passage
@@ -35,13 +35,7 @@ class RetrievalClient:
                 query=question, top_k=top_k, mode=retrieval_pb2.SEARCH_MODE_HYBRID, departments=departments,
             ))
         except grpc.aio.AioRpcError as exc:
-            if exc.code() == grpc.StatusCode.INVALID_ARGUMENT:
-                raise InvalidArgument(exc.details() or "the question was refused by retrieval") from None
-            if exc.code() == grpc.StatusCode.PERMISSION_DENIED:
-                raise PermissionDenied(exc.details() or "you may not search there") from None
-            raise Unavailable(
-                f"the retrieval service at {self.target} did not answer ({exc.code().name}); try again shortly"
-            ) from exc
+            raise from_rpc_error(exc, "retrieval") from exc
         return passages_from_hits(response.hits)
 
     async def close(self) -> None:

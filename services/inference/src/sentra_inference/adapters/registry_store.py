@@ -1,13 +1,13 @@
 """Where the adapter registry lives: SQLite on one machine, PostgreSQL in a cluster
-(tables created by the service's Alembic migrations)."""
+(tables created by the service's Alembic migrations). Implements the domain's
+`RegistryStore` port."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-
 from sqlalchemy import JSON, Boolean, Column, DateTime, Integer, MetaData, String, Table, Text, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
+
+from sentra_inference.domain.ports import AdapterRecord, AliasRecord
 
 metadata = MetaData()
 
@@ -38,52 +38,9 @@ aliases = Table(
     Column("updated_by", String(256), nullable=False),
 )
 
-REGISTERED = "registered"
-ACTIVE = "active"
-INACTIVE = "inactive"
-FAILED = "failed"
+class SqlRegistryStore:
+    """`RegistryStore` on SQLAlchemy tables."""
 
-
-@dataclass
-class AdapterRecord:
-    name: str
-    version: int
-    department: str
-    base_model: str
-    artifact_uri: str
-    metrics: dict[str, float] = field(default_factory=dict)
-    state: str = REGISTERED
-    error: str = ""
-    created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
-    created_by: str = ""
-
-    @property
-    def key(self) -> str:
-        return f"{self.name}@{self.version}"
-
-
-@dataclass
-class AliasRecord:
-    """`alias` → `alias@version`; an alias is named after its adapter."""
-
-    alias: str
-    department: str
-    version: int
-    active: bool
-    history: list[int] = field(default_factory=list)
-    updated_at: datetime = field(default_factory=lambda: datetime.now(UTC))
-    updated_by: str = ""
-
-    @property
-    def key(self) -> str:
-        return f"{self.alias}@{self.version}"
-
-    @property
-    def previous_version(self) -> int:
-        return self.history[-2] if len(self.history) >= 2 else 0
-
-
-class RegistryStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
 

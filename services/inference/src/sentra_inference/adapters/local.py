@@ -23,14 +23,14 @@ from pathlib import Path
 
 from sentra_common.errors import InvalidArgument
 
-from sentra_inference.backends.base import (
+from sentra_inference.adapters.model_files import BASE_MODEL_ID
+from sentra_inference.domain.ports import (
     AdapterLoadError,
     BackendUnavailable,
     GenerationChunk,
     GenerationRequest,
     Message,
 )
-from sentra_inference.backends.model_files import BASE_MODEL_ID
 
 logger = logging.getLogger(__name__)
 
@@ -99,7 +99,7 @@ class LocalBackend:
         if not (self.model_dir / "config.json").exists():
             raise BackendUnavailable(
                 f"no converted base model at {self.model_dir}; run "
-                f"`python -m sentra_inference.backends.model_files {self.model_dir}` or set "
+                f"`python -m sentra_inference.adapters.model_files {self.model_dir}` or set "
                 "SENTRA_INFERENCE_MODEL_DIR"
             )
         self._tokenizer = AutoTokenizer.from_pretrained(self.model_dir, local_files_only=True)

@@ -1,14 +1,19 @@
-"""The interface every generation backend implements.
+"""The inference domain's ports: what it needs from the outside, implemented in
+`sentra_inference.adapters` and wired in `app.py`.
 
-An adapter is known to a backend by its *key*, `name@version` (`legal@3`): the registry
-decides which keys should be loaded (`sentra_inference.domain.registry`), the backend
-loads, unloads and serves them. A request names one key or none (the base model).
+- `GenerationBackend`: every generation backend (local, vLLM). An adapter is known to a
+  backend by its *key*, `name@version` (`legal@3`): the registry decides which keys should
+  be loaded (`sentra_inference.domain.registry`), the backend loads, unloads and serves
+  them. A request names one key or none (the base model).
+- `RegistryStore`: where the adapter registry's records live (SQL in
+  `adapters.registry_store`), with the records themselves.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Literal, Protocol, runtime_checkable
 
 from sentra_common.errors import FailedPrecondition, Unavailable
@@ -87,3 +92,66 @@ class GenerationBackend(Protocol):
     async def reconcile(self, desired: dict[str, str]) -> None:
         """Make the loaded set equal `desired` (key → path): load what is missing and
         unload what is no longer wanted, on every replica."""
+
+
+# Adapter states in the registry.
+REGISTERED = "registered"
+ACTIVE = "active"
+INACTIVE = "inactive"
+FAILED = "failed"
+
+
+@dataclass
+class AdapterRecord:
+    name: str
+    version: int
+    department: str
+    base_model: str
+    artifact_uri: str
+    metrics: dict[str, float] = field(default_factory=dict)
+    state: str = REGISTERED
+    error: str = ""
+    created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    created_by: str = ""
+
+    @property
+    def key(self) -> str:
+        return f"{self.name}@{self.version}"
+
+
+@dataclass
+class AliasRecord:
+    """`alias` → `alias@version`; an alias is named after its adapter."""
+
+    alias: str
+    department: str
+    version: int
+    active: bool
+    history: list[int] = field(default_factory=list)
+    updated_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    updated_by: str = ""
+
+    @property
+    def key(self) -> str:
+        return f"{self.alias}@{self.version}"
+
+    @property
+    def previous_version(self) -> int:
+        return self.history[-2] if len(self.history) >= 2 else 0
+
+
+class RegistryStore(Protocol):
+    """The adapter registry's records, durable."""
+
+    async def snapshot(self) -> tuple[list[AdapterRecord], list[AliasRecord]]:
+        """Every adapter (by name and version) and every alias (by name)."""
+
+    async def next_version(self, name: str) -> int:
+        """The version a new adapter called `name` gets (1 for the first)."""
+
+    async def add_adapter(self, record: AdapterRecord) -> None: ...
+
+    async def set_state(self, name: str, version: int, state: str, error: str = "") -> None: ...
+
+    async def save_alias(self, alias: AliasRecord, states: dict[int, str]) -> None:
+        """Write the alias and its adapters' states (version → state) in one transaction."""

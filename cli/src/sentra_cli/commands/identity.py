@@ -1,0 +1,97 @@
+"""`sentra login`, `logout`, `whoami`, `audit`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from sentra_cli.cli import DEFAULT_HOME, DataDir, Issuer, app, console, err, issuer_url, run_with_clients
+from sentra_cli.client import Clients
+from sentra_cli.session import LoginError
+
+
+@app.command()
+def login(
+    username: Annotated[str, typer.Option("--username", "-u", help="Log in with a password.")] = "",
+    password_stdin: Annotated[bool, typer.Option(help="Read the password (or client secret) from stdin.")] = False,
+    device: Annotated[bool, typer.Option(help="Log in in a browser with a device code.")] = False,
+    client_id: Annotated[str, typer.Option(help="Service account: log in with client credentials.")] = "",
+    issuer: Issuer = "",
+    home: DataDir = DEFAULT_HOME,
+) -> None:
+    """Log in to Sentra; tokens are stored in ~/.config/sentra/credentials.json (mode 0600)."""
+    from sentra_cli import session as sessions
+
+    realm = issuer_url(home, issuer)
+
+    def secret(prompt: str) -> str:
+        if password_stdin:
+            return typer.get_text_stream("stdin").readline().rstrip("\n")
+        return typer.prompt(prompt, hide_input=True)
+
+    try:
+        if client_id:
+            current = sessions.client_credentials(realm, client_id, secret("client secret"))
+        elif device:
+            current = sessions.device_login(
+                realm, lambda url, code: console.print(f"open [bold]{url}[/bold] and confirm the code {code}")
+            )
+        else:
+            user = username or typer.prompt("username")
+            current = sessions.password_login(realm, user, secret("password"))
+    except LoginError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from None
+    path = current.save()
+    console.print(f"logged in as {current.username or 'device user'}; token stored in {path}")
+
+
+@app.command()
+def logout() -> None:
+    """Forget the stored tokens."""
+    from sentra_cli.session import credentials_path
+
+    credentials_path().unlink(missing_ok=True)
+    console.print("logged out")
+
+
+@app.command()
+def whoami(home: DataDir = DEFAULT_HOME) -> None:
+    """Who the gateway says you are: departments and roles."""
+    from sentra.gateway.v1 import gateway_pb2
+
+    async def action(clients: Clients):
+        p = (await clients.gateway.WhoAmI(gateway_pb2.WhoAmIRequest())).principal
+        console.print(f"{p.subject} ({p.display_name}) · departments: {', '.join(p.departments) or '-'} · "
+                      f"roles: {', '.join(p.roles) or '-'}")
+
+    run_with_clients(action, home)
+
+
+@app.command()
+def audit(
+    subject: Annotated[str, typer.Option(help="Only calls by this subject.")] = "",
+    method: Annotated[str, typer.Option(help="Only calls of this method (substring, e.g. DeleteDocument).")] = "",
+    result: Annotated[str, typer.Option(help="Only this result, e.g. PERMISSION_DENIED.")] = "",
+    document: Annotated[str, typer.Option(help="Only calls that returned or touched this document id.")] = "",
+    limit: Annotated[int, typer.Option(help="Newest entries to show (1..1000).")] = 50,
+    home: DataDir = DEFAULT_HOME,
+) -> None:
+    """The audit log (administrators): who called what, when, the result and the documents."""
+    from sentra.gateway.v1 import gateway_pb2
+
+    async def action(clients: Clients):
+        reply = await clients.gateway.QueryAuditLog(gateway_pb2.QueryAuditLogRequest(
+            subject=subject, method=method, result=result, document_id=document, page_size=limit))
+        table = Table("when (UTC)", "who", "method", "result", "documents", "detail")
+        for e in reply.entries:
+            table.add_row(
+                e.at.ToDatetime().strftime("%Y-%m-%d %H:%M:%S"), e.subject or "-", e.method.rsplit("/", 1)[-1],
+                e.result, ", ".join(d[:8] for d in e.document_ids[:5]) + (" …" if len(e.document_ids) > 5 else ""),
+                e.detail[:120],
+            )
+        console.print(table)
+
+    run_with_clients(action, home)

@@ -1,0 +1,67 @@
+"""The retrieval domain's ports, implemented in `sentra_retrieval.adapters` and wired in
+`app.py`: the vector store (Qdrant Edge in-process, or a Qdrant server) and the query
+embedder (the embedding service).
+
+Threading: stores are synchronous and meant to be called through ``asyncio.to_thread``.
+Searches and counts may run concurrently from several threads. Writes (``upsert``,
+``delete_*``, ``flush``) and lifecycle calls (``ensure_collection``, ``close``) are
+expected to be serialized by the caller (the service holds one write lock); the stores
+keep their own state consistent under that assumption.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol, runtime_checkable
+
+from sentra_retrieval.domain.lexical import SparseVec
+from sentra_retrieval.domain.model import IndexedPoint, ScopeFilter, StoredHit
+
+
+@runtime_checkable
+class VectorStore(Protocol):
+    """A collection of chunks with a dense ("dense", cosine) and a sparse ("lexical", IDF)
+    vector each, searched under a :class:`ScopeFilter`."""
+
+    engine: str  # "qdrant-edge" | "qdrant"
+
+    def ensure_collection(self, dimension: int) -> None:
+        """Create the collection and its payload indexes, or check an existing one."""
+        ...
+
+    def upsert(self, points: Sequence[IndexedPoint]) -> None:
+        """Insert or replace points; idempotent by ``chunk_id``."""
+        ...
+
+    def delete_document(self, document_id: str) -> None: ...
+
+    def delete_other_versions(self, document_id: str, keep_version: int) -> None:
+        """Delete the document's points whose version is not ``keep_version``."""
+        ...
+
+    def count(self, document_id: str | None = None, version: int | None = None) -> int:
+        """Exact number of points, optionally of one document (and version)."""
+        ...
+
+    def max_version(self, document_id: str) -> int | None: ...
+
+    def search_dense(self, vector: Sequence[float], scope: ScopeFilter, limit: int) -> list[StoredHit]:
+        """Nearest chunks by cosine similarity, best first (ties by chunk id); ``score`` is
+        the cosine."""
+        ...
+
+    def search_sparse(self, vector: SparseVec, scope: ScopeFilter, limit: int) -> list[StoredHit]:
+        """Best chunks by BM25 (the engine applies IDF), best first (ties by chunk id);
+        ``score`` is the BM25 score."""
+        ...
+
+    def flush(self) -> None:
+        """Make every write so far durable on disk."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class QueryEmbedder(Protocol):
+    async def embed_query(self, text: str) -> list[float]:
+        """The query's dense vector (same model as the indexed chunks)."""
