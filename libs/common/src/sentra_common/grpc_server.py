@@ -74,6 +74,8 @@ class SentraServerInterceptor(grpc.aio.ServerInterceptor):
         self.verify_principal = verify_principal
         # Called with every call refused for want of a valid principal (see report_refusals).
         self.on_refused: Callable[[RefusedCall], None] | None = None
+        # method → (the handler served, its wrapped handler): wrapped once, not per call.
+        self._wrapped: dict[str, tuple[Any, Any]] = {}
 
     async def intercept_service(self, continuation, handler_call_details):
         handler = await continuation(handler_call_details)
@@ -82,6 +84,14 @@ class SentraServerInterceptor(grpc.aio.ServerInterceptor):
         method = handler_call_details.method
         if method.startswith(PUBLIC_PREFIXES):
             return handler
+        cached = self._wrapped.get(method)
+        if cached is not None and cached[0] is handler:
+            return cached[1]
+        wrapped = self._wrap(handler, method)
+        self._wrapped[method] = (handler, wrapped)
+        return wrapped
+
+    def _wrap(self, handler, method: str):
         wrap = _Wrapper(self, method)
         if handler.unary_unary:
             return grpc.unary_unary_rpc_method_handler(

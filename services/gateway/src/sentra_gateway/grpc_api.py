@@ -38,11 +38,19 @@ def _peer_host(peer: str) -> str:
 class PublicApi(grpc.GenericRpcHandler):
     def __init__(self, gateway: Gateway) -> None:
         self.gateway = gateway
+        self._handlers: dict[str, grpc.RpcMethodHandler] = {}
 
     def service(self, handler_call_details):
         route = self.gateway.routes.get(handler_call_details.method)
         if route is None:
             return None
+        # One handler per route, made once (the shared interceptor then wraps it once too).
+        handler = self._handlers.get(route.path)
+        if handler is None:
+            handler = self._handlers[route.path] = self._handler(route)
+        return handler
+
+    def _handler(self, route: Route):
         if route.kind is Kind.UNARY:
             return grpc.unary_unary_rpc_method_handler(
                 self._single_response(route, self.gateway.unary), route.request.FromString,
