@@ -40,12 +40,11 @@ import asyncio
 import json
 import re
 import statistics
-import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from benchlib import EVAL_DIR, ROOT, machine_summary, percentile, table, temporary_platform, test_support
+from benchlib import EVAL_DIR, ROOT, machine_summary, percentile, table, temporary_platform, test_support, write_results
 from sentra.inference.v1 import inference_pb2
 from sentra.ingestion.v1 import ingestion_pb2
 from sentra_cli.platform import Platform
@@ -292,17 +291,6 @@ def evaluate(outcomes: list[Outcome]) -> dict[str, dict[str, float]]:
 # Output
 
 
-def commit() -> str:
-    try:
-        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True,
-                             check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
-                               capture_output=True, text=True).stdout.strip()
-        return sha + ("+uncommitted" if dirty else "")
-    except (OSError, subprocess.CalledProcessError):
-        return ""
-
-
 def print_report(results: dict[str, dict[str, dict[str, float]]]) -> None:
     rows = []
     for strategy, report in results.items():
@@ -397,23 +385,14 @@ def main() -> None:
         with temporary_platform(env, prefix="sentra-heldout-") as platform:
             results = asyncio.run(run(platform))
     print_report(results)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({
-        "benchmark": "answers_heldout",
-        "commit": commit(),
-        "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "machine": machine_summary(),
-        "settings": {
-            "limit_per_set": args.limit, "strategies": strategies, "departments": sorted(corpora),
-            "reader": str(args.reader) if args.reader else "shipped (sentra_inference/assets/reader)",
-            "corpus_documents": {k: len(v) for k, v in corpora.items()},
-            "questions": {name: sum(q.set == name for q in questions) for name in sorted({q.set for q in questions})},
-            "metric_scope": "direct answer + first two citation quotes; EM/F1 on the direct answer "
-                            "(extractive has none: its quoted sentences)",
-        },
-        "results": results,
-    }, indent=2, ensure_ascii=False) + "\n")
-    print(f"figures written to {args.out}")
+    write_results("answers_heldout", {
+        "limit_per_set": args.limit, "strategies": strategies, "departments": sorted(corpora),
+        "reader": str(args.reader) if args.reader else "shipped (sentra_inference/assets/reader)",
+        "corpus_documents": {k: len(v) for k, v in corpora.items()},
+        "questions": {name: sum(q.set == name for q in questions) for name in sorted({q.set for q in questions})},
+        "metric_scope": "direct answer + first two citation quotes; EM/F1 on the direct answer "
+                        "(extractive has none: its quoted sentences)",
+    }, results, args.out)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 """Helpers shared by the benchmarks: a throw-away platform, gRPC stubs, statistics,
-tables and process memory sampling.
+tables, process memory sampling, and the figures file each benchmark commits
+(`bench/results/<name>.json`: commit, date, machine, settings, metrics).
 
 Imported as a sibling module (`python bench/<name>.py` puts `bench/` on sys.path).
 """
@@ -7,11 +8,13 @@ Imported as a sibling module (`python bench/<name>.py` puts `bench/` on sys.path
 from __future__ import annotations
 
 import contextlib
+import json
 import math
 import os
 import platform as pyplatform
 import shutil
 import signal
+import subprocess
 import sys
 import tempfile
 import threading
@@ -28,6 +31,31 @@ from sentra_common.principal import Principal
 
 ROOT = Path(__file__).resolve().parents[1]
 EVAL_DIR = ROOT.parent / "shared" / "eval"
+RESULTS_DIR = ROOT / "bench" / "results"
+
+
+def commit() -> str:
+    """The checked-out commit, "+uncommitted" when tracked files differ from it."""
+    try:
+        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                             check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
+                               capture_output=True, text=True).stdout.strip()
+        return sha + ("+uncommitted" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return ""
+
+
+def write_results(name: str, settings: dict, results: dict, out: Path | None = None) -> Path:
+    """Write a benchmark's figures to `out` (default bench/results/<name>.json)."""
+    out = out or RESULTS_DIR / f"{name}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({
+        "benchmark": name, "commit": commit(), "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "machine": machine_summary(), "settings": settings, "results": results,
+    }, indent=2, ensure_ascii=False) + "\n")
+    print(f"figures written to {out}")
+    return out
 
 
 def test_support():

@@ -16,7 +16,17 @@ import time
 from pathlib import Path
 
 import grpc
-from benchlib import banner, machine_summary, mib, percentile, ratio, rss_kib, table, temporary_platform
+from benchlib import (
+    banner,
+    machine_summary,
+    mib,
+    percentile,
+    ratio,
+    rss_kib,
+    table,
+    temporary_platform,
+    write_results,
+)
 from sentra.ingestion.v1 import ingestion_pb2, ingestion_pb2_grpc
 from sentra.retrieval.v1 import retrieval_pb2, retrieval_pb2_grpc
 from sentra_cli.admin import RealmAdmin
@@ -39,7 +49,7 @@ async def timed(call, n: int) -> list[float]:
     return samples
 
 
-async def run(platform, calls: int) -> None:
+async def run(platform, calls: int) -> dict:
     state = platform.load_state()
     stored = json.loads(Path(state.identity.admin_file).read_text())
     admin = RealmAdmin(state.identity.issuer, stored["username"], stored["password"])
@@ -80,6 +90,15 @@ async def run(platform, calls: int) -> None:
     rows = [[name, mib(rss_kib(info.pid) or 0)] for name, info in
             (("keycloak (JVM)", state.keycloak), ("gateway", state.services["gateway"]))]
     table(["process", "RSS"], rows, title="memory after the run")
+    return {
+        "gateway_ms": {"p50": round(percentile(gw, 50), 3), "p99": round(percentile(gw, 99), 3),
+                       "mean": round(sum(gw) / len(gw), 3)},
+        "direct_ms": {"p50": round(percentile(dr, 50), 3), "p99": round(percentile(dr, 99), 3),
+                      "mean": round(sum(dr) / len(dr), 3)},
+        "gateway_over_direct_p50": round(percentile(gw, 50) / percentile(dr, 50), 3),
+        "rss_mib": {name: round((rss_kib(info.pid) or 0) / 1024) for name, info in
+                    (("keycloak", state.keycloak), ("gateway", state.services["gateway"]))},
+    }
 
 
 def main() -> None:
@@ -90,7 +109,9 @@ def main() -> None:
     print(machine_summary())
     env = {"SENTRA_GATEWAY_RATE_LIMIT__REQUESTS_PER_SECOND": "10000", "SENTRA_GATEWAY_RATE_LIMIT__BURST": "10000"}
     with temporary_platform(env, identity="keycloak") as platform:
-        asyncio.run(run(platform, args.calls))
+        results = asyncio.run(run(platform, args.calls))
+    write_results("gateway", {"calls": args.calls, "query": "lexical Search, top_k 10", "identity": "keycloak",
+                              "rate_limit": "raised to 10000/s so it never waits"}, results)
 
 
 if __name__ == "__main__":

@@ -42,6 +42,7 @@ from benchlib import (
     table,
     temporary_platform,
     test_support,
+    write_results,
 )
 from sentra.ingestion.v1 import ingestion_pb2
 from sentra_common.chunks import search_text
@@ -510,6 +511,19 @@ async def run(args) -> None:
     print(f"target pipeline/model >= 0.80: {first.chunks / first.wall_s / model['batched_cps']:.2f} -> {verdict}")
     banner("3. Memory")
     print_memory(sampler, idle, results)
+    write_results("ingest", {
+        "docs": args.docs, "batches": args.batches, "second_docs": len(second), "seed": args.seed,
+        "torch_threads": args.torch_threads or "torch default", "event_batch": batch,
+    }, {
+        "model_alone_chunks_per_s": round(model["batched_cps"], 2),
+        "batches": {label: {
+            "docs": r.docs, "failed": r.failed, "chunks": r.chunks, "wall_s": round(r.wall_s, 2),
+            "chunks_per_s": round(r.chunks / r.wall_s, 2),
+            "pipeline_over_model": round(r.chunks / r.wall_s / model["batched_cps"], 3),
+            "peak_rss_mib": {name: round(kib / 1024) for name, kib in r.peak.items()},
+        } for label, r in results},
+        "idle_rss_mib": {name: round(kib / 1024) for name, kib in idle.items()},
+    })
 
 
 def main() -> None:

@@ -41,7 +41,17 @@ import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
-from benchlib import EVAL_DIR, Stubs, banner, machine_summary, percentile, ratio, table, temporary_platform
+from benchlib import (
+    EVAL_DIR,
+    Stubs,
+    banner,
+    machine_summary,
+    percentile,
+    ratio,
+    table,
+    temporary_platform,
+    write_results,
+)
 from sentra.embedding.v1 import embedding_pb2
 from sentra.events.v1 import events_pb2
 from sentra.retrieval.v1 import retrieval_pb2
@@ -357,7 +367,7 @@ async def quality(stubs: Stubs, datasets: list[Dataset], engine: DirectEngine, q
 
 async def latency(
     stubs: Stubs, datasets: list[Dataset], engine: DirectEngine, query_vectors, n: int, warmup: int = 20,
-) -> None:
+) -> dict[str, dict[str, float]]:
     banner("Latency: Search RPC (gRPC, sequential) vs direct in-process hybrid_search on the same queries")
     # Interleave the languages, up to n queries in all.
     plan: list[tuple[Dataset, Query, list[float]]] = []
@@ -458,6 +468,10 @@ async def latency(
         f"{ratio(h50, engine_model)}, i.e. {h50 - engine_model:.1f} ms of gRPC/service\n"
         "    overhead for two hops (client -> retrieval -> embedding) and the embedding micro-batcher's wait."
     )
+    paths = {f"search_rpc_{m}": rpc[m] for m in rpc} | {f"direct_{m}": direct[m] for m in direct}
+    paths |= {"embed_rpc": embed, "model_alone": model}
+    return {name: {"p50": round(percentile(v, 50), 3), "p90": round(percentile(v, 90), 3),
+                   "p99": round(percentile(v, 99), 3)} for name, v in paths.items()}
 
 
 def setting_label(setting: dict[str, str]) -> str:
@@ -662,10 +676,21 @@ async def run(args) -> None:
 
             references = await quality(reader, datasets, engine, query_vectors)
             run_latency = args.latency if args.latency is not None else not args.sweep
+            timings = {}
             if run_latency:
-                await latency(reader, datasets, engine, query_vectors, args.latency_queries)
+                timings = await latency(reader, datasets, engine, query_vectors, args.latency_queries)
             else:
                 print("\n(latency comparison skipped; --latency to run it)")
+            write_results("retrieval", {
+                "limit": args.limit, "languages": languages, "titles": args.titles,
+                "fusion": describe_settings(defaults), "top_k": TOP_K,
+                "latency_queries": args.latency_queries if run_latency else 0,
+            }, {
+                "quality": {f"{lang}_{mode}": {"queries": sc.n, "ndcg@10": round(sc.ndcg, 4),
+                                               "recall@10": round(sc.recall, 4), "mrr@10": round(sc.mrr, 4)}
+                            for (lang, mode), sc in references.items()},
+                "latency_ms": timings,
+            }, args.out)
             if args.sweep:
                 await sweep(platform, reader, datasets, sweep_grid(args), engine=engine, query_vectors=query_vectors,
                             in_process=args.sweep_in_process, references=references)
@@ -681,6 +706,8 @@ def main() -> None:
         description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--limit", type=int, default=0, help="questions per language (0: all)")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="where to write the figures (default bench/results/retrieval.json)")
     parser.add_argument("--languages", default="es,en", help="comma-separated: es,en")
     parser.add_argument("--titles", action="store_true",
                         help="index 'article title + paragraph' instead of the paragraph alone (MTEB uses no title)")

@@ -1,4 +1,5 @@
-"""The held-out answer benchmark's metrics against hand-computed cases (no platform)."""
+"""The held-out answer benchmark's metrics against hand-computed cases, and the figures file every
+benchmark writes (no platform)."""
 
 from __future__ import annotations
 
@@ -65,3 +66,15 @@ def test_paragraph_documents_name_each_paragraph_in_a_heading():
     assert text == "# Rin\n\n## Párrafo 1\n\nPrimero.\n\n## Párrafo 2\n\nSegundo.\n"
     assert bench._PARAGRAPH_HEADING.search("Rin > Párrafo 12").group(1) == "12"
     assert bench.sample(list(range(10)), 3) == [0, 3, 6] and bench.sample([1, 2], 0) == [1, 2]
+
+
+def test_a_benchmark_writes_its_figures_with_the_commit_and_settings(tmp_path):
+    import json
+
+    import benchlib
+
+    out = benchlib.write_results("example", {"limit": 3}, {"ndcg@10": 0.94}, tmp_path / "example.json")
+    written = json.loads(out.read_text())
+    assert written["benchmark"] == "example" and written["settings"] == {"limit": 3}
+    assert written["results"] == {"ndcg@10": 0.94}
+    assert len(written["commit"].split("+")[0]) == 40 and written["machine"] and written["date"].endswith("Z")
