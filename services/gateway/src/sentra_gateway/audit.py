@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from sentra_common.access import validate_department
 from sentra_common.errors import InvalidArgument
 from sentra_common.principal import Principal
 from sqlalchemy import JSON, BigInteger, Column, DateTime, Integer, MetaData, String, Table, Text, insert, or_, select
@@ -93,8 +94,11 @@ class AuditLog:
             except ValueError:
                 raise InvalidArgument("page_token is not valid; pass the next_page_token you received") from None
         if not viewer.is_platform_admin:
-            scope = [audit_log.c.departments.like(f"%,{d},%") for d in viewer.departments]
-            scope += [audit_log.c.department.in_(viewer.departments), audit_log.c.subject == viewer.subject]
+            # A department is a name, never a pattern: the one rule first (it refuses `%`,
+            # commas and empty names), then LIKE with its wildcards escaped (`_` is valid).
+            departments = [validate_department(d) for d in viewer.departments]
+            scope = [audit_log.c.departments.contains(f",{d},", autoescape=True) for d in departments]
+            scope += [audit_log.c.department.in_(departments), audit_log.c.subject == viewer.subject]
             stmt = stmt.where(or_(*scope))
         if q.subject:
             stmt = stmt.where(audit_log.c.subject == q.subject)
