@@ -210,3 +210,54 @@ async def test_folder_sync_uploads_replaces_and_deletes(env, tmp_path):
     assert (report.uploaded, report.deleted) == (1, 1)
     docs, _, _ = await service.list(ANA, "legal", None, 100, "")
     assert [(d.source_uri, d.version) for d in docs] == [("folder:share/a.txt", 2)]
+
+
+# Access lists on writes and on counts (issue 11, item 7) ------------------------------
+
+CARLA = Principal("carla", departments=("legal",), roles=("dept-admin",))  # legal's admin, not on the list
+EVA = Principal("eva", departments=("legal",))
+
+
+async def private_upload(service, data=TEXT, source="s-private"):
+    request = UploadRequest(filename="nda.txt", department="legal", source_uri=source, access_list=["user:ana"])
+    return await service.upload(ANA, request, stream(data))
+
+
+async def test_reupload_by_someone_outside_the_access_list_cannot_replace_or_confirm_it(env):
+    service, registry, bus = env
+    private = (await private_upload(service)).document
+    attempts = {
+        "overwrite": b"Texto del atacante.",
+        "guess": TEXT,  # an UNCHANGED answer would confirm the guessed content
+        "too large": b"x" * 20_000,  # "the current version is kept" would confirm the document exists
+    }
+    refusals = {}
+    for name, data in attempts.items():
+        request = UploadRequest(filename="nda.txt", department="legal", source_uri="s-private")
+        with pytest.raises(PermissionDenied) as refused:
+            await service.upload(CARLA, request, stream(data))
+        refusals[name] = str(refused.value)
+    # One answer whatever the content: nothing tells a match from a miss, no id, no title.
+    assert len(set(refusals.values())) == 1, refusals
+    assert private.id not in refusals["guess"] and "UNCHANGED" not in refusals["guess"].upper()
+    stored = await registry.get(private.id)
+    assert (stored.version, stored.content_sha256, stored.access_list) == (1, private.content_sha256, ["user:ana"])
+    assert len(bus.of(events.DOCUMENT_UPLOADED)) == 1
+    # Someone on the list still replaces it.
+    replaced = await private_upload(service, data=TEXT + b"v2")
+    assert replaced.outcome is UploadOutcome.REPLACED and replaced.document.version == 2
+
+
+async def test_document_counts_and_pages_hold_only_what_the_caller_may_read(env):
+    service, _, _ = env
+    await upload(service, source="open")
+    await private_upload(service, source="private-1")
+    await private_upload(service, source="private-2")
+    docs, token, counts = await service.list(EVA, "legal", None, 100, "")
+    assert [d.source_uri for d in docs] == ["open"] and counts == {"PROCESSING": 1} and token == ""
+    first, token, counts = await service.list(EVA, "", None, 1, "")
+    assert [d.source_uri for d in first] == ["open"] and token == "" and counts == {"PROCESSING": 1}
+    docs, _, counts = await service.list(CARLA, "legal", DocumentState.PROCESSING, 100, "")
+    assert len(docs) == 1 and counts == {"PROCESSING": 1}
+    docs, _, counts = await service.list(ANA, "legal", None, 100, "")
+    assert len(docs) == 3 and counts == {"PROCESSING": 3}

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, func, insert, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from sentra_ingestion.adapters.tables import connector_files, documents, stages
@@ -75,21 +76,34 @@ class Registry:
             result = await conn.execute(delete(documents).where(documents.c.id == document_id))
         return result.rowcount > 0
 
-    def _filtered(self, query, departments: list[str] | None, state: DocumentState | None):
+    def _filtered(self, query, departments: list[str] | None, state: DocumentState | None,
+                  readers: Sequence[str] | None):
         if departments is not None:
             query = query.where(documents.c.department.in_(departments))
         if state is not None:
             query = query.where(documents.c.state == state.value)
+        if readers is not None:
+            query = query.where(self._readable_by(readers))
         return query
 
+    def _readable_by(self, readers: Sequence[str]):
+        """Documents whose access list is empty (the whole department) or names one of
+        `readers`: `sentra_common.access.can_read` inside the query, so pages and counts
+        hold only what the caller may read."""
+        function = func.json_array_elements_text if self.engine.dialect.name == "postgresql" else func.json_each
+        entries = function(documents.c.access_list).table_valued("value")
+        named = select(literal(1)).select_from(entries).where(entries.c.value.in_(list(readers))).exists()
+        return or_(func.json_array_length(documents.c.access_list) == 0, named)
+
     async def list(
-        self, departments: list[str] | None, state: DocumentState | None, limit: int, offset: int
+        self, departments: list[str] | None, state: DocumentState | None, limit: int, offset: int,
+        readers: Sequence[str] | None = None,
     ) -> tuple[list[DocumentRecord], dict[str, int]]:
         """A page of documents (newest first) and the counts per state for the filter."""
-        page = self._filtered(select(documents), departments, state)
+        page = self._filtered(select(documents), departments, state, readers)
         page = page.order_by(documents.c.created_at.desc(), documents.c.id).limit(limit).offset(offset)
         counts = self._filtered(
-            select(documents.c.state, func.count()).group_by(documents.c.state), departments, state
+            select(documents.c.state, func.count()).group_by(documents.c.state), departments, state, readers
         )
         async with self.engine.connect() as conn:
             rows = (await conn.execute(page)).all()

@@ -3,6 +3,7 @@ registry, the sandboxed parser pool) and `sentra_common.blobs`, and wired in `ap
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -27,8 +28,10 @@ class DocumentRegistry(Protocol):
     async def delete(self, document_id: str) -> bool: ...
 
     async def list(self, departments: list[str] | None, state: DocumentState | None, limit: int,
-                   offset: int) -> tuple[list[DocumentRecord], dict[str, int]]:
-        """A page, newest first, and the count per state (None: every department)."""
+                   offset: int, readers: Sequence[str] | None = None) -> tuple[list[DocumentRecord], dict[str, int]]:
+        """A page, newest first, and the count per state, both of documents in `departments`
+        (None: every department) whose access list is empty or names one of `readers`
+        (None: whatever the list)."""
 
     async def stalled(self, before: datetime) -> list[DocumentRecord]:
         """Documents still processing whose last change is older than `before`."""

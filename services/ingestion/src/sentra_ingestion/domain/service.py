@@ -25,7 +25,7 @@ from sentra_common.access import (
     validate_access_list,
     validate_department,
 )
-from sentra_common.errors import FailedPrecondition, InvalidArgument, NotFound, ResourceExhausted
+from sentra_common.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied, ResourceExhausted
 from sentra_common.principal import Principal
 
 from sentra_ingestion.domain.model import (
@@ -110,11 +110,13 @@ class DocumentService:
         except ValueError:
             raise InvalidArgument("page_token is not valid; pass the next_page_token you received") from None
         departments = readable_departments(principal)
+        # Access lists narrow what a member sees inside a department, in the page and in
+        # the counts alike; whoever may list every department reads every access list.
+        readers = None if departments is None else list(principal.access_tokens())
         if department:
             require_department_member(principal, department)
             departments = [department]
-        docs, counts = await self.registry.list(departments, state, page_size + 1, offset)
-        # Access lists narrow what a member sees inside a department.
+        docs, counts = await self.registry.list(departments, state, page_size + 1, offset, readers)
         visible = [d for d in docs[:page_size] if can_read(principal, d.department, d.access_list)]
         next_token = str(offset + page_size) if len(docs) > page_size else ""
         return visible, next_token, counts
@@ -141,6 +143,14 @@ class DocumentService:
             raise InvalidArgument("source_uri is longer than 2000 characters")
         title = (request.title or PurePath(filename).stem or filename)[:500]
         existing = await self.registry.find_by_source(department, source_uri)
+        if existing is not None and not can_read(principal, existing.department, existing.access_list):
+            # Checked before anything else about it: replacing it, "unchanged" (a guessed
+            # content confirmed) and "too large, the current version is kept" would each
+            # tell its content or existence. One answer, whatever the document holds.
+            raise PermissionDenied(
+                f"you may not write source_uri {source_uri!r} in department {department!r}; "
+                "upload the file under another source_uri"
+            )
 
         payload = await self._receive(request.size_bytes, data)
         if payload is None:
