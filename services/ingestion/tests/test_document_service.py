@@ -3,6 +3,7 @@ recording publisher (no network)."""
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 
 import pytest
@@ -12,6 +13,7 @@ from sentra_common.blobs import BlobStore
 from sentra_common.db import create_engine, migrate, sqlite_url
 from sentra_common.errors import NotFound, PermissionDenied, ResourceExhausted
 from sentra_common.principal import Principal
+from sentra_ingestion.adapters.folder import LocalFolder
 from sentra_ingestion.adapters.parser_pool import _parse_in_worker
 from sentra_ingestion.adapters.registry import Registry
 from sentra_ingestion.app import MIGRATIONS
@@ -23,6 +25,7 @@ from sentra_ingestion.events import BusPipelineEvents, on_dead_letter, on_indexe
 
 ANA = Principal("ana", departments=("legal",))
 LUIS = Principal("luis", departments=("rrhh",))
+CONNECTOR = Principal("connector:share", ("legal",), roles=("service",))
 TEXT = ("La cláusula de confidencialidad dura cinco años.\n\n" * 3).encode()
 
 
@@ -199,8 +202,8 @@ async def test_folder_sync_uploads_replaces_and_deletes(env, tmp_path):
     (folder / "a.txt").write_text("Horario de verano: de 8 a 15 horas.")
     (folder / "sub" / "b.md").write_text("# Turnos\n\nEl turno de noche empieza a las 22.")
     (folder / ".hidden").write_text("ignored")
-    sync = FolderSync(service, registry, name="share", root=folder, department="legal", access_list=[],
-                      principal=Principal("connector:share", ("legal",), roles=("service",)))
+    sync = FolderSync(service, registry, name="share", folder=LocalFolder(folder), department="legal",
+                      access_list=[], principal=CONNECTOR)
     report = await sync.sync_once()
     assert (report.uploaded, report.deleted) == (2, 0)
     assert (await sync.sync_once()).unchanged == 2
@@ -261,3 +264,91 @@ async def test_document_counts_and_pages_hold_only_what_the_caller_may_read(env)
     assert len(docs) == 1 and counts == {"PROCESSING": 1}
     docs, _, counts = await service.list(ANA, "legal", None, 100, "")
     assert len(docs) == 3 and counts == {"PROCESSING": 3}
+
+
+# Folder connector: nothing outside its folder is read (issue 11, item 7c) ----------------
+
+KEY = "-----BEGIN PRIVATE KEY----- signing key of the gateway -----END PRIVATE KEY-----\n" * 3
+
+
+def shared_folder(tmp_path):
+    """A connector's folder and, beside it, what must never be uploaded (the platform's keys)."""
+    share, keys = tmp_path / "share", tmp_path / "data" / "keys"
+    (share / "sub").mkdir(parents=True)
+    keys.mkdir(parents=True)
+    (share / "a.txt").write_text("Horario de verano: de 8 a 15 horas.")
+    (share / "sub" / "b.txt").write_text("El turno de noche empieza a las 22.")
+    (keys / "gateway.key").write_text(KEY)
+    (keys / "b.txt").write_text(KEY)
+    return share, keys
+
+
+class SwapAfterScan(LocalFolder):
+    """The attacker's move between the connector's scan and its read."""
+
+    def __init__(self, root, swap):
+        super().__init__(root)
+        self.swap = swap
+
+    def scan(self):
+        found = super().scan()
+        if self.swap:
+            self.swap()
+            self.swap = None
+        return found
+
+
+async def leaked(service):
+    docs, _, _ = await service.list(ANA, "legal", None, 100, "")
+    return [d.source_uri for d in docs if d.blob_key and KEY.encode() in service.blobs.get(d.blob_key)]
+
+
+@pytest.mark.parametrize("swapped", ["file", "directory"])
+async def test_folder_connector_does_not_follow_a_symlink_swapped_in_after_the_scan(env, tmp_path, swapped):
+    service, registry, _ = env
+    share, keys = shared_folder(tmp_path)
+
+    def swap():
+        if swapped == "file":
+            (share / "a.txt").unlink()
+            (share / "a.txt").symlink_to(keys / "gateway.key")
+        else:
+            (share / "sub").rename(share / ".old")
+            (share / "sub").symlink_to(keys)
+
+    sync = FolderSync(service, registry, name="share", folder=SwapAfterScan(share, swap), department="legal",
+                      access_list=[], principal=CONNECTOR)
+    report = await sync.sync_once()
+    assert await leaked(service) == []
+    assert (report.uploaded, report.errors) == (1, 1)
+    assert (await sync.sync_once()).errors == 0  # the next scan sees the symlink and skips it
+    assert await leaked(service) == []
+
+
+async def test_folder_connector_skips_symlinks_and_fifos_it_finds(env, tmp_path):
+    service, registry, _ = env
+    share, keys = shared_folder(tmp_path)
+    (share / "key.txt").symlink_to(keys / "gateway.key")
+    (share / "linked").symlink_to(keys, target_is_directory=True)
+    os.mkfifo(share / "pipe.txt")
+    folder = LocalFolder(share)
+    assert sorted(folder.scan()) == ["a.txt", "sub/b.txt"]
+    for path in ("key.txt", "linked/b.txt", "pipe.txt", "../data/keys/gateway.key"):
+        with pytest.raises(OSError):
+            folder.open(path)
+    sync = FolderSync(service, registry, name="share", folder=folder, department="legal", access_list=[],
+                      principal=CONNECTOR)
+    assert (await sync.sync_once()).uploaded == 2 and await leaked(service) == []
+
+
+async def test_folder_connector_can_replace_what_it_wrote_under_an_access_list(env, tmp_path):
+    service, registry, _ = env
+    share, _ = shared_folder(tmp_path)
+    sync = FolderSync(service, registry, name="share", folder=LocalFolder(share), department="legal",
+                      access_list=["group:managers"], principal=CONNECTOR)
+    await sync.sync_once()
+    (share / "a.txt").write_text("Horario de verano: de 7 a 14 horas.")
+    report = await sync.sync_once()
+    assert (report.uploaded, report.errors) == (1, 0)
+    docs, _, _ = await service.list(ANA, "legal", None, 100, "")
+    assert docs == []  # ana is not a manager

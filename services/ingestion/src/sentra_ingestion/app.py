@@ -18,6 +18,7 @@ from sentra_common.nats import EventBus, refusal_reporter
 from sentra_common.principal import Principal
 from sentra_common.runtime import every, principal_verifier
 
+from sentra_ingestion.adapters.folder import LocalFolder
 from sentra_ingestion.adapters.parser_pool import ParserPool
 from sentra_ingestion.adapters.registry import Registry
 from sentra_ingestion.config import IngestionSettings
@@ -78,7 +79,7 @@ async def ingestion_app(settings: IngestionSettings):
         for connector in settings.connectors:
             name = connector.name or connector.department
             sync = FolderSync(
-                service, registry, name=name, root=connector.path, department=connector.department,
+                service, registry, name=name, folder=LocalFolder(connector.path), department=connector.department,
                 access_list=connector.access_list,
                 principal=Principal(
                     subject=f"connector:{name}", departments=(connector.department,), roles=("service",)

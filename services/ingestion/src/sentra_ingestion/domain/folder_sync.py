@@ -2,21 +2,22 @@
 
 New files are uploaded, changed files (size or modification time differ) are
 re-uploaded as a new version of the same document (an identical hash changes
-nothing), and files that disappeared are deleted with their vectors.
+nothing), and files that disappeared are deleted with their vectors. The directory is
+a `SourceFolder` port: the adapter reads nothing outside it, symlinks included.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import PurePosixPath
 
 from sentra_common.errors import NotFound, SentraError
 from sentra_common.principal import Principal
 
-from sentra_ingestion.domain.ports import ConnectorFiles
+from sentra_ingestion.domain.ports import ConnectorFiles, SourceFolder
 from sentra_ingestion.domain.service import DocumentService, UploadRequest
 
 logger = logging.getLogger(__name__)
@@ -34,40 +35,27 @@ class SyncReport:
 
 class FolderSync:
     def __init__(
-        self, service: DocumentService, registry: ConnectorFiles, *, name: str, root: Path, department: str,
-        access_list: list[str], principal: Principal,
+        self, service: DocumentService, registry: ConnectorFiles, *, name: str, folder: SourceFolder,
+        department: str, access_list: list[str], principal: Principal,
     ) -> None:
         self.service = service
         self.registry = registry
         self.name = name
-        self.root = root
+        self.folder = folder
         self.department = department
-        self.access_list = access_list
         self.principal = principal
-
-    def _scan(self) -> dict[str, tuple[int, int]]:
-        """Regular files under the root (no hidden files, no symlinks leaving it)."""
-        found: dict[str, tuple[int, int]] = {}
-        root = self.root.resolve()
-        for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
-            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-            for filename in sorted(filenames):
-                if filename.startswith(".") or filename.startswith("~$"):
-                    continue
-                path = Path(dirpath) / filename
-                if path.is_symlink() or not path.is_file():
-                    continue
-                stat = path.stat()
-                found[path.relative_to(root).as_posix()] = (stat.st_mtime_ns, stat.st_size)
-        return found
+        # A document with an access list names the connector too: it must read what it
+        # wrote to replace it later (a re-upload is refused to whoever may not read it).
+        reader = f"user:{principal.subject}"
+        self.access_list = sorted({*access_list, reader}) if access_list else []
 
     async def sync_once(self) -> SyncReport:
         report = SyncReport()
-        if not self.root.is_dir():
-            logger.warning("folder connector %s: %s is not a directory", self.name, self.root)
+        if not await asyncio.to_thread(self.folder.is_available):
+            logger.warning("folder connector %s: its folder is not a directory", self.name)
             return report
         known = await self.registry.connector_files(self.name)
-        current = self._scan()
+        current = await asyncio.to_thread(self.folder.scan)
         for rel_path, (mtime_ns, size) in current.items():
             if rel_path in known and known[rel_path][:2] == (mtime_ns, size):
                 report.unchanged += 1
@@ -76,11 +64,11 @@ class FolderSync:
                 result = await self.service.upload(
                     self.principal,
                     UploadRequest(
-                        filename=Path(rel_path).name, department=self.department,
+                        filename=PurePosixPath(rel_path).name, department=self.department,
                         access_list=self.access_list, source_uri=f"folder:{self.name}/{rel_path}",
                         size_bytes=size,
                     ),
-                    _read(self.root / rel_path),
+                    _read(self.folder, rel_path),
                 )
             except (OSError, SentraError) as exc:
                 logger.warning("folder connector %s: cannot upload %s: %s", self.name, rel_path, exc)
@@ -102,7 +90,10 @@ class FolderSync:
         return report
 
 
-async def _read(path: Path) -> AsyncIterator[bytes]:
-    with path.open("rb") as fh:
-        while piece := fh.read(READ_PIECE):
+async def _read(folder: SourceFolder, rel_path: str) -> AsyncIterator[bytes]:
+    fh = await asyncio.to_thread(folder.open, rel_path)
+    try:
+        while piece := await asyncio.to_thread(fh.read, READ_PIECE):
             yield piece
+    finally:
+        fh.close()

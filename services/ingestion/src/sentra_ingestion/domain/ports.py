@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, BinaryIO, Protocol
 
 from sentra_ingestion.domain.model import DocumentRecord, DocumentState, StageRecord
 from sentra_ingestion.domain.parsing import ChunkDraft, ChunkingPolicy, ParseLimits
@@ -53,6 +53,21 @@ class ConnectorFiles(Protocol):
                                  document_id: str) -> None: ...
 
     async def drop_connector_file(self, connector: str, rel_path: str) -> None: ...
+
+
+class SourceFolder(Protocol):
+    """A directory a folder connector keeps in sync (blocking: called off the event loop).
+    Nothing under it is followed out of it: not a symlink seen by the scan, nor one swapped
+    in for a file or a directory between the scan and the read."""
+
+    def is_available(self) -> bool: ...
+
+    def scan(self) -> dict[str, tuple[int, int]]:
+        """Regular, non-hidden files: relative path (with '/') → (mtime ns, size)."""
+
+    def open(self, rel_path: str) -> BinaryIO:
+        """The file at `rel_path`, read-only; OSError when any part of the path is a
+        symlink or the file is not a regular file (any more)."""
 
 
 class Blobs(Protocol):
