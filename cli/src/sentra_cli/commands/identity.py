@@ -1,11 +1,10 @@
-"""`sentra login`, `logout`, `whoami`, `audit`."""
+"""`sentra login`, `logout`, `whoami`."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from sentra_cli.cli import DEFAULT_HOME, DataDir, Issuer, app, console, err, issuer_url, run_with_clients
 from sentra_cli.client import Clients
@@ -66,32 +65,5 @@ def whoami(home: DataDir = DEFAULT_HOME) -> None:
         p = (await clients.gateway.WhoAmI(gateway_pb2.WhoAmIRequest())).principal
         console.print(f"{p.subject} ({p.display_name}) · departments: {', '.join(p.departments) or '-'} · "
                       f"roles: {', '.join(p.roles) or '-'}")
-
-    run_with_clients(action, home)
-
-
-@app.command()
-def audit(
-    subject: Annotated[str, typer.Option(help="Only calls by this subject.")] = "",
-    method: Annotated[str, typer.Option(help="Only calls of this method (substring, e.g. DeleteDocument).")] = "",
-    result: Annotated[str, typer.Option(help="Only this result, e.g. PERMISSION_DENIED.")] = "",
-    document: Annotated[str, typer.Option(help="Only calls that returned or touched this document id.")] = "",
-    limit: Annotated[int, typer.Option(help="Newest entries to show (1..1000).")] = 50,
-    home: DataDir = DEFAULT_HOME,
-) -> None:
-    """The audit log (administrators): who called what, when, the result and the documents."""
-    from sentra.gateway.v1 import gateway_pb2
-
-    async def action(clients: Clients):
-        reply = await clients.gateway.QueryAuditLog(gateway_pb2.QueryAuditLogRequest(
-            subject=subject, method=method, result=result, document_id=document, page_size=limit))
-        table = Table("when (UTC)", "who", "method", "result", "documents", "detail")
-        for e in reply.entries:
-            table.add_row(
-                e.at.ToDatetime().strftime("%Y-%m-%d %H:%M:%S"), e.subject or "-", e.method.rsplit("/", 1)[-1],
-                e.result, ", ".join(d[:8] for d in e.document_ids[:5]) + (" …" if len(e.document_ids) > 5 else ""),
-                e.detail[:120],
-            )
-        console.print(table)
 
     run_with_clients(action, home)

@@ -1,17 +1,36 @@
 """The audit log: every call through the gateway — who, when, what, the result and the
 documents it returned or touched. Append-only: the application only inserts, and the
 database refuses UPDATE, DELETE (and TRUNCATE on PostgreSQL) with triggers
-(see migrations/)."""
+(see migrations/). Entries form a hash chain (sentra_common.auditchain): each one holds
+the hash of the one before, so `sentra audit verify` finds an entry changed, deleted or
+inserted in the database behind the gateway's back."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from sentra_common import auditchain
 from sentra_common.access import validate_department
 from sentra_common.errors import InvalidArgument
 from sentra_common.principal import Principal
-from sqlalchemy import JSON, BigInteger, Column, DateTime, Integer, MetaData, String, Table, Text, insert, or_, select
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 metadata = MetaData()
@@ -33,6 +52,22 @@ audit_log = Table(
     Column("department", String(128), nullable=False),
     Column("peer", String(128), nullable=False),
     Column("duration_ms", BigInteger, nullable=False),
+    # The hash chain (sentra_common.auditchain); the first entry follows id 0, GENESIS.
+    Column("prev_id", BigInteger),
+    Column("prev_hash", String(64)),
+    Column("hash", String(64)),
+)
+
+# One row (id 1): the newest entry's id and hash. Appends lock it; verification starts there.
+audit_chain = Table(
+    auditchain.CHAIN_TABLE,
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("last_id", BigInteger, nullable=False),
+    Column("last_hash", String(64), nullable=False),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    # Entries up to this id existed before the chain did and were chained by migration 0002.
+    Column("chained_existing_until", BigInteger, nullable=False),
 )
 
 MAX_DETAIL = 2000
@@ -70,16 +105,39 @@ class AuditQuery:
 class AuditLog:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
+        # One append at a time in this process; the database lock orders the processes.
+        self._lock = asyncio.Lock()
 
     async def append(self, record: AuditRecord) -> None:
-        async with self.engine.begin() as conn:
-            await conn.execute(insert(audit_log).values(
-                at=record.at, request_id=record.request_id[:64], subject=record.subject[:256],
-                departments=_joined(record.departments), roles=_joined(record.roles), method=record.method[:256],
-                result=record.result, detail=record.detail[:MAX_DETAIL],
-                document_ids=list(dict.fromkeys(record.document_ids))[:MAX_DOCUMENT_IDS],
-                department=record.department[:128], peer=record.peer[:128], duration_ms=record.duration_ms,
-            ))
+        at = record.at if record.at.tzinfo else record.at.replace(tzinfo=UTC)
+        values = dict(
+            at=at.astimezone(UTC), request_id=record.request_id[:64], subject=record.subject[:256],
+            departments=_joined(record.departments), roles=_joined(record.roles), method=record.method[:256],
+            result=record.result, detail=record.detail[:MAX_DETAIL],
+            document_ids=list(dict.fromkeys(record.document_ids))[:MAX_DOCUMENT_IDS],
+            department=record.department[:128], peer=record.peer[:128], duration_ms=record.duration_ms,
+        )
+        async with self._lock, self.engine.begin() as conn:
+            head = select(audit_chain.c.last_id, audit_chain.c.last_hash).where(audit_chain.c.id == auditchain.HEAD_ID)
+            if conn.dialect.name == "sqlite":
+                # No row locks: a write as the transaction's first statement takes the
+                # database's write lock before anything is read, so no other append (from
+                # any process) can extend the same head.
+                await conn.execute(update(audit_chain).where(audit_chain.c.id == auditchain.HEAD_ID)
+                                   .values(last_id=audit_chain.c.last_id))
+            else:
+                head = head.with_for_update()  # held until commit
+            row = (await conn.execute(head)).first()
+            if row is None:
+                raise RuntimeError(f"the audit chain has no head row ({auditchain.CHAIN_TABLE}); "
+                                   "run the gateway's migrations")
+            # Ids are given here, under the lock: dense, and past any row written around the chain.
+            top = (await conn.execute(select(func.max(audit_log.c.id)))).scalar() or 0
+            values.update(id=max(top, row.last_id) + 1, prev_id=row.last_id, prev_hash=row.last_hash)
+            values["hash"] = auditchain.entry_hash(values)
+            await conn.execute(insert(audit_log).values(**values))
+            await conn.execute(update(audit_chain).where(audit_chain.c.id == auditchain.HEAD_ID)
+                               .values(last_id=values["id"], last_hash=values["hash"]))
 
     async def query(self, viewer: Principal, q: AuditQuery) -> tuple[list[AuditRecord], str]:
         """Newest first. A platform admin sees everything; a department admin sees the calls
