@@ -26,7 +26,6 @@ from sentra.embedding.v1 import embedding_pb2_grpc
 from sentra.ingestion.v1 import ingestion_pb2_grpc
 from sentra.retrieval.v1 import retrieval_pb2_grpc
 from sentra_cli.platform import Platform
-from sentra_common.grpc_client import open_channel
 from sentra_common.principal import Principal
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -100,12 +99,10 @@ class Stubs:
     """gRPC stubs of a running platform acting as one principal."""
 
     def __init__(self, platform: Platform, principal: Principal, deadline_seconds: float = 300) -> None:
-        state = platform.load_state()
         self.channels = []
-        assertion = platform.gateway_signer().provider(principal)
 
         def channel(service: str):
-            ch = open_channel(state.target(service), assertion=assertion, deadline_seconds=deadline_seconds)
+            ch = platform.internal_channel(service, principal, deadline_seconds)
             self.channels.append(ch)
             return ch
 

@@ -31,7 +31,6 @@ from sentra.ingestion.v1 import ingestion_pb2, ingestion_pb2_grpc
 from sentra.retrieval.v1 import retrieval_pb2, retrieval_pb2_grpc
 from sentra_cli.admin import RealmAdmin
 from sentra_cli.session import password_login
-from sentra_common.grpc_client import open_channel
 from sentra_common.principal import Principal
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -69,7 +68,7 @@ async def run(platform, calls: int) -> dict:
 
     via_gateway = retrieval_pb2_grpc.RetrievalServiceStub(gateway)
     principal = Principal("bench", ("legal",), ("dept-admin",))
-    direct_channel = open_channel(state.target("retrieval"), assertion=platform.gateway_signer().provider(principal))
+    direct_channel = platform.internal_channel("retrieval", principal)
     direct = retrieval_pb2_grpc.RetrievalServiceStub(direct_channel)
     assert (await via_gateway.Search(QUERY, metadata=bearer)).hits, "nothing indexed"
     for _ in range(20):  # warm both paths

@@ -11,7 +11,6 @@ from sentra.inference.v1 import inference_pb2_grpc
 from sentra.ingestion.v1 import ingestion_pb2, ingestion_pb2_grpc
 from sentra.retrieval.v1 import retrieval_pb2, retrieval_pb2_grpc
 from sentra_cli.platform import Platform
-from sentra_common.grpc_client import open_channel
 from sentra_common.principal import Principal
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -28,6 +27,8 @@ TEST_ENV = {
     "SENTRA_INGESTION_LIMITS__MAX_UPLOAD_BYTES": str(5 * 1024 * 1024),
     "SENTRA_INGESTION_LIMITS__PARSE_TIMEOUT_SECONDS": "60",
     "SENTRA_EMBEDDING_TORCH_THREADS": "1",
+    # Refusals of unidentified callers reach the audit log within a second or two.
+    "SENTRA_GATEWAY_RATE_LIMIT__REFUSAL_AUDIT_WINDOW_SECONDS": "1",
 }
 
 PROCESSING = ingestion_pb2.DOCUMENT_STATE_PROCESSING
@@ -41,16 +42,13 @@ class Api:
 
     def __init__(self, platform: Platform, principal: Principal = ADMIN) -> None:
         state = platform.load_state()
-        assertion = platform.gateway_signer().provider(principal)
-        self.ingestion_channel = open_channel(state.target("ingestion"), assertion=assertion, deadline_seconds=120)
-        self.retrieval_channel = open_channel(state.target("retrieval"), assertion=assertion, deadline_seconds=120)
+        self.ingestion_channel = platform.internal_channel("ingestion", principal, 120)
+        self.retrieval_channel = platform.internal_channel("retrieval", principal, 120)
         self.ingestion = ingestion_pb2_grpc.IngestionServiceStub(self.ingestion_channel)
         self.retrieval = retrieval_pb2_grpc.RetrievalServiceStub(self.retrieval_channel)
         self.inference_channel = None
         if "inference" in state.services:
-            self.inference_channel = open_channel(
-                state.target("inference"), assertion=assertion, deadline_seconds=300
-            )
+            self.inference_channel = platform.internal_channel("inference", principal, 300)
             self.inference = inference_pb2_grpc.InferenceServiceStub(self.inference_channel)
 
     async def close(self) -> None:

@@ -14,7 +14,7 @@ from sentra.gateway.v1 import gateway_pb2_grpc
 from sentra.inference.v1 import inference_pb2_grpc
 from sentra.ingestion.v1 import ingestion_pb2, ingestion_pb2_grpc
 from sentra.retrieval.v1 import retrieval_pb2_grpc
-from sentra_common.grpc_client import open_channel
+from sentra_common.grpc_client import no_credentials, open_channel
 
 from sentra_cli.platform import Platform, PlatformError
 from sentra_cli.session import LoginError, Session
@@ -55,7 +55,8 @@ def call_metadata(platform: Platform):
 class Clients:
     def __init__(self, platform: Platform, deadline_seconds: float = 60.0) -> None:
         self._channel = open_channel(
-            gateway_target(platform), deadline_seconds=deadline_seconds, assertion=lambda: None,
+            gateway_target(platform), audience="gateway", deadline_seconds=deadline_seconds,
+            credentials=no_credentials,
             metadata=call_metadata(platform),
         )
         self.ingestion = ingestion_pb2_grpc.IngestionServiceStub(self._channel)

@@ -2,10 +2,12 @@
 as separate processes under one data directory, with the embedded defaults (SQLite,
 Qdrant Edge, the local embedding model).
 
-Identity: with Keycloak installed, the gateway verifies tokens from the Sentra realm
-(imported from deploy/keycloak/). Without it the gateway runs in an explicit development
-mode (callers assert an identity) and says so loudly. The internal services only accept
-principals signed by the gateway (keys generated under `<data>/keys`).
+Identity: the gateway verifies tokens from the Sentra realm of Keycloak (imported from
+deploy/keycloak/). Development mode (callers assert an identity) runs only when asked for
+(`sentra up --dev` or `SENTRA_IDENTITY_MODE=development`), never as a fallback; it is
+shown by `sentra status` and in every gateway response. The internal services only accept
+principals signed by the gateway (keys generated under `<data>/keys`); with `--mtls` they
+also speak mutual TLS (certificates under `<data>/keys/tls`).
 
 State (PIDs, ports) lives in `<data>/run/state.json`, so `sentra down` and the CLI
 find the processes that `sentra up` started.
@@ -27,7 +29,10 @@ from pathlib import Path
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from sentra_common.identity import AssertionSigner, generate_keys, key_path, service_issuer
+from sentra_common.grpc_client import open_channel
+from sentra_common.identity import SIGNING_SERVICES, AssertionSigner, generate_keys, key_path, service_issuer
+from sentra_common.principal import Principal
+from sentra_common.tls import TlsMaterial, generate_certificates
 
 from sentra_cli import keycloak
 
@@ -88,6 +93,7 @@ class PlatformState:
     services: dict[str, ProcessInfo] = field(default_factory=dict)
     identity: IdentityInfo = field(default_factory=IdentityInfo)
     http_port: int = 0
+    mtls: bool = False
 
     @property
     def nats_url(self) -> str:
@@ -122,12 +128,18 @@ class Platform:
 
     def __init__(
         self, data_dir: Path, *, database_url: str | None = None, extra_env: dict[str, str] | None = None,
-        identity: str = "auto",
+        identity: str = "keycloak", mtls: bool = False,
     ) -> None:
-        """`identity`: "auto" (start Keycloak when installed, else development mode),
-        "keycloak" (start it, fail if missing), "development", or the issuer URL of a
-        Keycloak realm that runs elsewhere."""
+        """`identity`: "keycloak" (start it; an error says how to install it when it is
+        missing), "development" (only on purpose: callers assert who they are), or the
+        issuer URL of a Keycloak realm that runs elsewhere. `mtls`: the internal services
+        speak mutual TLS."""
+        if identity not in ("keycloak", "development") and not identity.startswith(("http://", "https://")):
+            raise PlatformError(
+                f"identity mode {identity!r} is not known: use keycloak, development, or an issuer URL"
+            )
         self.identity = identity
+        self.mtls = mtls
         self.data_dir = data_dir.resolve()
         self.database_url = database_url or f"sqlite+aiosqlite:///{self.data_dir / 'metadata.db'}"
         self.extra_env = extra_env or {}
@@ -150,6 +162,7 @@ class Platform:
             services={k: ProcessInfo(**v) for k, v in raw.get("services", {}).items()},
             identity=IdentityInfo(**raw.get("identity", {})),
             http_port=raw.get("http_port", 0),
+            mtls=raw.get("mtls", False),
         )
 
     def save_state(self, state: PlatformState) -> None:
@@ -174,7 +187,11 @@ class Platform:
         """Start whatever is not running yet and wait until every service is SERVING."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
         state = self.load_state()
-        generate_keys(self.keys_dir, [GATEWAY_ISSUER, *(service_issuer(s) for s in INTERNAL)])
+        self._generate_keys()
+        state.mtls = self.mtls
+        if self.mtls:
+            generate_certificates(self.tls_dir, list(SERVICES))
+        self.save_state(state)
         if state.nats is None or not pid_alive(state.nats.pid):
             state.nats = self._start_nats(state.nats.port if state.nats else None)
             self.save_state(state)
@@ -194,8 +211,11 @@ class Platform:
     def _start_identity(self, state: PlatformState) -> keycloak.KeycloakServer | None:
         """Start Keycloak if this platform runs its own; record the identity mode."""
         mode = self.identity
-        if mode == "auto":
-            mode = "keycloak" if keycloak.installed() else "development"
+        if mode == "keycloak" and not keycloak.installed():
+            raise PlatformError(
+                "Keycloak is not installed: run `make setup` (it fetches Keycloak), or start a development "
+                "platform on purpose with `sentra up --dev` (callers then assert who they are; loopback only)"
+            )
         if mode == "development":
             state.identity = IdentityInfo(mode="development")
             self.save_state(state)
@@ -223,10 +243,41 @@ class Platform:
         self.save_state(state)
         return server
 
+    @property
+    def tls_dir(self) -> Path:
+        return self.keys_dir / "tls"
+
+    def _generate_keys(self) -> None:
+        """Signing keys for the gateway and the services that call others as themselves;
+        a key left from an older layout for a service that no longer signs is removed."""
+        issuers = [GATEWAY_ISSUER, *(service_issuer(s) for s in SIGNING_SERVICES)]
+        generate_keys(self.keys_dir, issuers)
+        wanted = {key_path(self.keys_dir, i).name for i in issuers}
+        for stale in self.keys_dir.glob("*.key"):
+            if stale.name not in wanted:
+                stale.unlink()
+
     def gateway_signer(self) -> AssertionSigner:
         """Sign principals as the gateway does (tests and benchmarks that call internal
         services directly act as the gateway)."""
         return AssertionSigner.from_file(key_path(self.keys_dir, GATEWAY_ISSUER), GATEWAY_ISSUER)
+
+    def tls_material(self, name: str) -> TlsMaterial | None:
+        """The mutual-TLS files of process `name`, when this platform runs with --mtls."""
+        if not self.load_state().mtls:
+            return None
+        d = self.tls_dir
+        return TlsMaterial((d / "ca.crt").read_bytes(), (d / f"{name}.crt").read_bytes(),
+                           (d / f"{name}.key").read_bytes())
+
+    def internal_channel(self, service: str, principal: Principal, deadline_seconds: float = 120):
+        """A channel to an internal service acting as `principal`, signed as the gateway
+        signs (tests and benchmarks that call the services directly)."""
+        tls = self.tls_material("gateway")
+        return open_channel(
+            self.load_state().target(service), audience=service, deadline_seconds=deadline_seconds,
+            credentials=self.gateway_signer().provider(principal), tls=tls.channel() if tls else None,
+        )
 
     def _spawn(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> subprocess.Popen:
         self.log_dir.mkdir(parents=True, exist_ok=True)
@@ -269,8 +320,14 @@ class Platform:
         })
         if name == "gateway":
             env.update(self._gateway_env(prefix, state))
-        else:
+        elif name in SIGNING_SERVICES:  # the others get no signing key at all
             env[f"{prefix}IDENTITY__SIGNING_KEY_FILE"] = str(key_path(self.keys_dir, service_issuer(name)))
+        if state.mtls:
+            env.update({
+                f"{prefix}TLS__CA_FILE": str(self.tls_dir / "ca.crt"),
+                f"{prefix}TLS__CERT_FILE": str(self.tls_dir / f"{name}.crt"),
+                f"{prefix}TLS__KEY_FILE": str(self.tls_dir / f"{name}.key"),
+            })
         if name in ("ingestion", "retrieval"):
             env[f"{prefix}DATA_DIR"] = str(self.data_dir / "data")
         if name in ("ingestion", "inference"):
@@ -312,7 +369,13 @@ class Platform:
     def wait_healthy(self, name: str, state: PlatformState, timeout: float = 300.0) -> None:
         info = state.services[name]
         deadline = time.monotonic() + timeout
-        with grpc.insecure_channel(f"127.0.0.1:{info.port}") as channel:
+        tls = self.tls_material(name) if name != "gateway" else None
+        address = f"127.0.0.1:{info.port}"
+        channel = (
+            grpc.secure_channel(address, tls.channel().credentials(), options=tls.channel().options(name))
+            if tls else grpc.insecure_channel(address)
+        )
+        with channel:
             stub = health_pb2_grpc.HealthStub(channel)
             while time.monotonic() < deadline:
                 if not pid_alive(info.pid):

@@ -18,7 +18,7 @@ from prometheus_client import CollectorRegistry
 from sentra.embedding.v1 import embedding_pb2, embedding_pb2_grpc
 from sentra_common.config import GrpcServerSettings
 from sentra_common.errors import NotFound, from_rpc_error
-from sentra_common.grpc_client import open_channel
+from sentra_common.grpc_client import no_credentials, open_channel
 from sentra_common.grpc_server import GrpcServer, assertion_verifier
 from sentra_common.identity import AssertionSigner, AssertionVerifier, TrustedKey
 from sentra_common.metrics import ServiceMetrics
@@ -49,7 +49,7 @@ class Probe(embedding_pb2_grpc.EmbeddingServiceServicer):
 
 GATEWAY_KEY = Ed25519PrivateKey.generate()
 SIGNER = AssertionSigner(GATEWAY_KEY, "gateway")
-TRUST = AssertionVerifier([TrustedKey(SIGNER.kid, "gateway", GATEWAY_KEY.public_key())])
+TRUST = AssertionVerifier([TrustedKey(SIGNER.kid, "gateway", GATEWAY_KEY.public_key())], audience="embedding")
 
 
 @pytest.fixture
@@ -70,8 +70,9 @@ ANA = Principal(subject="ana", departments=("legal",), roles=("member",))
 
 
 async def call(server, text, principal=ANA, deadline=10.0):
-    assertion = SIGNER.provider(principal) if principal is not None else (lambda: None)
-    async with open_channel(f"127.0.0.1:{server.port}", assertion=assertion, deadline_seconds=deadline) as ch:
+    credentials = SIGNER.provider(principal) if principal is not None else no_credentials
+    async with open_channel(f"127.0.0.1:{server.port}", audience="embedding", credentials=credentials,
+                            deadline_seconds=deadline) as ch:
         return await embedding_pb2_grpc.EmbeddingServiceStub(ch).Embed(embedding_pb2.EmbedRequest(texts=[text]))
 
 
@@ -84,7 +85,7 @@ async def test_every_call_kind_gets_the_outbound_interceptor(server):
     the principal too (the upload integration tests exercise it end to end)."""
     from sentra_common.grpc_client import _StreamStream, _StreamUnary, _UnaryStream, _UnaryUnary
 
-    channel = open_channel(f"127.0.0.1:{server.port}", assertion=SIGNER.provider(ANA))
+    channel = open_channel(f"127.0.0.1:{server.port}", audience="embedding", credentials=SIGNER.provider(ANA))
     filed = {
         "unary_unary": channel._unary_unary_interceptors, "unary_stream": channel._unary_stream_interceptors,
         "stream_unary": channel._stream_unary_interceptors, "stream_stream": channel._stream_stream_interceptors,
@@ -108,8 +109,8 @@ async def test_forged_principal_is_unauthenticated(server, forge):
     other = AssertionSigner(Ed25519PrivateKey.generate(), "gateway")
     token = {
         "garbage": "not-a-jws",
-        "unknown key": other.sign(ANA),
-        "tampered": _tamper(SIGNER.sign(ANA)),
+        "unknown key": other.sign(ANA, "embedding"),
+        "tampered": _tamper(SIGNER.sign(ANA, "embedding")),
     }.get(forge)
     plain = [("x-sentra-principal-bin", ANA.to_proto().SerializeToString())]
     metadata = [("x-sentra-assertion", token)] if token else plain

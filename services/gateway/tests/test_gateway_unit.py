@@ -16,20 +16,21 @@ from sentra.gateway.v1 import gateway_pb2, gateway_pb2_grpc
 from sentra.ingestion.v1 import ingestion_pb2, ingestion_pb2_grpc
 from sentra_common.config import GrpcServerSettings
 from sentra_common.db import create_engine, migrate
-from sentra_common.grpc_client import open_channel
+from sentra_common.grpc_client import no_credentials, open_channel
 from sentra_common.grpc_server import GrpcServer, assertion_verifier
 from sentra_common.identity import AssertionSigner, AssertionVerifier, TrustedKey
 from sentra_common.logging import request_id_var
 from sentra_common.metrics import ServiceMetrics
-from sentra_common.principal import current_principal
+from sentra_common.principal import Principal, current_principal
 from sentra_gateway import local
 from sentra_gateway.app import MIGRATIONS
-from sentra_gateway.audit import AuditLog
+from sentra_gateway.audit import AuditLog, AuditQuery
 from sentra_gateway.auth import Authenticator
 from sentra_gateway.config import AuthSettings, GatewaySettings, RateLimitSettings
 from sentra_gateway.core import Gateway
 from sentra_gateway.grpc_api import PublicApi
 from sentra_gateway.ratelimit import RateLimiter
+from sentra_gateway.refusals import RefusalDigest
 from sentra_gateway.routes import PERMISSIONS, build_routes, document_ids, public_services, request_department
 
 KEY = Ed25519PrivateKey.generate()
@@ -51,7 +52,7 @@ class FakeIngestion(ingestion_pb2_grpc.IngestionServiceServicer):
 @pytest.fixture
 async def stack(tmp_path):
     metrics = ServiceMetrics("unit", registry=CollectorRegistry())
-    trust = AssertionVerifier([TrustedKey(SIGNER.kid, "gateway", KEY.public_key())])
+    trust = AssertionVerifier([TrustedKey(SIGNER.kid, "gateway", KEY.public_key())], audience="ingestion")
     backend = GrpcServer("ingestion", GrpcServerSettings(port=0, grace_seconds=0), metrics, assertion_verifier(trust))
     backend.add_service("sentra.ingestion.v1.IngestionService",
                         lambda s: ingestion_pb2_grpc.add_IngestionServiceServicer_to_server(FakeIngestion(), s))
@@ -61,11 +62,11 @@ async def stack(tmp_path):
     engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'audit.db'}")
     await migrate(engine, MIGRATIONS, "alembic_version_gateway")
     audit = AuditLog(engine)
-    channel = open_channel(f"127.0.0.1:{backend.port}", assertion=lambda: None)
+    channel = open_channel(f"127.0.0.1:{backend.port}", audience="ingestion", credentials=no_credentials)
     gateway = Gateway(
         build_routes(), Authenticator(AuthSettings(mode="development")),
         RateLimiter(RateLimitSettings(requests_per_second=2, burst=3)), audit, SIGNER,
-        {"ingestion": channel}, metrics,
+        {"ingestion": channel}, metrics, refusals=RefusalDigest(audit, window_seconds=0),
     )
     local.install(gateway, audit)
     front = GrpcServer("gateway", GrpcServerSettings(port=0, grace_seconds=0), metrics, None)
@@ -206,3 +207,22 @@ def test_rate_limiter_refills_over_time():
     assert limiter.acquire("k") == pytest.approx(0.1)
     now[0] += 0.1
     assert limiter.acquire("k") == 0
+
+
+async def test_refusals_of_unidentified_callers_are_counted_not_written_one_by_one(tmp_path):
+    """Attack: an anonymous flood of refused calls must not become one audit entry each."""
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'digest.db'}")
+    await migrate(engine, MIGRATIONS, "alembic_version_gateway")
+    audit = AuditLog(engine)
+    digest = RefusalDigest(audit, window_seconds=3600, max_keys=3)
+    for i in range(500):
+        await digest.count(source="gateway", peer="10.0.0.9", method="/x/WhoAmI", code="UNAUTHENTICATED",
+                           reason="no bearer token")
+        await digest.count(source="gateway", peer=f"10.0.1.{i % 250}", method="/x/WhoAmI",
+                           code="UNAUTHENTICATED", reason=f"token expired at {i}")
+    assert await digest.flush() == 4  # 3 keys, then everything else under "(other reasons)"
+    records, _ = await audit.query(Principal("root", roles=("platform-admin",)), AuditQuery())
+    details = sorted(r.detail for r in records)
+    assert any("no bearer token [500 calls refused" in d for d in details)
+    assert any(d.startswith("(other reasons) [") for d in details)
+    await engine.dispose()

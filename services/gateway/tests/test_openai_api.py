@@ -22,7 +22,7 @@ from sentra.inference.v1 import inference_pb2, inference_pb2_grpc
 from sentra_common.config import GrpcServerSettings
 from sentra_common.db import create_engine, migrate
 from sentra_common.errors import NotFound, Unavailable
-from sentra_common.grpc_client import open_channel
+from sentra_common.grpc_client import no_credentials, open_channel
 from sentra_common.grpc_server import GrpcServer, assertion_verifier
 from sentra_common.identity import AssertionSigner, AssertionVerifier, TrustedKey
 from sentra_common.metrics import ServiceMetrics
@@ -130,7 +130,7 @@ class FakeInference(inference_pb2_grpc.InferenceServiceServicer):
 @contextlib.asynccontextmanager
 async def gateway_http(tmp_path, *, auth: Authenticator | None = None, burst: int = 100):
     metrics = ServiceMetrics("unit", registry=CollectorRegistry())
-    trust = AssertionVerifier([TrustedKey(SIGNER.kid, "gateway", KEY.public_key())])
+    trust = AssertionVerifier([TrustedKey(SIGNER.kid, "gateway", KEY.public_key())], audience="inference")
     fake = FakeInference()
     backend = GrpcServer("inference", GrpcServerSettings(port=0, grace_seconds=0), metrics, assertion_verifier(trust))
     backend.add_service("sentra.inference.v1.InferenceService",
@@ -140,7 +140,7 @@ async def gateway_http(tmp_path, *, auth: Authenticator | None = None, burst: in
     engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'audit.db'}")
     await migrate(engine, MIGRATIONS, "alembic_version_gateway")
     audit = AuditLog(engine)
-    channel = open_channel(f"127.0.0.1:{backend.port}", assertion=lambda: None)
+    channel = open_channel(f"127.0.0.1:{backend.port}", audience="inference", credentials=no_credentials)
     gateway = Gateway(
         build_routes(), auth or Authenticator(AuthSettings(mode="development")),
         RateLimiter(RateLimitSettings(requests_per_second=1, burst=burst)), audit, SIGNER,

@@ -12,10 +12,19 @@ from sentra_cli.platform import SERVICES, Platform
 
 
 @app.command()
-def up(home: DataDir = DEFAULT_HOME) -> None:
-    """Start nats-server, Keycloak (when installed) and every service with the embedded defaults."""
-    platform = Platform(home, identity=os.environ.get("SENTRA_IDENTITY_MODE", "auto"))
+def up(
+    home: DataDir = DEFAULT_HOME,
+    dev: bool = typer.Option(
+        False, "--dev",
+        help="Development identity: no Keycloak, callers assert who they are (SENTRA_IDENTITY). Loopback only; "
+             "also SENTRA_IDENTITY_MODE=development.",
+    ),
+    mtls: bool = typer.Option(False, "--mtls", help="Mutual TLS between the services (certificates generated)."),
+) -> None:
+    """Start nats-server, Keycloak and every service with the embedded defaults."""
+    mode = "development" if dev else os.environ.get("SENTRA_IDENTITY_MODE", "keycloak")
     try:
+        platform = Platform(home, identity=mode, mtls=mtls)
         with console.status("starting Sentra (Keycloak and the embedding model take a little while)…"):
             state = platform.up()
     except Exception as exc:  # PlatformError, KeycloakError: both say what to do
@@ -25,9 +34,9 @@ def up(home: DataDir = DEFAULT_HOME) -> None:
     console.print(f"data directory: {state.data_dir}")
     if state.identity.mode == "development":
         err.print(
-            "[yellow]warning: DEVELOPMENT MODE[/yellow] — Keycloak is not installed, so the gateway trusts the "
-            "identity callers assert (SENTRA_IDENTITY=subject:departments:roles). Install Keycloak with "
-            "`make setup` (see the README) for real logins. Never expose this gateway beyond this machine."
+            "[yellow]warning: DEVELOPMENT MODE[/yellow] (asked for) — the gateway trusts the identity callers "
+            "assert (SENTRA_IDENTITY=subject:departments:roles); it listens on loopback only and says so in every "
+            "response. Run `sentra up` without --dev for real logins through Keycloak."
         )
     else:
         console.print(f"identity provider: {state.identity.issuer}")
@@ -62,6 +71,11 @@ def _print_status(platform: Platform) -> None:
             f"http://127.0.0.1:{info.metrics_port}/metrics" if info and info.metrics_port else "-",
         )
     console.print(table)
+    if state.identity.mode == "development":
+        console.print("identity: [yellow]DEVELOPMENT MODE[/yellow] (callers assert who they are; loopback only)")
+    elif state.identity.issuer:
+        console.print(f"identity: keycloak ({state.identity.issuer})")
+    console.print(f"between services: signed per-call assertions{' + mutual TLS' if state.mtls else ''}")
     if state.http_port:
         console.print(f"gateway: gRPC {state.target('gateway') if 'gateway' in state.services else '-'}, "
                       f"HTTP http://127.0.0.1:{state.http_port}/api/v1 (docs at /docs)")

@@ -39,7 +39,7 @@ def validate_access_list(entries: Sequence[str]) -> list[str]:
 
 
 def can_read(principal: Principal, department: str, access_list: Sequence[str]) -> bool:
-    if principal.is_platform_admin or principal.is_service:
+    if principal.is_platform_admin:
         return True
     if department not in principal.departments:
         return False
@@ -55,6 +55,7 @@ def require_department_member(principal: Principal, department: str) -> None:
 
 def readable_departments(principal: Principal) -> list[str] | None:
     """Departments whose data the principal may list; None means all of them."""
-    if principal.is_platform_admin or principal.is_service:
+    if principal.is_platform_admin:
         return None
     return list(principal.departments)
+

@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings
 
 from sentra_common.principal import Principal
+from sentra_common.tls import TlsSettings
 
 
 class GrpcServerSettings(BaseModel):
@@ -78,7 +79,10 @@ class IdentitySettings(BaseModel):
 
     trust_file: Path | None = None
     signing_key_file: Path | None = None
-    assertion_ttl_seconds: int = Field(default=300, ge=10, le=3600)
+    # An assertion is for one call; it covers the call's start, not its whole length.
+    assertion_ttl_seconds: int = Field(default=60, ge=10, le=60)
+    # Assertions remembered against replay (until each expires); past this calls are refused.
+    max_remembered_assertions: int = Field(default=1_000_000, ge=1000)
 
 
 class ServiceSettings(BaseSettings):
@@ -88,6 +92,8 @@ class ServiceSettings(BaseSettings):
     client: ClientSettings = ClientSettings()
     telemetry: TelemetrySettings = TelemetrySettings()
     identity: IdentitySettings = IdentitySettings()
+    # Mutual TLS for the internal gRPC server and the channels to other services.
+    tls: TlsSettings = TlsSettings()
 
 
 S = TypeVar("S", bound=BaseSettings)
@@ -102,7 +108,8 @@ def load_settings(cls: type[S]) -> S:
         lines = [f"invalid configuration for {cls.__name__}:"]
         for err in exc.errors():
             path = "__".join(str(p) for p in err["loc"]).upper()
-            lines.append(f"  {prefix}{path}: {err['msg']} (got {err.get('input')!r})")
+            # The value is not printed: it may be a secret (a password in a URL, an API key).
+            lines.append(f"  {prefix}{path}: {err['msg']}")
         print("\n".join(lines), file=sys.stderr)
         raise SystemExit(2) from None
 

@@ -25,17 +25,26 @@ from opentelemetry import trace
 from sentra_common import telemetry
 from sentra_common.config import GrpcServerSettings
 from sentra_common.errors import SentraError, Unauthenticated
-from sentra_common.identity import ASSERTION_METADATA_KEY, AssertionVerifier, reset_assertion, set_assertion
+from sentra_common.identity import (
+    ASSERTION_METADATA_KEY,
+    ONWARD_METADATA_KEY,
+    AssertionVerifier,
+    onward_tokens,
+    reset_onward,
+    set_onward,
+)
 from sentra_common.metrics import ServiceMetrics
 from sentra_common.principal import Principal, reset_principal, set_principal
+from sentra_common.tls import TlsMaterial
 
 logger = logging.getLogger(__name__)
 
 # Methods anyone may call without a principal: health checks and reflection.
 PUBLIC_PREFIXES = ("/grpc.health.v1.", "/grpc.reflection.")
 
-# Returns the verified principal and the credential to forward on outbound calls.
-PrincipalVerifier = Callable[[Any], tuple[Principal, str] | None]
+# Given the call's metadata and method, returns the verified principal and the onward
+# assertions (by audience) to forward on outbound calls made for it.
+PrincipalVerifier = Callable[[Any, str], tuple[Principal, dict[str, str]] | None]
 
 
 @dataclass(frozen=True)
@@ -50,12 +59,19 @@ class RefusedCall:
 def assertion_verifier(verifier: AssertionVerifier) -> PrincipalVerifier:
     """Accept the signed principal assertion in call metadata (see `sentra_common.identity`)."""
 
-    def verify(metadata: Iterable[tuple[str, Any]]) -> tuple[Principal, str] | None:
+    def verify(metadata: Iterable[tuple[str, Any]], method: str) -> tuple[Principal, dict[str, str]] | None:
+        assertion, onward = None, []
         for key, value in metadata:
+            value = value.decode() if isinstance(value, bytes) else value
             if key == ASSERTION_METADATA_KEY:
-                token = value.decode() if isinstance(value, bytes) else value
-                return verifier.verify(token), token
-        return None
+                if assertion is not None:
+                    raise Unauthenticated("a call carries one principal assertion, this one carries several")
+                assertion = value
+            elif key == ONWARD_METADATA_KEY:
+                onward.append(value)
+        if assertion is None:
+            return None
+        return verifier.verify(assertion, method), onward_tokens(onward)
 
     return verify
 
@@ -123,7 +139,7 @@ class _Wrapper:
         if self.i.verify_principal is None:
             return rid, scope, None  # the servicer authenticates its callers (the gateway)
         try:
-            verified = self.i.verify_principal(metadata)
+            verified = self.i.verify_principal(metadata, self.method)
         except SentraError as exc:
             verified, err = None, exc
         else:
@@ -135,11 +151,11 @@ class _Wrapper:
                 method=self.method, code=err.code.name, detail=err.message, peer=context.peer() or "",
                 request_id=rid,
             ))
-        principal, assertion = verified if verified is not None else (None, None)
+        principal, onward = verified if verified is not None else (None, None)
         principal_token = set_principal(principal)
-        assertion_token = set_assertion(assertion)
+        onward_token = set_onward(onward)
         scope.callback(reset_principal, principal_token)
-        scope.callback(reset_assertion, assertion_token)
+        scope.callback(reset_onward, onward_token)
         return rid, scope, err
 
     @staticmethod
@@ -206,11 +222,13 @@ class GrpcServer:
         settings: GrpcServerSettings,
         metrics: ServiceMetrics,
         verify_principal: PrincipalVerifier | None,
+        tls: TlsMaterial | None = None,
     ) -> None:
         """`verify_principal` None: calls are not checked for a signed principal (the
         gateway authenticates end users itself); request ids, spans, error mapping and
-        metrics apply to every server alike."""
+        metrics apply to every server alike. With `tls` the port requires mutual TLS."""
         self.settings = settings
+        self.tls = tls
         self.service_name = service_name
         options = [
             ("grpc.max_receive_message_length", settings.max_message_bytes),
@@ -242,7 +260,10 @@ class GrpcServer:
     async def start(self) -> int:
         reflection.enable_server_reflection(self._service_names, self.server)
         address = f"{self.settings.host}:{self.settings.port}"
-        self.port = self.server.add_insecure_port(address)
+        if self.tls is not None:
+            self.port = self.server.add_secure_port(address, self.tls.server_credentials())
+        else:
+            self.port = self.server.add_insecure_port(address)
         await self.server.start()
         await self.set_serving(False)
         if self.settings.port_file:

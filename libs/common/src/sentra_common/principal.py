@@ -35,7 +35,9 @@ class Principal:
         return SERVICE_ROLE in self.roles
 
     def may_access_department(self, department: str) -> bool:
-        return self.is_platform_admin or self.is_service or department in self.departments
+        # A service principal is no wildcard: it reaches only what its own calls need
+        # (see sentra_common.identity.SERVICE_CALLS), never a department's data.
+        return self.is_platform_admin or department in self.departments
 
     def access_tokens(self) -> tuple[str, ...]:
         """Names matched against a document's access list."""

@@ -17,6 +17,7 @@ from sentra_common.logging import configure_logging
 from sentra_common.metrics import start_metrics_server
 from sentra_common.nats import EventBus
 from sentra_common.telemetry import configure_tracing
+from sentra_common.tls import TlsMaterial
 
 logger = logging.getLogger(__name__)
 
@@ -67,9 +68,21 @@ def principal_verifier(service: str, settings: ServiceSettings) -> PrincipalVeri
         )
         raise SystemExit(2)
     try:
-        return assertion_verifier(AssertionVerifier.from_file(settings.identity.trust_file))
+        verifier = AssertionVerifier.from_file(settings.identity.trust_file, audience=service)
     except ValueError as exc:
         print(f"{prefix}: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    verifier.replay.max_entries = settings.identity.max_remembered_assertions
+    return assertion_verifier(verifier)
+
+
+def tls_material(service: str, settings: ServiceSettings) -> TlsMaterial | None:
+    """The service's mutual-TLS files (`SENTRA_<SERVICE>_TLS__*`), or None when TLS is off;
+    unreadable files stop the start."""
+    try:
+        return settings.tls.material()
+    except ValueError as exc:
+        print(f"SENTRA_{service.upper()}_TLS: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
 
 

@@ -8,7 +8,7 @@ from sentra.embedding.v1 import embedding_pb2_grpc
 from sentra_common.grpc_server import GrpcServer
 from sentra_common.metrics import ServiceMetrics
 from sentra_common.nats import event_consumer
-from sentra_common.runtime import principal_verifier, serving
+from sentra_common.runtime import principal_verifier, serving, tls_material
 
 from sentra_embedding.adapters.backends import LocalBackend, TeiBackend
 from sentra_embedding.config import EmbeddingSettings
@@ -31,7 +31,8 @@ def build_backend(settings: EmbeddingSettings) -> EmbeddingBackend:
 async def embedding_app(settings: EmbeddingSettings, backend: EmbeddingBackend | None = None):
     metrics = ServiceMetrics(SERVICE)
     backend = backend or build_backend(settings)
-    server = GrpcServer(SERVICE, settings.grpc, metrics, principal_verifier(SERVICE, settings))
+    tls = tls_material(SERVICE, settings)
+    server = GrpcServer(SERVICE, settings.grpc, metrics, principal_verifier(SERVICE, settings), tls)
     await backend.start()
     batcher = MicroBatcher(backend.embed, settings.max_batch_size, settings.max_wait_ms)
     batcher.start()

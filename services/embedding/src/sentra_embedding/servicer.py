@@ -3,9 +3,18 @@
 from __future__ import annotations
 
 from sentra.embedding.v1 import embedding_pb2, embedding_pb2_grpc
+from sentra_common.errors import PermissionDenied
 from sentra_common.principal import current_principal
 
 from sentra_embedding.domain.service import EmbeddingService
+
+
+def _require_caller() -> None:
+    """The embedding service serves Sentra's services (retrieval embeds queries as itself)
+    and platform admins' tooling; no department's member calls it."""
+    principal = current_principal()
+    if not (principal.is_service or principal.is_platform_admin):
+        raise PermissionDenied("the embedding service is called by Sentra's services, not by department members")
 
 
 class EmbeddingServicer(embedding_pb2_grpc.EmbeddingServiceServicer):
@@ -14,7 +23,7 @@ class EmbeddingServicer(embedding_pb2_grpc.EmbeddingServiceServicer):
         self.max_batch_size = max_batch_size
 
     async def Embed(self, request, context):
-        current_principal()
+        _require_caller()
         vectors = await self.service.embed(list(request.texts))
         return embedding_pb2.EmbedResponse(
             vectors=[embedding_pb2.Vector(values=v) for v in vectors],
@@ -23,7 +32,7 @@ class EmbeddingServicer(embedding_pb2_grpc.EmbeddingServiceServicer):
         )
 
     async def GetModelInfo(self, request, context):
-        current_principal()
+        _require_caller()
         return embedding_pb2.GetModelInfoResponse(
             model=self.service.model,
             dimension=self.service.dimension,

@@ -34,6 +34,8 @@ logger = logging.getLogger(__name__)
 # Realm roles that mean something to Sentra; any other role in a token is ignored.
 SENTRA_ROLES = ("platform-admin", "dept-admin", "trainer", "member")
 DEV_IDENTITY_HEADER = "x-sentra-dev-identity"
+# In development mode every response says so (gRPC initial metadata, HTTP header).
+IDENTITY_MODE_HEADER = "x-sentra-identity-mode"
 SERVICE_ACCOUNT_PREFIX = "service-account-"
 
 

@@ -18,13 +18,15 @@ import grpc
 from google.protobuf import any_pb2, duration_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from sentra_common.errors import PermissionDenied, ResourceExhausted, SentraError, Unavailable, from_rpc_error
-from sentra_common.identity import ASSERTION_METADATA_KEY, AssertionSigner
+from sentra_common.identity import AssertionSigner
+from sentra_common.identity import Credentials as Assertions
 from sentra_common.metrics import ServiceMetrics
 from sentra_common.principal import Principal
 
 from sentra_gateway.audit import AuditLog, AuditRecord
 from sentra_gateway.auth import Authenticator, Credentials
 from sentra_gateway.ratelimit import RateLimiter
+from sentra_gateway.refusals import RefusalDigest
 from sentra_gateway.routes import Route, document_ids, request_department
 
 logger = logging.getLogger(__name__)
@@ -80,6 +82,7 @@ class Gateway:
         channels: dict[str, grpc.aio.Channel],
         metrics: ServiceMetrics,
         default_deadline: float = 60.0,
+        refusals: RefusalDigest | None = None,
     ) -> None:
         self.routes = routes
         self.authenticator = authenticator
@@ -89,6 +92,7 @@ class Gateway:
         self.channels = channels
         self.metrics = metrics
         self.default_deadline = default_deadline
+        self.refusals = refusals or RefusalDigest(audit)
         self.local: dict[str, Callable[[Call, Any], Awaitable[Any]]] = {}
 
     # Steps shared by every call kind ---------------------------------------------------
@@ -97,8 +101,25 @@ class Gateway:
                  transport: str = "grpc") -> Call:
         return Call(route, credentials, request_id or uuid.uuid4().hex[:16], transport)
 
-    async def admit(self, call: Call) -> str:
-        """Authenticate, authorize and rate-limit; returns the assertion to forward."""
+    async def check_caller(self, credentials: Credentials, method: str, request_id: str) -> None:
+        """Authenticate a caller before its request body is read (HTTP): an anonymous or
+        refused caller never gets a body spooled or parsed. Its refusal is rate-limited per
+        peer and counted in the audit digest."""
+        try:
+            await self.authenticator.authenticate(credentials)
+        except SentraError as exc:
+            refusal: SentraError = exc
+            try:
+                self._limit(f"peer:{credentials.peer}")
+            except RateLimited as limited:
+                refusal = limited
+            await self.refusals.count(source="gateway", peer=credentials.peer, method=method,
+                                      code=refusal.code.name, reason=refusal.message, request_id=request_id)
+            raise refusal from None
+
+    async def admit(self, call: Call) -> Assertions:
+        """Authenticate, authorize and rate-limit; returns the signed principal to forward
+        (one assertion for the route's service, and the onward ones it forwards)."""
         try:
             principal = await self.authenticator.authenticate(call.credentials)
         except SentraError:
@@ -112,7 +133,9 @@ class Gateway:
                 "ask a platform administrator (`sentra admin users grant-role`)"
             )
         self._limit(f"principal:{principal.subject}")
-        return self.signer.sign(principal)
+        if call.route.backend == "gateway":
+            return ()
+        return self.signer.credentials(principal, call.route.backend)
 
     def _limit(self, key: str) -> None:
         wait = self.limiter.acquire(key)
@@ -135,6 +158,11 @@ class Gateway:
         if call.transport == "http":  # gRPC calls are counted by the shared server interceptor
             self.metrics.grpc_requests.labels(call.route.path, result).inc()
             self.metrics.grpc_duration.labels(call.route.path).observe(time.perf_counter() - call.started)
+        if call.principal is None and error is not None:
+            # Nobody identified: counted per peer and reason, not one entry per call.
+            await self.refusals.count(source="gateway", peer=call.credentials.peer, method=call.route.path,
+                                      code=result, reason=detail, request_id=call.request_id)
+            return
         try:
             await self.audit.append(call.record(result, detail))
         except Exception:
@@ -144,8 +172,8 @@ class Gateway:
                 from None
 
     @staticmethod
-    def _metadata(call: Call, assertion: str) -> tuple[tuple[str, str], ...]:
-        return (ASSERTION_METADATA_KEY, assertion), ("x-request-id", call.request_id)
+    def _metadata(call: Call, credentials: Assertions) -> tuple[tuple[str, str], ...]:
+        return *credentials, ("x-request-id", call.request_id)
 
     def _target(self, call: Call) -> grpc.aio.Channel:
         channel = self.channels.get(call.route.backend)

@@ -10,18 +10,16 @@ from sentra.events.v1 import events_pb2
 from sentra_common import events
 from sentra_common.nats import EventBus
 
-from sentra_gateway.audit import AuditLog, AuditRecord
+from sentra_gateway.refusals import RefusalDigest
 
 
-def refused_call_record(event: events_pb2.RefusedCall) -> AuditRecord:
-    """A call an internal service refused because it did not come through the gateway."""
-    return AuditRecord(
-        method=event.method, result=event.code, peer=event.peer, request_id=event.request_id,
-        detail=f"direct call to the {event.service} service, around the gateway: {event.detail}",
-        at=event.at.ToDatetime(tzinfo=UTC),
-    )
+def subscribe(bus: EventBus, refusals: RefusalDigest) -> None:
+    """Reported refusals are counted per service, peer and reason like the gateway's own
+    (`sentra_gateway.refusals`): a flood of direct calls cannot flood the audit log."""
 
+    async def count(delivery) -> None:
+        event = delivery.message
+        await refusals.count(source=event.service, peer=event.peer, method=event.method, code=event.code,
+                             reason=event.detail, request_id=event.request_id, at=event.at.ToDatetime(tzinfo=UTC))
 
-def subscribe(bus: EventBus, audit: AuditLog) -> None:
-    bus.subscribe(events.REFUSED_CALL, "gateway-audit", events_pb2.RefusedCall,
-                  lambda d: audit.append(refused_call_record(d.message)), batch=32)
+    bus.subscribe(events.REFUSED_CALL, "gateway-audit", events_pb2.RefusedCall, count, batch=32)

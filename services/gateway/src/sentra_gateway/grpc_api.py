@@ -9,7 +9,7 @@ import logging
 import grpc
 from sentra_common.logging import request_id_var
 
-from sentra_gateway.auth import DEV_IDENTITY_HEADER, Credentials
+from sentra_gateway.auth import DEV_IDENTITY_HEADER, IDENTITY_MODE_HEADER, Credentials
 from sentra_gateway.core import Call, Gateway
 from sentra_gateway.routes import Kind, Route
 
@@ -65,7 +65,10 @@ class PublicApi(grpc.GenericRpcHandler):
             self._server_stream(route), route.request.FromString, route.response.SerializeToString
         )
 
-    def _call(self, route: Route, context) -> Call:
+    async def _call(self, route: Route, context) -> Call:
+        if self.gateway.authenticator.development:
+            # Before anything else, so refusals carry it too.
+            await context.send_initial_metadata(((IDENTITY_MODE_HEADER, "development"),))
         # The request id is the one the shared interceptor put on this call's log lines.
         return self.gateway.new_call(route, credentials_of(context), request_id_var.get())
 
@@ -73,13 +76,13 @@ class PublicApi(grpc.GenericRpcHandler):
         """Unary and client-streaming calls: `run` is Gateway.unary or Gateway.client_stream.
         Errors become statuses in the shared interceptor (`sentra_common.grpc_server`)."""
         async def handle(request_or_iterator, context):
-            return await run(self._call(route, context), request_or_iterator, context.time_remaining())
+            return await run(await self._call(route, context), request_or_iterator, context.time_remaining())
 
         return handle
 
     def _server_stream(self, route: Route):
         async def handle(request, context):
-            async for item in self.gateway.server_stream(self._call(route, context), request,
+            async for item in self.gateway.server_stream(await self._call(route, context), request,
                                                          context.time_remaining()):
                 yield item
 

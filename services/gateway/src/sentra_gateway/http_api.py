@@ -33,7 +33,9 @@ from sentra_common.logging import request_id_var
 
 from sentra_gateway import openai_api
 from sentra_gateway.auth import DEV_IDENTITY_HEADER, Credentials
+from sentra_gateway.config import HttpSettings
 from sentra_gateway.core import Call, Gateway, RateLimited
+from sentra_gateway.http_guard import BodyTooLarge, RequestGuard
 from sentra_gateway.routes import Kind
 
 INGESTION = "/sentra.ingestion.v1.IngestionService/"
@@ -67,7 +69,7 @@ def to_json(message) -> dict[str, Any]:
     return json_format.MessageToDict(message, preserving_proto_field_name=True)
 
 
-def create_http_app(gateway: Gateway) -> FastAPI:
+def create_http_app(gateway: Gateway, settings: HttpSettings | None = None) -> FastAPI:
     app = FastAPI(
         title="Sentra API",
         description="Documents, search, answers, training and adapters of your departments. "
@@ -99,15 +101,18 @@ def create_http_app(gateway: Gateway) -> FastAPI:
 
     @app.exception_handler(SentraError)
     async def sentra_error(request: Request, exc: SentraError) -> JSONResponse:
-        status = HTTP_STATUS.get(exc.code, 500)
         headers = {}
         if isinstance(exc, RateLimited):
             headers["Retry-After"] = str(max(1, round(exc.retry_after + 0.5)))
-        if openai_api.serves(request.url.path):
-            body = openai_api.error_body(exc)
-        else:
-            body = {"error": {"code": exc.code.name, "message": exc.message}}
-        return JSONResponse(body, status_code=status, headers=headers)
+        return JSONResponse(error_body(request.url.path, exc), status_code=http_status(exc), headers=headers)
+
+    @app.exception_handler(BodyTooLarge)
+    async def too_large(request: Request, exc: BodyTooLarge) -> JSONResponse:
+        return JSONResponse({"error": {"code": "PAYLOAD_TOO_LARGE", "message": exc.detail}}, status_code=413)
+
+    # Outermost: authentication before any body is read, bodies bounded (http_guard).
+    app.add_middleware(RequestGuard, gateway=gateway, settings=settings or HttpSettings(), status_of=http_status,
+                       error_body=error_body)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
@@ -228,6 +233,17 @@ def create_http_app(gateway: Gateway) -> FastAPI:
 
     app.include_router(openai_api.router(gateway, new_call))
     return app
+
+
+def http_status(exc: SentraError) -> int:
+    return HTTP_STATUS.get(exc.code, 500)
+
+
+def error_body(path: str, exc: SentraError) -> dict[str, Any]:
+    """An error in the shape of the API that was called (OpenAI's on its endpoints)."""
+    if openai_api.serves(path):
+        return openai_api.error_body(exc)
+    return {"error": {"code": exc.code.name, "message": exc.message}}
 
 
 def _modes() -> dict[str, int]:

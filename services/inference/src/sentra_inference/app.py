@@ -13,7 +13,7 @@ from sentra_common.db import create_engine, migrate
 from sentra_common.grpc_server import GrpcServer
 from sentra_common.metrics import ServiceMetrics
 from sentra_common.nats import EventBus, connect_reporting_refusals
-from sentra_common.runtime import every, principal_verifier
+from sentra_common.runtime import every, principal_verifier, tls_material
 
 from sentra_inference.adapters.reader import DEFAULT_READER_DIR, LocalReader
 from sentra_inference.adapters.registry_store import SqlRegistryStore
@@ -59,11 +59,13 @@ def build_reader(settings: InferenceSettings) -> LocalReader | None:
 @asynccontextmanager
 async def inference_app(settings: InferenceSettings):
     metrics = ServiceMetrics(SERVICE)
-    server = GrpcServer(SERVICE, settings.grpc, metrics, principal_verifier(SERVICE, settings))
+    tls = tls_material(SERVICE, settings)
+    server = GrpcServer(SERVICE, settings.grpc, metrics, principal_verifier(SERVICE, settings), tls)
     engine = create_engine(settings.database.url)
     backend = build_backend(settings)
     reader = build_reader(settings)
-    retrieval = RetrievalClient(settings.retrieval_target, settings.client.deadline_seconds)
+    retrieval = RetrievalClient(settings.retrieval_target, settings.client.deadline_seconds,
+                                tls.channel() if tls else None)
     bus: EventBus | None = None
     sync_task: asyncio.Task | None = None
     try:

@@ -16,7 +16,7 @@ from sentra_common.grpc_server import GrpcServer
 from sentra_common.metrics import ServiceMetrics
 from sentra_common.nats import EventBus, refusal_reporter
 from sentra_common.principal import Principal
-from sentra_common.runtime import every, principal_verifier
+from sentra_common.runtime import every, principal_verifier, tls_material
 
 from sentra_ingestion.adapters.folder import LocalFolder
 from sentra_ingestion.adapters.parser_pool import ParserPool
@@ -54,7 +54,8 @@ def build_limits(settings: IngestionSettings) -> Limits:
 @asynccontextmanager
 async def ingestion_app(settings: IngestionSettings):
     metrics = ServiceMetrics(SERVICE)
-    server = GrpcServer(SERVICE, settings.grpc, metrics, principal_verifier(SERVICE, settings))
+    tls = tls_material(SERVICE, settings)
+    server = GrpcServer(SERVICE, settings.grpc, metrics, principal_verifier(SERVICE, settings), tls)
     engine = create_engine(settings.database.url)
     parser = ParserPool(settings.parse_workers, settings.limits.parse_timeout_seconds, settings.limits.parse_memory_mb)
     bus = EventBus(settings.nats, SERVICE, metrics)

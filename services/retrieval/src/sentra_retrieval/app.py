@@ -12,7 +12,7 @@ from sentra_common.grpc_server import GrpcServer
 from sentra_common.identity import service_issuer
 from sentra_common.metrics import ServiceMetrics
 from sentra_common.nats import event_consumer
-from sentra_common.runtime import principal_verifier, required_signer, serving
+from sentra_common.runtime import principal_verifier, required_signer, serving, tls_material
 
 from sentra_retrieval.adapters.embedder import EmbeddingClient
 from sentra_retrieval.config import RetrievalSettings
@@ -59,12 +59,14 @@ def build_store(settings: RetrievalSettings) -> VectorStore:
 @asynccontextmanager
 async def retrieval_app(settings: RetrievalSettings):
     metrics = ServiceMetrics(SERVICE)
-    server = GrpcServer(SERVICE, settings.grpc, metrics, principal_verifier(SERVICE, settings))
+    tls = tls_material(SERVICE, settings)
+    server = GrpcServer(SERVICE, settings.grpc, metrics, principal_verifier(SERVICE, settings), tls)
     signer = required_signer(
-        SERVICE, settings, service_issuer(SERVICE), "retrieval asks the embedding service for its model as itself"
+        SERVICE, settings, service_issuer(SERVICE), "retrieval embeds queries and asks for the model as itself"
     )
     embedder = EmbeddingClient(
-        settings.embedding_target, settings.client.deadline_seconds, signer.provider(service_principal(SERVICE))
+        settings.embedding_target, settings.client.deadline_seconds, signer.provider(service_principal(SERVICE)),
+        tls.channel() if tls else None,
     )
     store = await asyncio.to_thread(build_store, settings)
     try:

@@ -8,6 +8,7 @@ import grpc
 from sentra.retrieval.v1 import retrieval_pb2, retrieval_pb2_grpc
 from sentra_common.errors import from_rpc_error
 from sentra_common.grpc_client import open_channel
+from sentra_common.tls import ChannelTls
 
 from sentra_inference.domain.evidence import Passage
 
@@ -24,9 +25,10 @@ def passages_from_hits(hits) -> list[Passage]:
 
 
 class RetrievalClient:
-    def __init__(self, target: str, deadline_seconds: float) -> None:
+    def __init__(self, target: str, deadline_seconds: float, tls: ChannelTls | None = None) -> None:
         self.target = target
-        self._channel = open_channel(target, deadline_seconds=deadline_seconds)
+        # The caller's onward assertion for retrieval (signed by the gateway) is forwarded.
+        self._channel = open_channel(target, audience="retrieval", deadline_seconds=deadline_seconds, tls=tls)
         self._stub = retrieval_pb2_grpc.RetrievalServiceStub(self._channel)
 
     async def search(self, question: str, top_k: int, departments: list[str]) -> list[Passage]:

@@ -5,18 +5,20 @@ from __future__ import annotations
 import grpc
 from sentra.embedding.v1 import embedding_pb2, embedding_pb2_grpc
 from sentra_common.errors import from_rpc_error
-from sentra_common.grpc_client import AssertionProvider, open_channel
-from sentra_common.identity import ASSERTION_METADATA_KEY
+from sentra_common.grpc_client import CredentialProvider, open_channel
+from sentra_common.tls import ChannelTls
 
 
 class EmbeddingClient:
-    """Queries are embedded as the caller (its assertion is forwarded); the model info is
-    asked for as the retrieval service itself (`own_assertion`)."""
+    """Retrieval calls the embedding service as itself (`credentials`, its own service
+    principal): embedding a query needs no user's rights, and the service principal may
+    call nothing else."""
 
-    def __init__(self, target: str, deadline_seconds: float, own_assertion: AssertionProvider) -> None:
+    def __init__(self, target: str, deadline_seconds: float, credentials: CredentialProvider,
+                 tls: ChannelTls | None = None) -> None:
         self.target = target
-        self._own_assertion = own_assertion
-        self._channel = open_channel(target, deadline_seconds=deadline_seconds)
+        self._channel = open_channel(target, audience="embedding", deadline_seconds=deadline_seconds,
+                                     credentials=credentials, tls=tls)
         self._stub = embedding_pb2_grpc.EmbeddingServiceStub(self._channel)
 
     async def embed_query(self, text: str) -> list[float]:
@@ -32,7 +34,6 @@ class EmbeddingClient:
     async def dimension(self) -> int:
         info = await self._stub.GetModelInfo(
             embedding_pb2.GetModelInfoRequest(), wait_for_ready=True,
-            metadata=((ASSERTION_METADATA_KEY, self._own_assertion() or ""),),
         )
         return info.dimension
 

@@ -51,7 +51,7 @@ class BatchIndexed:
 
 def scope_for(principal: Principal, departments: list[str], document_ids: list[str]) -> ScopeFilter:
     """The caller's scope: a request may narrow it, never widen it."""
-    everything = principal.is_platform_admin or principal.is_service
+    everything = principal.is_platform_admin
     if departments:
         outside = [d for d in departments if not everything and d not in principal.departments]
         if outside:
