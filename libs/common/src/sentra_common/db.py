@@ -79,5 +79,20 @@ async def migrate(engine: AsyncEngine, script_location: Path, version_table: str
     logger.info("database schema is up to date", extra={"version_table": version_table})
 
 
+async def schema_revision(engine: AsyncEngine, script_location: Path, version_table: str) -> tuple[str | None, str]:
+    """(the database's revision, the newest one), changing nothing: for a process that
+    does not migrate (its role may not) and must not run on an older schema."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    head = ScriptDirectory.from_config(_alembic_config(script_location, version_table)).get_current_head()
+
+    def current(connection: Connection) -> str | None:
+        return MigrationContext.configure(connection, opts={"version_table": version_table}).get_current_revision()
+
+    async with engine.connect() as conn:
+        return await conn.run_sync(current), head
+
+
 def sqlite_url(path: Path) -> str:
     return f"sqlite+aiosqlite:///{path}"

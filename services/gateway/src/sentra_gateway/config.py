@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 from pathlib import Path
 from typing import Literal
 
@@ -66,10 +65,6 @@ class RateLimitSettings(BaseModel):
     burst: int = Field(default=40, ge=1)
     # Buckets idle this long are forgotten.
     idle_seconds: float = Field(default=600.0, gt=0)
-    # Refusals of unidentified callers (and those the services report) are counted per peer
-    # and reason and written to the audit log once per window; at most this many keys a window.
-    refusal_audit_window_seconds: float = Field(default=60.0, ge=0)
-    refusal_audit_max_keys: int = Field(default=1000, ge=1)
 
 
 class HttpSettings(BaseModel):
@@ -77,10 +72,19 @@ class HttpSettings(BaseModel):
     # 0 picks a free port (written to port_file); -1 disables the HTTP API.
     port: int = Field(default=0, ge=-1, le=65535)
     port_file: Path | None = None
-    # Bodies are bounded while they stream in (413 past the limit), after the caller is
-    # authenticated: document uploads, and every other body (JSON).
     max_upload_bytes: int = Field(default=100 * 1024 * 1024, ge=1)
-    max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
+
+
+class AuditDatabaseSettings(DatabaseSettings):
+    """Where the audit log lives, and who owns its schema (see sentra_gateway.schema)."""
+
+    # true: the gateway migrates the schema at start-up as the role it connects as (SQLite,
+    # one machine). false: `python -m sentra_gateway.migrate` does, as the owner role; the
+    # gateway checks that the schema is current and that its own role cannot change the log.
+    migrate: bool = True
+    # For `python -m sentra_gateway.migrate` on PostgreSQL: the role the gateway connects as,
+    # granted SELECT and INSERT on the audit log (and the chain head's SELECT/UPDATE) only.
+    runtime_role: str = Field(default="", pattern=r"^([a-z_][a-z0-9_]{0,62})?$")
 
 
 class GatewaySettings(ServiceSettings):
@@ -89,8 +93,8 @@ class GatewaySettings(ServiceSettings):
     auth: AuthSettings = AuthSettings()
     rate_limit: RateLimitSettings = RateLimitSettings()
     http: HttpSettings = HttpSettings()
-    # The audit log lives here (append-only table).
-    database: DatabaseSettings = DatabaseSettings()
+    # The audit log lives here (append-only table, hash chain).
+    database: AuditDatabaseSettings = AuditDatabaseSettings()
     # Internal services report calls they refused (around the gateway) over NATS.
     nats: NatsSettings = NatsSettings()
     # Internal services; an empty target answers UNAVAILABLE ("not deployed").
@@ -102,24 +106,4 @@ class GatewaySettings(ServiceSettings):
     @model_validator(mode="after")
     def _check_auth(self) -> GatewaySettings:
         self.auth.check()
-        if self.auth.mode == "development":
-            listeners = {"grpc.host": self.grpc.host, "telemetry.metrics_host": self.telemetry.metrics_host}
-            if self.http.port != -1:
-                listeners["http.host"] = self.http.host
-            exposed = {k: v for k, v in listeners.items() if not is_loopback(v)}
-            if exposed:
-                raise ValueError(
-                    f"development identity (callers assert who they are) only runs on loopback, but "
-                    f"{', '.join(f'{k}={v}' for k, v in exposed.items())}; bind 127.0.0.1 or use "
-                    "SENTRA_GATEWAY_AUTH__MODE=keycloak"
-                )
         return self
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
