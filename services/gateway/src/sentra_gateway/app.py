@@ -11,12 +11,12 @@ from contextlib import asynccontextmanager
 
 import uvicorn
 from sentra_common.db import create_engine
-from sentra_common.grpc_client import open_channel
+from sentra_common.grpc_client import no_credentials, open_channel
 from sentra_common.grpc_server import GrpcServer, write_port_file
 from sentra_common.identity import GATEWAY_ISSUER
 from sentra_common.metrics import ServiceMetrics
 from sentra_common.nats import EventBus
-from sentra_common.runtime import required_signer
+from sentra_common.runtime import required_signer, tls_material
 
 from sentra_gateway import local, schema
 from sentra_gateway.audit import AuditLog
@@ -27,6 +27,7 @@ from sentra_gateway.events import subscribe
 from sentra_gateway.grpc_api import PublicApi
 from sentra_gateway.http_api import create_http_app
 from sentra_gateway.ratelimit import RateLimiter
+from sentra_gateway.refusals import RefusalDigest
 from sentra_gateway.routes import build_routes, public_services
 
 SERVICE = "gateway"
@@ -46,6 +47,7 @@ async def gateway_app(settings: GatewaySettings):
         )
     metrics = ServiceMetrics(SERVICE)
     server = GrpcServer(SERVICE, settings.grpc, metrics, None)
+    tls = tls_material(SERVICE, settings)  # the channels to the internal services
     engine = create_engine(settings.database.url)
     authenticator = Authenticator(settings.auth)
     targets = {
@@ -53,25 +55,31 @@ async def gateway_app(settings: GatewaySettings):
         "inference": settings.inference_target, "training": settings.training_target,
     }
     channels = {
-        name: open_channel(target, deadline_seconds=settings.client.deadline_seconds, assertion=lambda: None,
-                           max_message_bytes=settings.grpc.max_message_bytes)
+        name: open_channel(target, audience=name, deadline_seconds=settings.client.deadline_seconds,
+                           credentials=no_credentials, max_message_bytes=settings.grpc.max_message_bytes,
+                           tls=tls.channel() if tls else None)
         for name, target in targets.items() if target
     }
     bus = EventBus(settings.nats, SERVICE, metrics)
     http_server: uvicorn.Server | None = None
     http_task: asyncio.Task | None = None
+    digest_task: asyncio.Task | None = None
+    refusals: RefusalDigest | None = None
     try:
         await schema.prepare(engine, settings.database)
         audit = AuditLog(engine)
+        refusals = RefusalDigest(audit, settings.rate_limit.refusal_audit_window_seconds,
+                                 settings.rate_limit.refusal_audit_max_keys)
+        digest_task = asyncio.create_task(refusals.run())
         gateway = Gateway(
             build_routes(), authenticator, RateLimiter(settings.rate_limit), audit, signer, channels, metrics,
-            default_deadline=settings.client.deadline_seconds,
+            default_deadline=settings.client.deadline_seconds, refusals=refusals,
         )
         local.install(gateway, audit)
         server.add_generic_handler(PublicApi(gateway), public_services())
         await server.start()
         await bus.connect()
-        subscribe(bus, audit)
+        subscribe(bus, refusals)
         if settings.http.port >= 0:
             http_server, http_task = await _start_http(gateway, settings)
         await server.set_serving(True)
@@ -83,6 +91,11 @@ async def gateway_app(settings: GatewaySettings):
                 await asyncio.wait([http_task], timeout=5)
         await server.stop()
         await bus.close()
+        if digest_task is not None:
+            digest_task.cancel()
+        if refusals is not None:
+            with contextlib.suppress(Exception):
+                await refusals.flush()
         for channel in channels.values():
             await channel.close()
         await authenticator.close()
@@ -91,7 +104,7 @@ async def gateway_app(settings: GatewaySettings):
 
 async def _start_http(gateway: Gateway, settings: GatewaySettings) -> tuple[uvicorn.Server, asyncio.Task]:
     config = uvicorn.Config(
-        create_http_app(gateway), host=settings.http.host, port=settings.http.port, log_config=None,
+        create_http_app(gateway, settings.http), host=settings.http.host, port=settings.http.port, log_config=None,
         access_log=False, lifespan="off", h11_max_incomplete_event_size=64 * 1024,
     )
     http_server = uvicorn.Server(config)

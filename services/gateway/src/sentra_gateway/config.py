@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Literal
 
@@ -65,6 +66,10 @@ class RateLimitSettings(BaseModel):
     burst: int = Field(default=40, ge=1)
     # Buckets idle this long are forgotten.
     idle_seconds: float = Field(default=600.0, gt=0)
+    # Refusals of unidentified callers (and those the services report) are counted per peer
+    # and reason and written to the audit log once per window; at most this many keys a window.
+    refusal_audit_window_seconds: float = Field(default=60.0, ge=0)
+    refusal_audit_max_keys: int = Field(default=1000, ge=1)
 
 
 class HttpSettings(BaseModel):
@@ -72,7 +77,10 @@ class HttpSettings(BaseModel):
     # 0 picks a free port (written to port_file); -1 disables the HTTP API.
     port: int = Field(default=0, ge=-1, le=65535)
     port_file: Path | None = None
+    # Bodies are bounded while they stream in (413 past the limit), after the caller is
+    # authenticated: document uploads, and every other body (JSON).
     max_upload_bytes: int = Field(default=100 * 1024 * 1024, ge=1)
+    max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
 
 
 class AuditDatabaseSettings(DatabaseSettings):
@@ -106,4 +114,24 @@ class GatewaySettings(ServiceSettings):
     @model_validator(mode="after")
     def _check_auth(self) -> GatewaySettings:
         self.auth.check()
+        if self.auth.mode == "development":
+            listeners = {"grpc.host": self.grpc.host, "telemetry.metrics_host": self.telemetry.metrics_host}
+            if self.http.port != -1:
+                listeners["http.host"] = self.http.host
+            exposed = {k: v for k, v in listeners.items() if not is_loopback(v)}
+            if exposed:
+                raise ValueError(
+                    f"development identity (callers assert who they are) only runs on loopback, but "
+                    f"{', '.join(f'{k}={v}' for k, v in exposed.items())}; bind 127.0.0.1 or use "
+                    "SENTRA_GATEWAY_AUTH__MODE=keycloak"
+                )
         return self
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
