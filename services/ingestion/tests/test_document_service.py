@@ -352,3 +352,18 @@ async def test_folder_connector_can_replace_what_it_wrote_under_an_access_list(e
     assert (report.uploaded, report.errors) == (1, 0)
     docs, _, _ = await service.list(ANA, "legal", None, 100, "")
     assert docs == []  # ana is not a manager
+
+
+async def test_an_uploaded_event_cannot_point_a_document_at_another_blob(env):
+    """Attack: a forged documents.uploaded for rrhh's document naming legal's stored file
+    (the blob key used to be taken from the event): the registry's blob is parsed."""
+    service, _registry, bus = env
+    await upload(service, data=b"Salario del director: 250.000 euros.\n\n" * 2, name="salarios.txt")
+    secret_blob = bus.of(events.DOCUMENT_UPLOADED)[0].blob_key
+    mine = (await upload(service, data=TEXT, principal=ANA, source="s2", name="public.txt")).document
+    forged = bus.of(events.DOCUMENT_UPLOADED)[1]
+    forged.blob_key = secret_blob
+    assert forged.document_id == mine.id
+    await on_uploaded(service, forged)
+    texts = " ".join(c.text for b in bus.of(events.CHUNKS_CREATED) for c in b.chunks if c.document_id == mine.id)
+    assert "confidencialidad" in texts and "Salario" not in texts

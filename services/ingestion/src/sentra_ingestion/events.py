@@ -67,7 +67,8 @@ class BusPipelineEvents:
 
 
 async def on_uploaded(service: DocumentService, event: events_pb2.DocumentUploaded) -> None:
-    await service.process_uploaded(event.document_id, event.version, event.blob_key)
+    # Only the document and version are taken from the event (see process_uploaded).
+    await service.process_uploaded(event.document_id, event.version)
 
 
 async def on_indexed(service: DocumentService, event: events_pb2.DocumentIndexed) -> None:

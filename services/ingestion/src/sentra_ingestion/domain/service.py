@@ -220,13 +220,18 @@ class DocumentService:
 
     # Pipeline ---------------------------------------------------------------------------
 
-    async def process_uploaded(self, document_id: str, version: int, blob_key: str) -> None:
-        """An uploaded version → parse and chunk → its chunks announced (in batches)."""
+    async def process_uploaded(self, document_id: str, version: int) -> None:
+        """An uploaded version → parse and chunk → its chunks announced (in batches).
+        What is parsed, for which department and access list, comes from the registry, never
+        from the event: an event names a document and a version, nothing more."""
         doc = await self.registry.get(document_id)
         if doc is None or doc.version != version or doc.state is not DocumentState.PROCESSING:
             return  # superseded, deleted or already finished
+        if not doc.blob_key:
+            await self.fail(doc.id, doc.version, "parse", "the stored file is missing; upload the document again")
+            return
         try:
-            data = await asyncio.to_thread(self.blobs.get, blob_key)
+            data = await asyncio.to_thread(self.blobs.get, doc.blob_key)
         except FileNotFoundError:
             await self.fail(doc.id, doc.version, "parse", "the stored file is missing; upload the document again")
             return
