@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 from keycloak import KeycloakAdmin
 from keycloak.exceptions import KeycloakError
+from sentra_common.access import validate_department
+from sentra_common.errors import InvalidArgument
 
 DEPARTMENTS_GROUP = "/departments"
 ROLES = ("platform-admin", "dept-admin", "trainer", "member")
@@ -64,12 +66,12 @@ class RealmAdmin:
         return sorted(g["name"] for g in self.kc.get_group_children(root["id"]))
 
     def create_department(self, name: str) -> None:
-        if not name or "/" in name or name != name.strip():
-            raise AdminError("a department name is one word without slashes, e.g. legal")
+        _check_department(name)
         root = self._departments_root()
         self.kc.create_group({"name": name}, parent=root["id"], skip_exists=True)
 
     def _department_id(self, name: str) -> str:
+        _check_department(name)
         try:
             return self.kc.get_group_by_path(f"{DEPARTMENTS_GROUP}/{name}")["id"]
         except KeycloakError:
@@ -115,10 +117,12 @@ class RealmAdmin:
             raise AdminError(f"client {client_id!r} has no service account") from None
 
     def add_department(self, user_id: str, department: str) -> None:
-        self.kc.group_user_add(user_id, self._department_id(department))
+        group_id = self._department_id(department)
+        self.kc.group_user_add(user_id, group_id)
 
     def remove_department(self, user_id: str, department: str) -> None:
-        self.kc.group_user_remove(user_id, self._department_id(department))
+        group_id = self._department_id(department)
+        self.kc.group_user_remove(user_id, group_id)
 
     def grant_role(self, user_id: str, role: str) -> None:
         _check_role(role)
@@ -151,6 +155,14 @@ class RealmAdmin:
             views.append(UserView(user["username"], user.get("enabled", False), user.get("email", ""),
                                   departments, roles))
         return sorted(views, key=lambda v: v.username)
+
+
+def _check_department(name: str) -> None:
+    """The one department rule (sentra_common.access), before Keycloak is asked."""
+    try:
+        validate_department(name)
+    except InvalidArgument as exc:
+        raise AdminError(exc.message) from None
 
 
 def _check_role(role: str) -> None:

@@ -1,16 +1,19 @@
 """Attacks on the audit log's department scope: a department admin sees the calls of
-their departments, and a department name is never a pattern. `%` and `_` alone are not
+their departments, and a department name (the viewer's, or the one a request names)
+is never a pattern. `%` and `_` alone are not
 departments (the one rule, sentra_common.access.validate_department, refuses them), and
 an `_` inside a valid name (`a_b`) matches only itself."""
 
 from __future__ import annotations
 
 import pytest
+from sentra.ingestion.v1 import ingestion_pb2
 from sentra_common.db import create_engine, migrate, sqlite_url
 from sentra_common.errors import InvalidArgument
 from sentra_common.principal import Principal
 from sentra_gateway.app import MIGRATIONS
 from sentra_gateway.audit import AuditLog, AuditQuery, AuditRecord
+from sentra_gateway.routes import request_department
 
 
 @pytest.fixture
@@ -45,3 +48,16 @@ async def test_an_underscore_in_a_department_matches_only_itself(log):
 async def test_a_department_with_an_underscore_does_not_match_a_similar_name(log):
     assert await _seen(log, ("r_hh",)) == set()
     assert await _seen(log, ("rrhh",)) == {"rosa", "bruno"}
+
+
+@pytest.mark.parametrize("department", ["%", "_", "Legal", "legal,rrhh"])
+def test_a_request_naming_a_department_that_is_not_a_name_is_refused_with_the_rule(department):
+    # The gateway reads the department a request names for its audit entry; such a name
+    # never reaches the audit log or a service.
+    with pytest.raises(InvalidArgument, match="1-64 lowercase letters, digits, '-' or '_'"):
+        request_department(ingestion_pb2.ListDocumentsRequest(department=department))
+    with pytest.raises(InvalidArgument, match="1-64 lowercase letters"):
+        request_department(ingestion_pb2.UploadDocumentRequest(
+            metadata=ingestion_pb2.UploadMetadata(department=department)))
+    assert request_department(ingestion_pb2.ListDocumentsRequest(department="legal")) == "legal"
+    assert request_department(ingestion_pb2.ListDocumentsRequest()) == ""

@@ -26,6 +26,14 @@ class Principal:
     display_name: str = ""
     groups: tuple[str, ...] = field(default=())
 
+    def __post_init__(self) -> None:
+        # A department is a name by the one rule wherever a principal comes from (a token's
+        # groups, a development identity, a signed assertion): never `%`, never a comma.
+        from sentra_common.access import validate_department
+
+        for department in self.departments:
+            validate_department(department)
+
     @property
     def is_platform_admin(self) -> bool:
         return PLATFORM_ADMIN in self.roles

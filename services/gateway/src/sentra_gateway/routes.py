@@ -20,6 +20,7 @@ from sentra.inference.v1 import inference_pb2
 from sentra.ingestion.v1 import ingestion_pb2
 from sentra.retrieval.v1 import retrieval_pb2
 from sentra.training.v1 import training_pb2
+from sentra_common.access import validate_department
 
 PLATFORM_ADMIN = "platform-admin"
 DEPT_ADMIN = "dept-admin"
@@ -162,10 +163,11 @@ def _repeated(field) -> bool:
 
 
 def request_department(message) -> str:
-    """The department a request names, if any (uploads, listings, datasets…)."""
+    """The department a request names, if any (uploads, listings, datasets…); a name that
+    breaks the department rule is refused here, before the audit log or a service sees it."""
     for field, value in message.ListFields():
         if field.name == "department" and isinstance(value, str):
-            return value
+            return validate_department(value)
         if field.message_type is not None and not _repeated(field):
             nested = request_department(value)
             if nested:

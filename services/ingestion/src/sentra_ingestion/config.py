@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import SettingsConfigDict
+from sentra_common.access import validate_department
 from sentra_common.config import DatabaseSettings, NatsSettings, ServiceSettings
+from sentra_common.errors import InvalidArgument
 
 from sentra_ingestion.domain.parsing import ChunkingPolicy, ParseLimits
 
@@ -39,6 +41,14 @@ class FolderConnectorSettings(BaseModel):
     interval_seconds: float = Field(default=30.0, gt=0)
     # Name used in source URIs (folder:<name>/<relative path>); defaults to the department.
     name: str = ""
+
+    @field_validator("department")
+    @classmethod
+    def _department(cls, value: str) -> str:
+        try:
+            return validate_department(value)
+        except InvalidArgument as exc:
+            raise ValueError(exc.message) from None
 
 
 class IngestionSettings(ServiceSettings):

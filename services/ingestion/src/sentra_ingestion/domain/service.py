@@ -114,6 +114,7 @@ class DocumentService:
         # the counts alike; whoever may list every department reads every access list.
         readers = None if departments is None else list(principal.access_tokens())
         if department:
+            validate_department(department)
             require_department_member(principal, department)
             departments = [department]
         docs, counts = await self.registry.list(departments, state, page_size + 1, offset, readers)

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from sentra_common.access import validate_department
 from sentra_common.chunks import search_text
 from sentra_common.errors import InvalidArgument, PermissionDenied
 from sentra_common.principal import Principal
@@ -52,6 +53,7 @@ class BatchIndexed:
 def scope_for(principal: Principal, departments: list[str], document_ids: list[str]) -> ScopeFilter:
     """The caller's scope: a request may narrow it, never widen it."""
     everything = principal.is_platform_admin
+    departments = [validate_department(d) for d in departments]
     if departments:
         outside = [d for d in departments if not everything and d not in principal.departments]
         if outside:
