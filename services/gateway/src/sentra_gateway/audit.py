@@ -117,26 +117,28 @@ class AuditLog:
             document_ids=list(dict.fromkeys(record.document_ids))[:MAX_DOCUMENT_IDS],
             department=record.department[:128], peer=record.peer[:128], duration_ms=record.duration_ms,
         )
+        is_head = audit_chain.c.id == auditchain.HEAD_ID
+        # The newest id, also of a row written around the chain: new ids go past it.
+        top = select(func.max(audit_log.c.id)).scalar_subquery()
         async with self._lock, self.engine.begin() as conn:
-            head = select(audit_chain.c.last_id, audit_chain.c.last_hash).where(audit_chain.c.id == auditchain.HEAD_ID)
             if conn.dialect.name == "sqlite":
                 # No row locks: a write as the transaction's first statement takes the
                 # database's write lock before anything is read, so no other append (from
                 # any process) can extend the same head.
-                await conn.execute(update(audit_chain).where(audit_chain.c.id == auditchain.HEAD_ID)
-                                   .values(last_id=audit_chain.c.last_id))
+                lock_and_read = (update(audit_chain).where(is_head).values(last_id=audit_chain.c.last_id)
+                                 .returning(audit_chain.c.last_id, audit_chain.c.last_hash, top))
             else:
-                head = head.with_for_update()  # held until commit
-            row = (await conn.execute(head)).first()
+                lock_and_read = (select(audit_chain.c.last_id, audit_chain.c.last_hash, top).where(is_head)
+                                 .with_for_update(of=audit_chain))  # held until commit
+            row = (await conn.execute(lock_and_read)).first()
             if row is None:
                 raise RuntimeError(f"the audit chain has no head row ({auditchain.CHAIN_TABLE}); "
                                    "run the gateway's migrations")
-            # Ids are given here, under the lock: dense, and past any row written around the chain.
-            top = (await conn.execute(select(func.max(audit_log.c.id)))).scalar() or 0
-            values.update(id=max(top, row.last_id) + 1, prev_id=row.last_id, prev_hash=row.last_hash)
+            last_id, last_hash, newest = row
+            values.update(id=max(newest or 0, last_id) + 1, prev_id=last_id, prev_hash=last_hash)
             values["hash"] = auditchain.entry_hash(values)
             await conn.execute(insert(audit_log).values(**values))
-            await conn.execute(update(audit_chain).where(audit_chain.c.id == auditchain.HEAD_ID)
+            await conn.execute(update(audit_chain).where(is_head)
                                .values(last_id=values["id"], last_hash=values["hash"]))
 
     async def query(self, viewer: Principal, q: AuditQuery) -> tuple[list[AuditRecord], str]:
