@@ -104,6 +104,14 @@ async def test_a_changed_entry_is_reported(db):
     assert (kind, entry_id) == ("changed", 3) and "do not give its hash" in message
 
 
+async def test_an_entry_changed_into_values_of_the_wrong_type_is_reported(db):
+    _, engine, _ = db
+    await tamper(engine, text("UPDATE gateway_audit_log SET at = 'yesterday', document_ids = '{not json' WHERE id = 2"),
+                 text("UPDATE gateway_audit_log SET duration_ms = 'slow' WHERE id = 5"))
+    report = await verify_database(engine)
+    assert [(b.kind, b.id) for b in report.breaks] == [("changed", 2), ("changed", 5)]
+
+
 async def test_a_changed_entry_with_its_hash_recomputed_is_reported(db):
     _, engine, _ = db
     forged = {**await entry(engine, 3), "subject": "somebody-else"}

@@ -44,15 +44,24 @@ FIELDS = ("id", "at", "request_id", "subject", "departments", "roles", "method",
 
 
 def canonical(entry: Mapping[str, Any]) -> bytes:
-    """The bytes an entry's hash is taken over: its stored values as sorted, compact JSON."""
-    at: datetime = entry["at"]
-    if at.tzinfo is None:  # SQLite returns the stored UTC time without its zone
+    """The bytes an entry's hash is taken over: its stored values as sorted, compact JSON.
+    `at` and `document_ids` may come as the text SQLite stores; a value that does not
+    parse raises ValueError (a verifier counts the entry as changed)."""
+    at = entry["at"]
+    if isinstance(at, str):
+        at = datetime.fromisoformat(at)
+    if at.tzinfo is None:  # SQLite keeps the UTC time without its zone
         at = at.replace(tzinfo=UTC)
+    document_ids = entry["document_ids"]
+    if isinstance(document_ids, str):
+        document_ids = json.loads(document_ids)
+    if not isinstance(document_ids, list | None):
+        raise ValueError("document_ids is not a list")
     document = {
         "v": 1,
         "id": int(entry["id"]),
         "at": at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
-        "document_ids": [str(d) for d in entry["document_ids"] or []],
+        "document_ids": [str(d) for d in document_ids or []],
         "duration_ms": int(entry["duration_ms"]),
         "prev_id": int(entry["prev_id"] or 0),
         "prev_hash": str(entry["prev_hash"] or ""),
@@ -119,7 +128,11 @@ class ChainWalk:
             self._found.append(Break("deleted", first_missing, f"{span} missing: {named_by} follows entry "
                                      f"{want_id}, the next one present is entry {row_id}"))
             self._want_hash = None  # its successor is gone: nothing to compare its hash with
-        if row["hash"] is None or entry_hash(row) != row["hash"]:
+        try:
+            computed = entry_hash(row)
+        except (TypeError, ValueError, AttributeError):
+            computed = None  # a field no longer even has its type
+        if row["hash"] is None or computed != row["hash"]:
             self._found.append(Break("changed", row_id, f"entry {row_id} was changed: its fields do not give "
                                      "its hash"))
         elif self._want_hash is not None and row["hash"] != self._want_hash:
@@ -157,10 +170,11 @@ def verify_entries(head_id: int, head_hash: str, newest_first: Iterable[Mapping[
 def _tables() -> tuple[sa.TableClause, sa.TableClause]:
     entries = sa.table(
         AUDIT_TABLE,
-        sa.column("id", sa.BigInteger), sa.column("at", sa.DateTime(timezone=True)),
+        # `at` and `document_ids` untyped: a tampered value must reach the check, not fail the read.
+        sa.column("id", sa.BigInteger), sa.column("at"),
         *(sa.column(n, sa.Text) for n in ("request_id", "subject", "departments", "roles", "method", "result",
                                           "detail", "department", "peer")),
-        sa.column("document_ids", sa.JSON), sa.column("duration_ms", sa.BigInteger),
+        sa.column("document_ids"), sa.column("duration_ms"),
         sa.column("prev_id", sa.BigInteger), sa.column("prev_hash", sa.Text), sa.column("hash", sa.Text),
     )
     head = sa.table(CHAIN_TABLE, sa.column("id", sa.Integer), sa.column("last_id", sa.BigInteger),
