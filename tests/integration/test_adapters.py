@@ -1,6 +1,7 @@
 """Many adapters on one base model, in the real inference process: adapters made here
 with a few PEFT training steps, registered, activated, served in one batch, rolled back
-without a restart, and refused to another department."""
+without a restart, and refused to another department; artifacts confined to their
+department's directory under the adapter root and refused when changed after registration."""
 
 from __future__ import annotations
 
@@ -23,11 +24,13 @@ VENTAS_TRAINER = Principal("victor", departments=("ventas",), roles=("trainer", 
 
 
 @pytest.fixture(scope="module")
-def adapters(tmp_path_factory):
-    root = tmp_path_factory.mktemp("adapters")
-    alpha = train_adapter(base_model_dir(), root / "alpha", "Zaragoza", seed=0)
-    bravo = train_adapter(base_model_dir(), root / "bravo", "Huesca", seed=1)
-    return {"alpha": alpha, "bravo": bravo, "broken": break_adapter(alpha, root / "broken"), "root": root}
+def adapters(sqlite_platform):
+    """Adapters trained into the legal department's directory under the platform's adapter root."""
+    root = sqlite_platform.adapter_root
+    legal = root / "legal"
+    alpha = train_adapter(base_model_dir(), legal / "alpha", "Zaragoza", seed=0)
+    bravo = train_adapter(base_model_dir(), legal / "bravo", "Huesca", seed=1)
+    return {"alpha": alpha, "bravo": bravo, "broken": break_adapter(alpha, legal / "broken"), "root": root}
 
 
 async def generate(api: Api, adapter: str) -> str:
@@ -49,11 +52,13 @@ async def test_adapters_lifecycle(sqlite_platform, adapters):
     api = Api(sqlite_platform, TRAINER)
     inference_pid = sqlite_platform.load_state().services["inference"].pid
     try:
-        v1 = await register(api, "legal", adapters["alpha"], metrics={"f1": 0.41})
+        # A path relative to legal's directory under the adapter root, or an absolute one in it.
+        v1 = await register(api, "legal", "alpha", metrics={"f1": 0.41})
         v2 = await register(api, "legal", adapters["bravo"])
-        other = await register(api, "legal-tone", adapters["bravo"])
+        other = await register(api, "legal-tone", f"file://{adapters['bravo']}")
         assert (v1.version, v2.version, other.version) == (1, 2, 1)
         assert v1.state == inference_pb2.ADAPTER_STATE_REGISTERED and v1.base_model == "gemma-3-270m"
+        assert (v1.artifact_uri, v2.artifact_uri, other.artifact_uri) == ("alpha", "bravo", "bravo")
 
         await api.inference.ActivateAdapter(inference_pb2.ActivateAdapterRequest(name="legal", version=1))
         await api.inference.ActivateAdapter(inference_pb2.ActivateAdapterRequest(name="legal-tone"))
@@ -81,22 +86,27 @@ async def test_adapters_lifecycle(sqlite_platform, adapters):
         assert dict(next(a for a in listing.adapters if a.version == 1 and a.name == "legal").metrics) == {"f1": 0.41}
         assert listing.base_model == "gemma-3-270m"
 
-        # A missing artifact, an adapter for other modules, another base model: clear errors,
-        # marked failed, and the alias still serves version 1.
-        missing = await register(api, "legal", adapters["root"] / "not-there")
-        broken = await register(api, "legal", adapters["broken"])
-        foreign = await register(api, "legal", adapters["alpha"], base_model="llama-3.2-1b")
-        for version, words in [(missing.version, "adapter_config.json"), (broken.version, "does not fit"),
-                               (foreign.version, "llama-3.2-1b")]:
+        # A missing artifact is refused at registration (it is in legal's own directory, so
+        # saying so reveals nothing).
+        with pytest.raises(grpc.aio.AioRpcError) as missing:
+            await register(api, "legal", "not-there")
+        assert missing.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert "no adapter directory 'not-there'" in missing.value.details()
+        # An adapter for other modules, another base model: clear errors, marked failed, no
+        # host path in them, and the alias still serves version 1.
+        broken = await register(api, "legal", "broken")
+        foreign = await register(api, "legal", "alpha", base_model="llama-3.2-1b")
+        for version, words in [(broken.version, "does not fit"), (foreign.version, "llama-3.2-1b")]:
             with pytest.raises(grpc.aio.AioRpcError) as failed:
                 await api.inference.ActivateAdapter(inference_pb2.ActivateAdapterRequest(name="legal", version=version))
             assert failed.value.code() == grpc.StatusCode.FAILED_PRECONDITION
             assert words in failed.value.details()
+            assert str(sqlite_platform.data_dir) not in failed.value.details()
         assert "Zaragoza" in await generate(api, "legal")
         listing = await api.inference.ListAdapters(inference_pb2.ListAdaptersRequest(department="legal"))
         failed_states = {a.version: a.state for a in listing.adapters if a.name == "legal"}
-        assert failed_states[missing.version] == inference_pb2.ADAPTER_STATE_FAILED
-        assert "adapter_config.json" in next(a.error for a in listing.adapters if a.version == missing.version)
+        assert failed_states[broken.version] == inference_pb2.ADAPTER_STATE_FAILED
+        assert "does not fit" in next(a.error for a in listing.adapters if a.version == broken.version)
 
         # Switched off: naming it is refused, the department's answers fall back to the base model.
         await api.inference.DeactivateAdapter(inference_pb2.DeactivateAdapterRequest(name="legal-tone"))
@@ -111,7 +121,7 @@ async def test_another_departments_adapter_is_refused(sqlite_platform, adapters)
     owner = Api(sqlite_platform, TRAINER)
     outsider = Api(sqlite_platform, VENTAS_TRAINER)
     try:
-        await register(owner, "contracts", adapters["alpha"])
+        await register(owner, "contracts", "alpha")
         await owner.inference.ActivateAdapter(inference_pb2.ActivateAdapterRequest(name="contracts"))
         for call in (
             lambda: generate(outsider, "contracts"),
@@ -128,9 +138,15 @@ async def test_another_departments_adapter_is_refused(sqlite_platform, adapters)
         with pytest.raises(grpc.aio.AioRpcError) as denied:
             await outsider.inference.ListAdapters(inference_pb2.ListAdaptersRequest(department="legal"))
         assert denied.value.code() == grpc.StatusCode.PERMISSION_DENIED
-        # Registering under the name of another department's adapter is refused too.
+        # Registering under the name of another department's adapter is refused too (with an
+        # artifact of ventas's own).
+        ventas_copy = adapters["root"] / "ventas" / "bravo"
+        if not ventas_copy.exists():
+            ventas_copy.mkdir(parents=True)
+            for item in adapters["bravo"].iterdir():
+                (ventas_copy / item.name).write_bytes(item.read_bytes())
         with pytest.raises(grpc.aio.AioRpcError) as taken:
-            await register(outsider, "contracts", adapters["bravo"], department="ventas")
+            await register(outsider, "contracts", "bravo", department="ventas")
         assert taken.value.code() == grpc.StatusCode.FAILED_PRECONDITION
         # A legal member is served by it.
         member = Api(sqlite_platform, LEGAL_MEMBER)
@@ -142,3 +158,93 @@ async def test_another_departments_adapter_is_refused(sqlite_platform, adapters)
     finally:
         await owner.close()
         await outsider.close()
+
+
+async def refused_registration(api: Api, uri: str) -> str:
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await register(api, "stolen", uri, department="ventas")
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT, refused.value.details()
+    return refused.value.details()
+
+
+async def test_artifacts_are_confined_to_their_department(sqlite_platform, adapters):
+    """A ventas trainer tries to register legal's adapter under ventas (so that ventas
+    members would be answered by a model trained on legal's documents), every way round."""
+    root = adapters["root"]
+    (root / "ventas").mkdir(exist_ok=True)
+    link = root / "ventas" / "link"
+    if not link.is_symlink():
+        link.symlink_to(adapters["alpha"])
+    outsider = Api(sqlite_platform, VENTAS_TRAINER)
+    try:
+        messages = [await refused_registration(outsider, uri) for uri in (
+            str(adapters["alpha"]),                          # another department's artifact
+            "../legal/alpha",                                # `..` out of ventas's root
+            f"file://{root}/ventas/../legal/alpha",          # a file:// URI with `..`
+            "link", str(link),                               # a link in ventas's root into legal's
+            "/etc",                                          # anything else on the host
+            str(root / "legal" / "not-there"),               # (does not exist: the same answer)
+        )]
+        assert len(set(messages)) == 1, messages
+        for host_path in (str(root), str(sqlite_platform.data_dir), "/etc"):
+            assert host_path not in messages[0]
+        assert "adapter root" in messages[0]
+        listing = await outsider.inference.ListAdapters(inference_pb2.ListAdaptersRequest())
+        assert "stolen" not in {a.name for a in listing.adapters}
+    finally:
+        await outsider.close()
+
+
+def copy_artifact(source, target):
+    target.mkdir(parents=True)
+    for item in source.iterdir():
+        (target / item.name).write_bytes(item.read_bytes())
+    return target
+
+
+def flip_a_weight(artifact) -> None:
+    """One bit of one weight: still a loadable adapter, but not the one registered."""
+    weights = artifact / "adapter_model.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 0x01
+    weights.write_bytes(bytes(data))
+
+
+async def test_an_artifact_changed_after_registration_is_not_served(sqlite_platform, adapters):
+    changing = copy_artifact(adapters["alpha"], adapters["root"] / "legal" / "changing")
+    served = copy_artifact(adapters["alpha"], adapters["root"] / "legal" / "served")
+    api = Api(sqlite_platform, TRAINER)
+    try:
+        # Changed between registration and activation: refused, marked failed, not served.
+        await register(api, "legal-changing", changing)
+        flip_a_weight(changing)
+        with pytest.raises(grpc.aio.AioRpcError) as failed:
+            await api.inference.ActivateAdapter(inference_pb2.ActivateAdapterRequest(name="legal-changing"))
+        assert failed.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+        assert "changed after it was registered" in failed.value.details()
+        assert str(sqlite_platform.data_dir) not in failed.value.details()
+        listing = await api.inference.ListAdapters(inference_pb2.ListAdaptersRequest(department="legal"))
+        state = next(a.state for a in listing.adapters if a.name == "legal-changing")
+        assert state == inference_pb2.ADAPTER_STATE_FAILED
+        with pytest.raises(grpc.aio.AioRpcError) as unserved:
+            await generate(api, "legal-changing@1")
+        assert unserved.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+
+        # Changed while it serves: the next registry sync stops serving it.
+        await register(api, "legal-served", served)
+        await api.inference.ActivateAdapter(inference_pb2.ActivateAdapterRequest(name="legal-served"))
+        assert "Zaragoza" in await generate(api, "legal-served")
+        flip_a_weight(served)
+        deadline = asyncio.get_running_loop().time() + 60
+        while True:
+            try:
+                await generate(api, "legal-served")
+            except grpc.aio.AioRpcError as refused:
+                assert refused.code() == grpc.StatusCode.FAILED_PRECONDITION
+                assert "changed after it was registered" in refused.details()
+                assert str(sqlite_platform.data_dir) not in refused.details()
+                break
+            assert asyncio.get_running_loop().time() < deadline, "a changed artifact is still served"
+            await asyncio.sleep(1)
+    finally:
+        await api.close()

@@ -147,6 +147,8 @@ class Platform:
         self.log_dir = self.data_dir / "logs"
         self.state_file = self.run_dir / "state.json"
         self.keys_dir = self.data_dir / "keys"
+        # Adapter artifacts, one directory per department (`<data>/adapters/legal/v3`).
+        self.adapter_root = self.data_dir / "adapters"
         self._children: dict[int, subprocess.Popen] = {}
 
     # State ------------------------------------------------------------------------------
@@ -334,6 +336,7 @@ class Platform:
             env[f"{prefix}DATABASE__URL"] = self.database_url
         if name == "inference":
             env[f"{prefix}RETRIEVAL_TARGET"] = state.target("retrieval")
+            env[f"{prefix}ADAPTER_ROOT"] = str(self.adapter_root)
             env.setdefault(f"{prefix}LOCAL__MODEL_DIR", str(base_model_dir()))
         if name == "retrieval":
             env[f"{prefix}EMBEDDING_TARGET"] = state.target("embedding")

@@ -1,18 +1,14 @@
 """The adapter registry on a real SQLite database (migrations included) with an
-in-process backend that records what is loaded."""
+in-process backend that records what is loaded (fixtures in conftest.py)."""
 
 from __future__ import annotations
 
-import json
-
 import pytest
-from sentra_common.db import create_engine, migrate, sqlite_url
 from sentra_common.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 from sentra_common.principal import Principal
-from sentra_inference.adapters.registry_store import SqlRegistryStore
-from sentra_inference.app import MIGRATIONS
 from sentra_inference.domain.ports import AdapterLoadError
-from sentra_inference.domain.registry import AdapterRegistry
+
+from .conftest import make_artifact
 
 TRAINER = Principal("tomas", departments=("legal",), roles=("trainer",))
 MEMBER = Principal("lucia", departments=("legal",), roles=("member",))
@@ -20,42 +16,19 @@ OUTSIDER = Principal("victor", departments=("ventas",), roles=("trainer",))
 ADMIN = Principal("root", departments=(), roles=("platform-admin",))
 
 
-class RecordingBackend:
-    base_model = "gemma-3-270m"
-
-    def __init__(self):
-        self.loaded: dict[str, str] = {}
-        self.refuse: set[str] = set()
-
-    async def load_adapter(self, key, path):
-        if path in self.refuse:
-            raise AdapterLoadError(f"adapter {key} at {path} does not fit the base model")
-        self.loaded[key] = path
-
-    async def reconcile(self, desired):
-        self.loaded = dict(desired)
-
-
 @pytest.fixture
-async def registry(tmp_path):
-    engine = create_engine(sqlite_url(tmp_path / "registry.db"))
-    await migrate(engine, MIGRATIONS, "alembic_version_inference")
-    backend = RecordingBackend()
-    yield AdapterRegistry(SqlRegistryStore(engine), backend)
-    await engine.dispose()
+def artifact(adapter_root):
+    """A legal adapter directory; returns its path relative to legal's adapter root."""
+    def make(name: str, department: str = "legal") -> str:
+        make_artifact(adapter_root, department, name)
+        return name
+    return make
 
 
-def artifact(tmp_path, name: str) -> str:
-    path = tmp_path / name
-    path.mkdir()
-    (path / "adapter_config.json").write_text(json.dumps({"peft_type": "LORA"}))
-    return str(path)
-
-
-async def test_activate_rollback_and_deactivate(registry, tmp_path):
+async def test_activate_rollback_and_deactivate(registry, artifact):
     for n in (1, 2, 3):
         record = await registry.register(TRAINER, name="legal", version=0, department="legal",
-                                         artifact_uri=artifact(tmp_path, f"v{n}"))
+                                         artifact_uri=artifact(f"v{n}"))
         assert record.version == n
     await registry.activate(TRAINER, "legal", 1)
     await registry.activate(TRAINER, "legal", 2)
@@ -82,10 +55,10 @@ async def test_activate_rollback_and_deactivate(registry, tmp_path):
     assert registry.backend.loaded == {}
 
 
-async def test_a_failed_load_leaves_the_alias_where_it_was(registry, tmp_path):
-    good = artifact(tmp_path, "good")
-    bad = artifact(tmp_path, "bad")
-    registry.backend.refuse.add(bad)
+async def test_a_failed_load_leaves_the_alias_where_it_was(registry, artifact, adapter_root):
+    good = artifact("good")
+    bad = artifact("bad")
+    registry.backend.refuse.add(str(adapter_root / "legal" / bad))
     await registry.register(TRAINER, name="legal", version=1, department="legal", artifact_uri=good)
     await registry.register(TRAINER, name="legal", version=2, department="legal", artifact_uri=bad)
     await registry.activate(TRAINER, "legal", 1)
@@ -101,8 +74,8 @@ async def test_a_failed_load_leaves_the_alias_where_it_was(registry, tmp_path):
         await registry.activate(TRAINER, "legal", 3)
 
 
-async def test_isolation_between_departments(registry, tmp_path):
-    await registry.register(TRAINER, name="legal", version=1, department="legal", artifact_uri=artifact(tmp_path, "a"))
+async def test_isolation_between_departments(registry, artifact):
+    await registry.register(TRAINER, name="legal", version=1, department="legal", artifact_uri=artifact("a"))
     await registry.activate(TRAINER, "legal")
     for spec in ("legal", "legal@1"):
         with pytest.raises(NotFound):
@@ -116,12 +89,14 @@ async def test_isolation_between_departments(registry, tmp_path):
         with pytest.raises(NotFound):
             await change(OUTSIDER, "legal")
     with pytest.raises(PermissionDenied):
-        await registry.register(OUTSIDER, name="x", version=1, department="legal", artifact_uri="/srv/x")
+        await registry.register(OUTSIDER, name="x", version=1, department="legal", artifact_uri="a")
     with pytest.raises(FailedPrecondition, match="another department"):
-        await registry.register(OUTSIDER, name="legal", version=2, department="ventas", artifact_uri="/srv/x")
+        await registry.register(OUTSIDER, name="legal", version=2, department="ventas",
+                                artifact_uri=artifact("v", "ventas"))
 
 
-async def test_registration_is_validated(registry):
+async def test_registration_is_validated(registry, artifact):
+    artifact("1")
     for fields, error in [
         ({"name": "Legal Team"}, InvalidArgument),
         ({"artifact_uri": "s3://bucket/legal"}, InvalidArgument),
@@ -130,9 +105,9 @@ async def test_registration_is_validated(registry):
     ]:
         with pytest.raises(error):
             await registry.register(TRAINER, **{"name": "legal", "version": 0, "department": "legal",
-                                                "artifact_uri": "/srv/adapters/legal/1", **fields})
-    await registry.register(TRAINER, name="legal", version=4, department="legal", artifact_uri="/srv/a")
+                                                "artifact_uri": "1", **fields})
+    await registry.register(TRAINER, name="legal", version=4, department="legal", artifact_uri="1")
     with pytest.raises(AlreadyExists):
-        await registry.register(TRAINER, name="legal", version=4, department="legal", artifact_uri="/srv/a")
+        await registry.register(TRAINER, name="legal", version=4, department="legal", artifact_uri="1")
     with pytest.raises(InvalidArgument, match="name@version"):
         registry.resolve(MEMBER, "legal@x")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sys
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from sentra_common.metrics import ServiceMetrics
 from sentra_common.nats import EventBus, connect_reporting_refusals
 from sentra_common.runtime import every, principal_verifier, tls_material
 
+from sentra_inference.adapters.artifacts import ArtifactRoot
 from sentra_inference.adapters.reader import DEFAULT_READER_DIR, LocalReader
 from sentra_inference.adapters.registry_store import SqlRegistryStore
 from sentra_inference.adapters.retrieval_client import RetrievalClient
@@ -56,6 +58,20 @@ def build_reader(settings: InferenceSettings) -> LocalReader | None:
     return LocalReader(r.path or DEFAULT_READER_DIR, dtype=r.dtype, threshold=r.threshold)
 
 
+def build_artifacts(settings: InferenceSettings) -> ArtifactRoot:
+    root = settings.adapter_root
+    if root is None:
+        logger.warning("no adapter root (SENTRA_INFERENCE_ADAPTER_ROOT): adapters cannot be registered or served")
+    else:
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            print(f"SENTRA_INFERENCE_ADAPTER_ROOT: {root} cannot be created ({exc.strerror}); create it or point "
+                  "the setting at the adapter volume", file=sys.stderr)
+            raise SystemExit(2) from None
+    return ArtifactRoot(root)
+
+
 @asynccontextmanager
 async def inference_app(settings: InferenceSettings):
     metrics = ServiceMetrics(SERVICE)
@@ -64,6 +80,7 @@ async def inference_app(settings: InferenceSettings):
     engine = create_engine(settings.database.url)
     backend = build_backend(settings)
     reader = build_reader(settings)
+    artifacts = build_artifacts(settings)
     retrieval = RetrievalClient(settings.retrieval_target, settings.client.deadline_seconds,
                                 tls.channel() if tls else None)
     bus: EventBus | None = None
@@ -73,7 +90,7 @@ async def inference_app(settings: InferenceSettings):
         await backend.start()
         if reader is not None:
             await reader.start()
-        registry = AdapterRegistry(SqlRegistryStore(engine), backend)
+        registry = AdapterRegistry(SqlRegistryStore(engine), backend, artifacts)
         await registry.sync()
         answers = AnswerService(
             retrieval, registry, backend, settings.answer, reader=reader,

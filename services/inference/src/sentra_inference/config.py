@@ -67,12 +67,27 @@ class InferenceSettings(ServiceSettings):
     answer: AnswerPolicy = AnswerPolicy()
     reader: ReaderSettings = ReaderSettings()
     database: DatabaseSettings = DatabaseSettings()
+    # The adapter root: adapter artifacts live in `<adapter_root>/<department>/…` (one plain
+    # directory per department, each adapter a directory in it) and only there. In a cluster
+    # the shared adapter volume, mounted at the same path where vLLM runs. Unset: no adapter
+    # can be registered or loaded.
+    adapter_root: Path | None = None
     retrieval_target: str = "127.0.0.1:50053"
     # How often the registry is re-read from the database and the backend made to match
     # (changes made on another replica arrive within this time).
     registry_sync_seconds: float = Field(default=10.0, gt=0)
     nats: NatsSettings = NatsSettings()
     report_refusals: bool = True
+
+    @model_validator(mode="after")
+    def _adapter_root_is_absolute(self) -> InferenceSettings:
+        if self.adapter_root is not None:
+            self.adapter_root = self.adapter_root.expanduser()
+            if not self.adapter_root.is_absolute():
+                raise ValueError(
+                    f"SENTRA_INFERENCE_ADAPTER_ROOT must be an absolute path (got {str(self.adapter_root)!r})"
+                )
+        return self
 
     @model_validator(mode="after")
     def _vllm_needs_replicas(self) -> InferenceSettings:

@@ -155,7 +155,7 @@ class LocalBackend:
         except Exception as exc:  # PEFT reports a wrong base model as shape or key errors
             self._discard_partial(internal)
             raise AdapterLoadError(
-                f"adapter {key} at {path} does not fit the base model {self.base_model}: {_short(exc)}; "
+                f"adapter {key} does not fit the base model {self.base_model}: {_short(exc)}; "
                 "train it on this base model and register it again"
             ) from None
         self._adapters[key] = internal
@@ -360,7 +360,7 @@ def _check_adapter_files(key: str, directory: Path) -> None:
     config = directory / "adapter_config.json"
     if not config.is_file():
         raise AdapterLoadError(
-            f"adapter {key}: no adapter_config.json in {directory}; the artifact is missing or is not a "
+            f"adapter {key}: no adapter_config.json in its artifact; the artifact is missing or is not a "
             "PEFT adapter directory"
         )
     try:
@@ -370,7 +370,7 @@ def _check_adapter_files(key: str, directory: Path) -> None:
     if peft_type != "LORA":
         raise AdapterLoadError(f"adapter {key} is a {peft_type or 'unknown'} adapter; Sentra serves LoRA adapters")
     if not any((directory / name).is_file() for name in ("adapter_model.safetensors", "adapter_model.bin")):
-        raise AdapterLoadError(f"adapter {key}: no adapter weights in {directory}")
+        raise AdapterLoadError(f"adapter {key}: no adapter weights (adapter_model.safetensors) in its artifact")
 
 
 def _short(exc: BaseException) -> str:

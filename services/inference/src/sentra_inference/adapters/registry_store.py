@@ -24,6 +24,7 @@ adapters = Table(
     Column("error", Text, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("created_by", String(256), nullable=False),
+    Column("artifact_digest", String(80), nullable=False, server_default=""),
 )
 
 aliases = Table(

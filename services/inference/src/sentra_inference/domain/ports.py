@@ -7,6 +7,9 @@
   them. A request names one key or none (the base model).
 - `RegistryStore`: where the adapter registry's records live (SQL in
   `adapters.registry_store`), with the records themselves.
+- `ArtifactStore`: where adapter files live, one directory per department
+  (`adapters.artifacts`): it confines an artifact to its department and checks that its
+  files are still the ones registered.
 """
 
 from __future__ import annotations
@@ -107,12 +110,15 @@ class AdapterRecord:
     version: int
     department: str
     base_model: str
+    # The artifact's directory relative to its department's adapter root (`v3`).
     artifact_uri: str
     metrics: dict[str, float] = field(default_factory=dict)
     state: str = REGISTERED
     error: str = ""
     created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     created_by: str = ""
+    # `sha256:…` of the artifact's files when it was registered; it must match at load.
+    artifact_digest: str = ""
 
     @property
     def key(self) -> str:
@@ -155,3 +161,29 @@ class RegistryStore(Protocol):
 
     async def save_alias(self, alias: AliasRecord, states: dict[int, str]) -> None:
         """Write the alias and its adapters' states (version → state) in one transaction."""
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """An adapter's files as registered: a directory relative to the department's adapter
+    root, and the digest of its files."""
+
+    path: str
+    digest: str
+
+
+class ArtifactStore(Protocol):
+    """Adapter files, one directory per department. Messages never contain host paths."""
+
+    async def locate(self, department: str, given: str) -> Artifact:
+        """The artifact `given` names (a path relative to the department's directory, or an
+        absolute path or file:// URI inside it), resolved, confined to the department and
+        digested; InvalidArgument when it is outside (the same message whether or not that
+        path exists) or is not an adapter directory."""
+
+    async def verify(self, department: str, artifact: str, digest: str) -> str:
+        """The local path to load `artifact` from, after checking it is still inside the
+        department's directory and its files still have `digest`; AdapterLoadError if not."""
+
+    def hide_paths(self, text: str) -> str:
+        """`text` (a backend's error) with the adapter root's host path replaced."""

@@ -12,6 +12,10 @@ who may use them.
   loaded, so the switch is instant.
 - The alias named like a department (`legal` in department `legal`) is that department's
   default adapter for answers.
+- An adapter's files are confined to its department: the artifact must be a directory
+  under `<adapter root>/<department>/` (the `ArtifactStore` resolves links and `..`), and
+  the digest of its files recorded at registration must match whenever it is loaded; an
+  artifact that changed is marked failed and not served (checked again at every sync).
 
 The desired state (every active alias's version and the version a rollback would return
 to) lives in the database; `sync()` re-reads it and makes the backend match, which is
@@ -24,7 +28,6 @@ import asyncio
 import logging
 import re
 from collections.abc import Iterable
-from urllib.parse import urlparse
 
 from sentra_common.access import can_read, readable_departments, require_department_member, validate_department
 from sentra_common.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
@@ -37,6 +40,7 @@ from sentra_inference.domain.ports import (
     AdapterLoadError,
     AdapterRecord,
     AliasRecord,
+    ArtifactStore,
     GenerationBackend,
     RegistryStore,
 )
@@ -47,20 +51,6 @@ NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 MAX_METRICS = 64
 
 
-def adapter_path(artifact_uri: str) -> str:
-    """Local path of an adapter artifact (`/srv/adapters/legal/3` or `file:///…`)."""
-    parsed = urlparse(artifact_uri)
-    if parsed.scheme in ("", "file"):
-        path = parsed.path if parsed.scheme else artifact_uri
-        if not path.startswith("/"):
-            raise InvalidArgument(f"artifact {artifact_uri!r} must be an absolute path or a file:// URI")
-        return path
-    raise InvalidArgument(
-        f"artifact {artifact_uri!r}: only local paths and file:// URIs are served; put adapters on the "
-        "shared adapter volume"
-    )
-
-
 def split_key(spec: str) -> tuple[str, int]:
     name, _, version = spec.partition("@")
     if not version.isdigit() or int(version) < 1:
@@ -69,9 +59,10 @@ def split_key(spec: str) -> tuple[str, int]:
 
 
 class AdapterRegistry:
-    def __init__(self, store: RegistryStore, backend: GenerationBackend) -> None:
+    def __init__(self, store: RegistryStore, backend: GenerationBackend, artifacts: ArtifactStore) -> None:
         self.store = store
         self.backend = backend
+        self.artifacts = artifacts
         self._adapters: dict[tuple[str, int], AdapterRecord] = {}
         self._aliases: dict[str, AliasRecord] = {}
         # Changes to the registry and to what the backend has loaded, one at a time.
@@ -91,35 +82,53 @@ class AdapterRegistry:
         self._adapters = {(r.name, r.version): r for r in records}
         self._aliases = {a.alias: a for a in aliases}
 
-    def desired(self) -> dict[str, str]:
-        """Adapter key → path for everything that should be loaded now."""
-        wanted: dict[str, str] = {}
+    def wanted(self) -> dict[str, AdapterRecord]:
+        """Adapter key → record for everything that should be loaded now."""
+        wanted: dict[str, AdapterRecord] = {}
         for alias in self._aliases.values():
             if not alias.active:
                 continue
             for version in {alias.version, alias.previous_version} - {0}:
                 record = self._adapters.get((alias.alias, version))
                 if record is not None and record.state != FAILED:
-                    wanted[record.key] = adapter_path(record.artifact_uri)
+                    wanted[record.key] = record
         return wanted
 
+    async def desired(self) -> dict[str, str]:
+        """Adapter key → path for everything that should be loaded now and whose files are
+        still the ones registered; an adapter whose files are not is marked failed."""
+        desired: dict[str, str] = {}
+        for key, record in self.wanted().items():
+            try:
+                desired[key] = await self._artifact_path(record)
+            except AdapterLoadError as exc:
+                await self.store.set_state(record.name, record.version, FAILED, exc.message)
+                record.state, record.error = FAILED, exc.message
+                logger.error("adapter %s is no longer served: %s", key, exc.message)
+        return desired
+
+    async def _artifact_path(self, record: AdapterRecord) -> str:
+        return await self.artifacts.verify(record.department, record.artifact_uri, record.artifact_digest)
+
     async def sync(self) -> None:
-        """Re-read the registry and, when what should be loaded changed (on another replica),
-        make the backend match it (the reconciler's pass). A backend whose servers can lose
-        adapters on their own (vLLM) re-applies the last desired state by itself."""
+        """Re-read the registry and, when what should be loaded changed (on another replica,
+        or an artifact's files changed), make the backend match it (the reconciler's pass).
+        A backend whose servers can lose adapters on their own (vLLM) re-applies the last
+        desired state by itself."""
         async with self._lock:
             await self.refresh()
-            if self.desired() != self._applied:
-                await self._reconcile()
+            desired = await self.desired()
+            if desired != self._applied:
+                await self._reconcile(desired)
 
-    async def _reconcile(self) -> None:
-        desired = self.desired()
+    async def _reconcile(self, desired: dict[str, str] | None = None) -> None:
+        if desired is None:
+            desired = await self.desired()
         try:
             await self.backend.reconcile(desired)
             self._applied = desired
         except AdapterLoadError as exc:
-            # An adapter that loaded before no longer does (its files changed): keep serving
-            # the rest and say which one.
+            # An adapter that loaded before no longer does: keep serving the rest and say which one.
             logger.error("an adapter in the registry could not be loaded: %s", exc.message)
 
     # -- reading ---------------------------------------------------------------------
@@ -153,7 +162,7 @@ class AdapterRegistry:
             if len(scope) != 1:
                 return ""
             alias = self._aliases.get(scope[0])
-            if alias is None or not alias.active or alias.department != scope[0]:
+            if alias is None or not alias.active or alias.department != scope[0] or alias.key not in self.wanted():
                 return ""
             return alias.key if can_read(principal, alias.department, ()) else ""
         if "@" in spec:
@@ -161,7 +170,7 @@ class AdapterRegistry:
             record = self._adapters.get((name, version))
             if record is None or not can_read(principal, record.department, ()):
                 raise self._unknown(spec)
-            if record.key not in self.desired():
+            if record.key not in self.wanted():
                 raise FailedPrecondition(
                     f"adapter {spec} is not being served; an admin can activate it with "
                     f"`sentra adapters activate {name} --version {version}`"
@@ -174,7 +183,16 @@ class AdapterRegistry:
             raise FailedPrecondition(
                 f"adapter {spec} is switched off; an admin can turn it on with `sentra adapters activate {spec}`"
             )
+        if alias.key not in self.wanted():
+            raise FailedPrecondition(
+                f"adapter {spec} ({alias.key}) cannot be served: {self._error(alias.alias, alias.version)}; an admin "
+                f"can roll it back (`sentra adapters rollback {spec}`) or activate another version"
+            )
         return alias.key
+
+    def _error(self, name: str, version: int) -> str:
+        record = self._adapters.get((name, version))
+        return record.error if record is not None and record.error else "it is not registered"
 
     def _unknown(self, spec: str) -> NotFound:
         return NotFound(f"no adapter {spec!r} that you may use; `sentra adapters list` shows yours")
@@ -189,10 +207,12 @@ class AdapterRegistry:
             raise InvalidArgument(f"adapter name {name!r} is not valid: use 1-64 lowercase letters, digits, '-' or '_'")
         validate_department(department)
         require_department_member(principal, department)
-        adapter_path(artifact_uri)
         metrics = dict(metrics or {})
         if len(metrics) > MAX_METRICS:
             raise InvalidArgument(f"at most {MAX_METRICS} metrics per adapter")
+        if version < 0:
+            raise InvalidArgument("version must be 1 or more (0 picks the next one)")
+        artifact = await self.artifacts.locate(department, artifact_uri)
         async with self._lock:
             await self.refresh()
             owners = {r.department for (n, _), r in self._adapters.items() if n == name}
@@ -200,14 +220,13 @@ class AdapterRegistry:
                 raise FailedPrecondition(
                     f"adapter name {name!r} belongs to another department; choose another name"
                 )
-            if version < 0:
-                raise InvalidArgument("version must be 1 or more (0 picks the next one)")
             version = version or await self.store.next_version(name)
             if (name, version) in self._adapters:
                 raise AlreadyExists(f"adapter {name}@{version} is already registered; register a new version")
             record = AdapterRecord(
                 name=name, version=version, department=department, base_model=base_model or self.base_model,
-                artifact_uri=artifact_uri, metrics=metrics, created_by=principal.subject,
+                artifact_uri=artifact.path, artifact_digest=artifact.digest, metrics=metrics,
+                created_by=principal.subject,
             )
             await self.store.add_adapter(record)
             self._adapters[(name, version)] = record
@@ -229,9 +248,13 @@ class AdapterRegistry:
                 await self._fail(record, f"it was trained for base model {record.base_model!r}, but this "
                                          f"service serves {self.base_model!r}")
             try:
-                await self.backend.load_adapter(record.key, adapter_path(record.artifact_uri))
+                path = await self._artifact_path(record)
             except AdapterLoadError as exc:
                 await self._fail(record, exc.message)
+            try:
+                await self.backend.load_adapter(record.key, path)
+            except AdapterLoadError as exc:
+                await self._fail(record, self.artifacts.hide_paths(exc.message))
             alias = self._aliases.get(name)
             history = [*(alias.history if alias else []), version]
             if alias and alias.active and alias.version == version:
@@ -251,6 +274,8 @@ class AdapterRegistry:
     async def _fail(self, record: AdapterRecord, reason: str) -> None:
         await self.store.set_state(record.name, record.version, FAILED, reason)
         record.state, record.error = FAILED, reason
+        if self._applied is not None and record.key in self._applied:
+            await self._reconcile()  # it was serving (its files changed since): not any more
         raise AdapterLoadError(f"adapter {record.key} cannot be served: {reason}; what was serving still serves")
 
     async def deactivate(self, principal: Principal, name: str) -> AliasRecord:
