@@ -105,8 +105,7 @@ def parse_metrics(items: list[str]) -> dict[str, float]:
 
 
 def artifact_uri(path: str) -> str:
-    """A URI as given; a path made absolute (the inference service accepts absolute paths
-    and file:// URIs)."""
-    if "://" in path:
-        return path
-    return str(Path(path).expanduser().resolve())
+    """What the inference service is given for `--path`: a path relative to the department's
+    directory under its adapter root as it is (resolved there, not here), `~` expanded, a
+    URI as given (the service accepts absolute paths and file:// URIs inside that directory)."""
+    return str(Path(path).expanduser()) if path.startswith("~") else path

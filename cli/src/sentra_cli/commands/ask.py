@@ -119,8 +119,10 @@ def adapters_list(
 def adapters_register(
     name: Annotated[str, typer.Argument(help="Adapter name, e.g. legal (also the alias it is activated under).")],
     department: Annotated[str, typer.Option("--department", "-d", help="Department owning the adapter.")],
-    path: Annotated[str, typer.Option(help="The adapter's directory on the inference service's machine, or a "
-                                      "file:// URI; a relative path is made absolute here.")],
+    path: Annotated[str, typer.Option(help="The adapter's directory under the department's adapter root on the "
+                                      "inference service (<adapter root>/<department>/; `sentra up`: "
+                                      "<data dir>/adapters/<department>/), relative to it (e.g. v3), or an "
+                                      "absolute path or file:// URI inside it. Anything outside it is refused.")],
     version: Annotated[int, typer.Option(help="Version number of this artifact; 0: the next free one.",
                                          min=0)] = 0,
     base_model: Annotated[str, typer.Option(help="Base model it was trained on; default: the service's.")] = "",
