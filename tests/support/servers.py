@@ -43,14 +43,18 @@ def nats_server_binary() -> str:
 
 
 @contextmanager
-def nats_server() -> Iterator[str]:
-    """A JetStream-enabled nats-server; yields its URL."""
+def nats_server(config=None) -> Iterator[str]:
+    """A JetStream-enabled nats-server; yields its URL. `config(port, store_dir)` returns a
+    configuration file's text (users, TLS); without it the server is open (a test bus)."""
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="sentra-nats-") as store:
-        proc = subprocess.Popen(
-            [nats_server_binary(), "-a", "127.0.0.1", "-p", str(port), "-js", "-sd", store],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
+        if config is None:
+            argv = [nats_server_binary(), "-a", "127.0.0.1", "-p", str(port), "-js", "-sd", store]
+        else:
+            conf = Path(store) / "nats.conf"
+            conf.write_text(config(port, Path(store) / "js"))
+            argv = [nats_server_binary(), "-c", str(conf)]
+        proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             wait_port(port, proc)
             yield f"nats://127.0.0.1:{port}"

@@ -29,6 +29,7 @@ from pathlib import Path
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from sentra_common.bus_access import generate_credentials, server_config
 from sentra_common.grpc_client import open_channel
 from sentra_common.identity import SIGNING_SERVICES, AssertionSigner, generate_keys, key_path, service_issuer
 from sentra_common.principal import Principal
@@ -192,7 +193,7 @@ class Platform:
         self._generate_keys()
         state.mtls = self.mtls
         if self.mtls:
-            generate_certificates(self.tls_dir, list(SERVICES))
+            generate_certificates(self.tls_dir, [*SERVICES, "nats"])
         self.save_state(state)
         if state.nats is None or not pid_alive(state.nats.pid):
             state.nats = self._start_nats(state.nats.port if state.nats else None)
@@ -292,14 +293,25 @@ class Platform:
         self._children[proc.pid] = proc
         return proc
 
+    @property
+    def bus_credentials_dir(self) -> Path:
+        return self.keys_dir / "nats"
+
     def _start_nats(self, port: int | None) -> ProcessInfo:
+        """nats-server with one user per service and its subject permissions
+        (`sentra_common.bus_access`), TLS with --mtls; its configuration file is 0600."""
         port = port or free_port()
         store = self.data_dir / "nats"
         store.mkdir(parents=True, exist_ok=True)
-        proc = self._spawn(
-            "nats",
-            [find_nats_server(), "-a", "127.0.0.1", "-p", str(port), "-js", "-sd", str(store)],
-        )
+        credentials = generate_credentials(self.bus_credentials_dir, list(SERVICES))
+        config = server_config(port=port, store_dir=store, credentials=credentials,
+                               tls_dir=self.tls_dir if self.mtls else None)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        conf = self.run_dir / "nats.conf"
+        fd = os.open(conf, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(config)
+        proc = self._spawn("nats", [find_nats_server(), "-c", str(conf)])
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             with socket.socket() as s:
@@ -317,7 +329,8 @@ class Platform:
             f"{prefix}GRPC__PORT": str(port),
             f"{prefix}GRPC__PORT_FILE": str(self.run_dir / f"{name}.port"),
             f"{prefix}TELEMETRY__METRICS_PORT": str(metrics_port),
-            f"{prefix}NATS__URL": state.nats_url,
+            f"{prefix}NATS__URL": state.nats_url.replace("nats://", "tls://") if state.mtls else state.nats_url,
+            f"{prefix}NATS__CREDENTIALS_FILE": str(self.bus_credentials_dir / f"{name}.json"),
             f"{prefix}IDENTITY__TRUST_FILE": str(self.keys_dir / "trust.json"),
         })
         if name == "gateway":
@@ -325,11 +338,12 @@ class Platform:
         elif name in SIGNING_SERVICES:  # the others get no signing key at all
             env[f"{prefix}IDENTITY__SIGNING_KEY_FILE"] = str(key_path(self.keys_dir, service_issuer(name)))
         if state.mtls:
-            env.update({
-                f"{prefix}TLS__CA_FILE": str(self.tls_dir / "ca.crt"),
-                f"{prefix}TLS__CERT_FILE": str(self.tls_dir / f"{name}.crt"),
-                f"{prefix}TLS__KEY_FILE": str(self.tls_dir / f"{name}.key"),
-            })
+            for section in ("TLS", "NATS__TLS"):  # the service's gRPC and its bus connection
+                env.update({
+                    f"{prefix}{section}__CA_FILE": str(self.tls_dir / "ca.crt"),
+                    f"{prefix}{section}__CERT_FILE": str(self.tls_dir / f"{name}.crt"),
+                    f"{prefix}{section}__KEY_FILE": str(self.tls_dir / f"{name}.key"),
+                })
         if name in ("ingestion", "retrieval"):
             env[f"{prefix}DATA_DIR"] = str(self.data_dir / "data")
         if name in ("ingestion", "inference"):

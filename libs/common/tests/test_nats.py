@@ -19,7 +19,7 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture
 async def bus(nats_url):
-    settings = NatsSettings(url=nats_url, max_deliver=3, backoff_seconds=[0.05], ack_wait_seconds=5)
+    settings = NatsSettings(url=nats_url, max_deliver=3, backoff_seconds=[0.05], ack_wait_seconds=5, anonymous=True)
     b = EventBus(settings, "test", ServiceMetrics("test", registry=CollectorRegistry()))
     await b.connect()
     yield b

@@ -42,7 +42,18 @@ class NatsSettings(BaseModel):
     ack_wait_seconds: float = Field(default=30.0, gt=0)
     # Back-off between retries of a failed message, seconds; the last value repeats.
     backoff_seconds: list[float] = Field(default_factory=lambda: [1.0, 5.0, 15.0, 30.0])
-    stream_max_age_days: float = Field(default=7.0, gt=0)
+    # Events (chunk text included) are kept no longer than the pipeline needs them: a
+    # document whose events are gone is re-queued by ingestion's stalled-document check.
+    stream_max_age_hours: float = Field(default=24.0, gt=0, le=24 * 7)
+    # This service's user on the bus (JSON {"user", "password"}; `sentra up` writes it,
+    # 0600; a Secret in a cluster). Without it the service refuses to start, unless
+    # `anonymous` says on purpose that the bus has no users (a test bus).
+    credentials_file: Path | None = None
+    anonymous: bool = False
+    # TLS to the bus (the CA, and this service's certificate for a server that asks).
+    tls: TlsSettings = TlsSettings()
+    # The name in the bus server's certificate (it is reached by address).
+    tls_server_name: str = "nats"
 
 
 class DatabaseSettings(BaseModel):

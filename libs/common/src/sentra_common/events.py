@@ -17,6 +17,8 @@ DEADLETTER_PREFIX = "sentra.deadletter.v1"
 # Stream holding security events for the gateway's audit log.
 AUDIT_STREAM = "SENTRA_AUDIT"
 AUDIT_SUBJECTS = ("sentra.audit.v1.>",)
+# Calls a service refused, on `sentra.audit.v1.refused.<service>`: only that service may
+# publish there (sentra_common.bus_access), so the subject says who reported.
 REFUSED_CALL = "sentra.audit.v1.refused"
 
 DOCUMENT_UPLOADED = "sentra.documents.v1.uploaded"
@@ -26,6 +28,10 @@ DOCUMENT_INDEXED = "sentra.documents.v1.indexed"
 DOCUMENT_FAILED = "sentra.documents.v1.failed"
 DOCUMENT_DELETED = "sentra.documents.v1.deleted"
 STAGE_COMPLETED = "sentra.documents.v1.stage"
+
+
+def refused_call_subject(service: str) -> str:
+    return f"{REFUSED_CALL}.{service}"
 
 
 def deadletter_subject(consumer: str) -> str:

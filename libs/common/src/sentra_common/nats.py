@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import ssl
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from opentelemetry import trace
 from sentra.events.v1 import events_pb2
 
 from sentra_common import events, telemetry
+from sentra_common.bus_access import BusCredentials, inbox_prefix
 from sentra_common.config import NatsSettings
 from sentra_common.metrics import ServiceMetrics
 
@@ -64,6 +66,24 @@ class EventBus:
         self._tasks: list[asyncio.Task] = []
         self._stopping = asyncio.Event()
 
+    def _auth_options(self) -> dict:
+        """The service's own user, inbox and TLS (see `sentra_common.bus_access`)."""
+        s = self.settings
+        options: dict = {"inbox_prefix": inbox_prefix(self.service)}
+        if s.credentials_file is not None:
+            creds = BusCredentials.from_file(s.credentials_file)
+            options.update(user=creds.user, password=creds.password)
+        elif not s.anonymous:
+            raise ValueError(
+                f"SENTRA_{self.service.upper()}_NATS__CREDENTIALS_FILE is not set: each service connects to the "
+                "event bus as its own user (`sentra up` generates them; in a cluster mount the sentra-nats secret)"
+            )
+        if s.tls.enabled:
+            context = ssl.create_default_context(cafile=str(s.tls.ca_file))
+            context.load_cert_chain(str(s.tls.cert_file), str(s.tls.key_file))
+            options.update(tls=context, tls_hostname=s.tls_server_name)
+        return options
+
     async def connect(self) -> None:
         self.nc = await nats.connect(
             self.settings.url,
@@ -71,13 +91,14 @@ class EventBus:
             connect_timeout=self.settings.connect_timeout_seconds,
             max_reconnect_attempts=-1,
             reconnect_time_wait=1,
+            **self._auth_options(),
         )
         self.js = self.nc.jetstream(timeout=self.settings.connect_timeout_seconds)
         await self.ensure_streams()
 
     async def ensure_streams(self) -> None:
         """Create the pipeline, dead-letter and audit streams when missing (idempotent)."""
-        max_age = self.settings.stream_max_age_days * 86400
+        max_age = self.settings.stream_max_age_hours * 3600
         for name, subjects in (
             (events.PIPELINE_STREAM, list(events.PIPELINE_SUBJECTS)),
             (events.DEADLETTER_STREAM, [f"{events.DEADLETTER_PREFIX}.>"]),
@@ -91,10 +112,14 @@ class EventBus:
                 duplicate_window=120,
             )
             try:
-                await self.js.stream_info(name)
+                info = await self.js.stream_info(name)
             except NotFoundError:
                 with contextlib.suppress(Exception):  # another service created it first
                     await self.js.add_stream(config)
+                continue
+            if abs((info.config.max_age or 0) - max_age) > 1:  # the retention setting changed: apply it
+                with contextlib.suppress(Exception):
+                    await self.js.update_stream(config)
 
     async def publish(self, subject: str, message: Message, *, msg_id: str | None = None) -> None:
         """Publish to JetStream and wait for the stream's acknowledgement.
@@ -270,7 +295,7 @@ def event_consumer(enabled: bool, settings: NatsSettings, service: str, metrics:
 
 
 def refusal_reporter(bus: EventBus, service: str):
-    """A `GrpcServer.report_refusals` callback publishing `sentra.audit.v1.refused`
+    """A `GrpcServer.report_refusals` callback publishing `sentra.audit.v1.refused.<service>`
     (fire and forget: a refused call is not delayed by the report)."""
     pending: set[asyncio.Task] = set()
 
@@ -281,7 +306,7 @@ def refusal_reporter(bus: EventBus, service: str):
             at=at, service=service, method=refused.method, code=refused.code, detail=refused.detail,
             peer=refused.peer, request_id=refused.request_id,
         )
-        task = asyncio.create_task(_publish_quietly(bus, events.REFUSED_CALL, event))
+        task = asyncio.create_task(_publish_quietly(bus, events.refused_call_subject(service), event))
         pending.add(task)
         task.add_done_callback(pending.discard)
 

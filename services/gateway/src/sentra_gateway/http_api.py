@@ -26,7 +26,6 @@ from pydantic import BaseModel, Field
 from sentra.gateway.v1 import gateway_pb2
 from sentra.ingestion.v1 import ingestion_pb2
 from sentra.retrieval.v1 import retrieval_pb2
-from sentra_common import telemetry
 from sentra_common.api_names import DOCUMENT_STATES
 from sentra_common.errors import InvalidArgument, NotFound, SentraError
 from sentra_common.logging import request_id_var
@@ -89,16 +88,6 @@ def create_http_app(gateway: Gateway, settings: HttpSettings | None = None) -> F
     async def unary(request: Request, path: str, message) -> dict[str, Any]:
         return to_json(await gateway.unary(new_call(request, path), message, None))
 
-    @app.middleware("http")
-    async def request_scope(request: Request, call_next):
-        """The request id (the caller's `x-request-id` or a new one) on every log line of
-        the request and in the reply's `x-request-id`, and a server span, as for gRPC."""
-        carrier = {k: v for k, v in request.headers.items()}
-        with telemetry.server_request(f"HTTP {request.method} {request.url.path}", carrier) as request_id:
-            response = await call_next(request)
-            response.headers["x-request-id"] = request_id
-            return response
-
     @app.exception_handler(SentraError)
     async def sentra_error(request: Request, exc: SentraError) -> JSONResponse:
         headers = {}
@@ -110,7 +99,8 @@ def create_http_app(gateway: Gateway, settings: HttpSettings | None = None) -> F
     async def too_large(request: Request, exc: BodyTooLarge) -> JSONResponse:
         return JSONResponse({"error": {"code": "PAYLOAD_TOO_LARGE", "message": exc.detail}}, status_code=413)
 
-    # Outermost: authentication before any body is read, bodies bounded (http_guard).
+    # The front door (http_guard): request id and span, authentication before any body is
+    # read, bodies bounded. Pure ASGI: no BaseHTTPMiddleware between it and the routes.
     app.add_middleware(RequestGuard, gateway=gateway, settings=settings or HttpSettings(), status_of=http_status,
                        error_body=error_body)
 

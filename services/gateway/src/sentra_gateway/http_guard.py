@@ -4,7 +4,9 @@
   refused caller's upload is never spooled to disk, its JSON never parsed;
 - bodies are bounded while they stream in: a declared `Content-Length` over the limit is
   refused at once, and a body that grows past it (chunked) is cut with 413;
-- in development mode every response says so (`x-sentra-identity-mode`).
+- every request gets its request id and server span (as gRPC calls do), every reply
+  its `x-request-id`, and in development mode every response says so
+  (`x-sentra-identity-mode`).
 
 Routes still authenticate through the gateway's one path (`Gateway.admit`); this check
 only makes sure nothing is read for a caller that path would refuse.
@@ -16,7 +18,6 @@ import json
 
 from sentra_common import telemetry
 from sentra_common.errors import SentraError
-from sentra_common.logging import request_id_var
 from starlette.exceptions import HTTPException
 
 from sentra_gateway.auth import DEV_IDENTITY_HEADER, IDENTITY_MODE_HEADER, Credentials
@@ -46,32 +47,32 @@ class RequestGuard:
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        if self.gateway.authenticator.development:
-            send = _marked(send)
-        path, method = scope["path"], scope["method"]
-        if method not in BODY_METHODS or path in PUBLIC_PATHS:
-            return await self.app(scope, receive, send)
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", ())}
-        client = scope.get("client")
-        credentials = Credentials(
-            authorization=headers.get("authorization"), dev_identity=headers.get(DEV_IDENTITY_HEADER),
-            peer=client[0] if client else "",
-        )
+        path, method = scope["path"], scope["method"]
+        # The request id (the caller's `x-request-id` or a new one) on every log line of the
+        # request and in the reply, and a server span, as for gRPC.
         with telemetry.server_request(f"HTTP {method} {path}", headers) as request_id:
+            send = _stamped(send, request_id, self.gateway.authenticator.development)
+            if method not in BODY_METHODS or path in PUBLIC_PATHS:
+                return await self.app(scope, receive, send)
+            client = scope.get("client")
+            credentials = Credentials(
+                authorization=headers.get("authorization"), dev_identity=headers.get(DEV_IDENTITY_HEADER),
+                peer=client[0] if client else "",
+            )
             try:
                 await self.gateway.check_caller(credentials, f"HTTP {method} {path}", request_id)
             except SentraError as exc:
-                extra = {"Retry-After": str(max(1, round(exc.retry_after + 0.5)))} if isinstance(exc, RateLimited) \
-                    else {}
-                return await _reply(send, self.status_of(exc), self.error_body(path, exc),
-                                    {**extra, "x-request-id": request_id_var.get() or request_id})
-        upload = path == UPLOAD_PATH
-        limit = self.settings.max_upload_bytes if upload else self.settings.max_body_bytes
-        declared = headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > limit:
-            too_large = {"error": {"code": "PAYLOAD_TOO_LARGE", "message": BodyTooLarge(limit, upload).detail}}
-            return await _reply(send, 413, too_large)
-        return await self.app(scope, _bounded(receive, limit, upload), send)
+                extra = {"Retry-After": str(max(1, round(exc.retry_after + 0.5)))} \
+                    if isinstance(exc, RateLimited) else {}
+                return await _reply(send, self.status_of(exc), self.error_body(path, exc), extra)
+            upload = path == UPLOAD_PATH
+            limit = self.settings.max_upload_bytes if upload else self.settings.max_body_bytes
+            declared = headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > limit:
+                too_large = {"error": {"code": "PAYLOAD_TOO_LARGE", "message": BodyTooLarge(limit, upload).detail}}
+                return await _reply(send, 413, too_large)
+            return await self.app(scope, _bounded(receive, limit, upload), send)
 
 
 def _bounded(receive, limit: int, upload: bool):
@@ -89,14 +90,18 @@ def _bounded(receive, limit: int, upload: bool):
     return bounded
 
 
-def _marked(send):
-    async def marked(message):
+def _stamped(send, request_id: str, development: bool):
+    extra = [(b"x-request-id", request_id.encode())]
+    if development:
+        extra.append((IDENTITY_MODE_HEADER.encode(), b"development"))
+
+    async def stamped(message):
         if message["type"] == "http.response.start":
-            message = {**message, "headers": [*message.get("headers", ()),
-                                              (IDENTITY_MODE_HEADER.encode(), b"development")]}
+            kept = [(k, v) for k, v in message.get("headers", ()) if k.lower() != b"x-request-id"]
+            message = {**message, "headers": [*kept, *extra]}
         await send(message)
 
-    return marked
+    return stamped
 
 
 async def _reply(send, status: int, body: dict, headers: dict[str, str] | None = None) -> None:
