@@ -27,6 +27,7 @@ from sentra.embedding.v1 import embedding_pb2, embedding_pb2_grpc
 from sentra.gateway.v1 import gateway_pb2
 from sentra.ingestion.v1 import ingestion_pb2, ingestion_pb2_grpc
 from sentra.retrieval.v1 import retrieval_pb2, retrieval_pb2_grpc
+from sentra_cli.admin import AdminError
 from sentra_cli.session import LoginError, password_login
 from sentra_common.identity import AssertionSigner, key_path, service_issuer
 from sentra_common.principal import Principal
@@ -300,6 +301,132 @@ def _sign_with_service_key(path, principal: Principal) -> str:
               "iat": int(time.time()), "exp": int(time.time()) + 60, "departments": list(principal.departments),
               "roles": list(principal.roles)}
     return jwt.encode(claims, key, algorithm="EdDSA", headers={"kid": signer.kid})
+
+
+# Names in access lists ---------------------------------------------------------------------
+
+
+def _new_user(realm, username: str, departments: list[str], roles: list[str]) -> str:
+    return realm.admin.create_user(username, email=f"{username}@cierzo.example", password=PASSWORD,
+                                   departments=departments, roles=roles)
+
+
+async def _upload(gw: Gateway, department: str, access_list: list[str], name: str) -> ingestion_pb2.Document:
+    def messages():
+        yield ingestion_pb2.UploadDocumentRequest(metadata=ingestion_pb2.UploadMetadata(
+            filename=f"{name}.md", department=department, source_uri=f"test:names/{name}", access_list=access_list))
+        yield ingestion_pb2.UploadDocumentRequest(data=f"# {name}\n\nNota restringida de prueba.\n".encode())
+
+    return (await gw.ingestion.UploadDocument(messages(), metadata=gw.metadata, timeout=60)).document
+
+
+async def _reads(realm, username: str, document_id: str) -> bool:
+    gw = gateway_for(realm, realm.token(username))
+    try:
+        await gw.ingestion.GetDocument(ingestion_pb2.GetDocumentRequest(document_id=document_id),
+                                       metadata=gw.metadata)
+        listed = await gw.ingestion.ListDocuments(ingestion_pb2.ListDocumentsRequest(), metadata=gw.metadata)
+        assert document_id in {d.document_id for d in listed.documents}
+        return True
+    except grpc.aio.AioRpcError as exc:
+        assert exc.code() == grpc.StatusCode.NOT_FOUND, exc.details()
+        listed = await gw.ingestion.ListDocuments(ingestion_pb2.ListDocumentsRequest(), metadata=gw.metadata)
+        assert document_id not in {d.document_id for d in listed.documents}
+        return False
+    finally:
+        await gw.close()
+
+
+async def _delete_as_root(realm, document_id: str) -> None:
+    gw = gateway_for(realm, realm.token("root"))
+    await gw.ingestion.DeleteDocument(ingestion_pb2.DeleteDocumentRequest(document_id=document_id),
+                                      metadata=gw.metadata)
+    await gw.close()
+
+
+async def test_a_group_named_like_a_department_does_not_open_its_documents(realm):
+    """Attack: a top-level group `legal`, and one named `departments/legal` (whose path
+    would be the department's if Keycloak did not escape the slash), give no access to
+    what ventas restricted to the department legal (`group:legal`)."""
+    kc = realm.admin.kc
+    hugo = _new_user(realm, "hugo", ["ventas"], ["member"])
+    _new_user(realm, "ines", ["ventas", "legal"], ["member"])
+    for name in ("legal", "departments/legal"):
+        kc.group_user_add(hugo, kc.create_group({"name": name}, skip_exists=True))
+    paths = sorted(claims_of(realm.token("hugo"))["groups"])
+    assert paths == ["/departments/ventas", "/departments~/legal", "/legal"]
+    me = (await who(realm, realm.token("hugo"))).principal
+    assert tuple(me.departments) == ("ventas",)
+
+    carla = gateway_for(realm, realm.token("carla"))
+    doc = await _upload(carla, "ventas", ["group:legal"], "solo-legal")
+    await carla.close()
+    assert not await _reads(realm, "hugo", doc.document_id)
+    assert await _reads(realm, "ines", doc.document_id)
+    await _delete_as_root(realm, doc.document_id)
+
+
+def test_a_username_cannot_be_changed(realm):
+    """The realm refuses username edits, by the administrator and by the user (account API)."""
+    from keycloak.exceptions import KeycloakError
+
+    gil = _new_user(realm, "gil", ["legal"], ["dept-admin"])
+    with pytest.raises(KeycloakError) as info:
+        realm.admin.kc.update_user(gil, {"username": "gil2"})
+    assert info.value.response_code == 400 and b"read-only" in info.value.response_body
+    account = f"{realm.issuer}/account/"
+    headers = {"Authorization": f"Bearer {realm.token('gil')}", "Accept": "application/json"}
+    profile = httpx.get(account, headers=headers, timeout=30).json()
+    changed = httpx.post(account, headers=headers, timeout=30, json={
+        k: profile[k] for k in ("username", "email", "firstName", "lastName") if k in profile} | {"username": "gil2"})
+    assert changed.status_code == 400, changed.text
+    assert realm.admin.kc.get_user(gil)["username"] == "gil"
+
+
+async def test_a_recreated_account_with_the_same_username_does_not_see_the_old_accounts_documents(realm):
+    """Attack: gil restricts a document to himself; his account is deleted and another one is
+    created with the username gil, in the same department with the same role."""
+    try:
+        old_id = realm.admin.user_id("gil")
+    except AdminError:  # run on its own
+        old_id = _new_user(realm, "gil", ["legal"], ["dept-admin"])
+    gw = gateway_for(realm, realm.token("gil"))
+    doc = await _upload(gw, "legal", ["user:gil"], "solo-gil")
+    await gw.close()
+    assert await _reads(realm, "gil", doc.document_id)
+    assert not await _reads(realm, "eva", doc.document_id)
+
+    realm.admin.kc.delete_user(old_id)
+    new_id = _new_user(realm, "gil", ["legal"], ["dept-admin"])
+    assert new_id != old_id
+    assert not await _reads(realm, "gil", doc.document_id)
+    assert list(doc.access_list) == [f"user:{old_id}"]  # stored by account id
+    await _delete_as_root(realm, doc.document_id)
+
+
+async def test_another_user_is_named_by_account_id(realm):
+    ana = gateway_for(realm, realm.token("ana"))
+    error = await refused(_upload(ana, "legal", ["user:dani"], "para-dani"))
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "user:<id>" in error.details() and "sentra whoami" in error.details()
+    dani = (await who(realm, realm.token("dani"))).principal
+    assert dani.user_id == realm.admin.user_id("dani")
+    doc = await _upload(ana, "legal", [f"user:{dani.user_id}"], "para-dani")
+    await ana.close()
+    assert await _reads(realm, "dani", doc.document_id)
+    assert not await _reads(realm, "eva", doc.document_id)
+    await _delete_as_root(realm, doc.document_id)
+
+
+async def test_a_token_without_the_openid_scope_is_refused_for_that_reason(realm):
+    async with httpx.AsyncClient(timeout=30) as http:
+        response = await http.post(f"{realm.issuer}/protocol/openid-connect/token", data={
+            "grant_type": "password", "client_id": "sentra-cli", "username": "dani", "password": PASSWORD})
+    token = response.json()["access_token"]
+    assert "openid" not in claims_of(token)["scope"].split()
+    error = await refused(who(realm, token))
+    assert error.code() == UNAUTH
+    assert "without the openid scope" in error.details() and "scope=openid" in error.details()
 
 
 # The CLI and the HTTP API -----------------------------------------------------------------

@@ -31,6 +31,7 @@ class UserView:
     email: str
     departments: tuple[str, ...]
     roles: tuple[str, ...]
+    id: str = ""  # the account id access lists name (user:<id>)
 
 
 def _server_and_realm(issuer: str) -> tuple[str, str]:
@@ -153,7 +154,7 @@ class RealmAdmin:
             departments = tuple(sorted(g["path"][len(prefix):] for g in groups if g["path"].startswith(prefix)))
             roles = tuple(r["name"] for r in self.kc.get_realm_roles_of_user(user["id"]) if r["name"] in ROLES)
             views.append(UserView(user["username"], user.get("enabled", False), user.get("email", ""),
-                                  departments, roles))
+                                  departments, roles, user["id"]))
         return sorted(views, key=lambda v: v.username)
 
 

@@ -142,6 +142,9 @@ class KeycloakServer:
             str(self.dir / "bin" / "kc.sh"), "start-dev", "--import-realm",
             "--http-host", "127.0.0.1", "--http-port", str(self.port),
             "--http-management-port", str(self.management_port), "--log-level", "warn",
+            # A '/' in a group's name is written `~/` in its path: a top-level group named
+            # `departments/legal` must not have the path of the department legal.
+            "--spi-group--jpa--escape-slashes-in-group-path=true",
         ]
         return argv, env
 

@@ -93,6 +93,16 @@ def test_a_service_key_signs_only_its_own_principal_for_its_own_calls(keys):
                                       "/sentra.ingestion.v1.IngestionService/ListDocuments")
 
 
+def test_the_account_id_travels_and_only_the_gateway_asserts_one(keys):
+    verifiers, gateway, service, _ = keys
+    ana = Principal("ana", ("legal",), ("member",), user_id="0f8c1c3e-1111-4a55-9e2b-5b1d2a3c4d01")
+    assert verifiers["retrieval"].verify(gateway.sign(ana, "retrieval")).access_tokens()[0] == f"user:{ana.user_id}"
+    # Attack: retrieval's key asserting its own principal with a user's account id.
+    borrowed = Principal("service:retrieval", (), ("service",), user_id=ana.user_id)
+    with pytest.raises(Unauthenticated, match="its own service principal"):
+        verifiers["embedding"].verify(service.sign(borrowed, "embedding"), EMBED)
+
+
 def test_a_service_principal_sees_no_department():
     assert not RETRIEVAL.may_access_department("legal")
     from sentra_common.access import can_read, readable_departments

@@ -102,11 +102,11 @@ def users_create(
 @users_app.command("list")
 def users_list(issuer: Issuer = "", admin_user: AdminUser = "", admin_password: AdminPassword = "",
                home: DataDir = DEFAULT_HOME) -> None:
-    """List users with their departments and roles."""
-    table = Table("user", "enabled", "e-mail", "departments", "roles")
+    """List users with their departments, roles and account ids (access lists name users by id)."""
+    table = Table("user", "enabled", "e-mail", "departments", "roles", "account id (user:<id>)")
     for u in _admin(home, issuer, admin_user, admin_password).list_users():
         table.add_row(u.username, "yes" if u.enabled else "[red]no[/red]", u.email, ", ".join(u.departments),
-                      ", ".join(u.roles))
+                      ", ".join(u.roles), u.id)
     console.print(table)
 
 

@@ -49,7 +49,9 @@ def ingest(
     department: Annotated[str, typer.Option("--department", "-d", help="Department owning the documents; "
                                              "default: the sub-directory name under a directory argument, "
                                              "else your only department.")] = "",
-    access: Annotated[list[str], typer.Option(help="Restrict to user:<subject> or group:<name> (repeatable).")] = [],  # noqa: B006
+    access: Annotated[list[str], typer.Option(
+        help="Restrict to user:<account id> (for yourself, your username will do), group:<department> "
+             "or group:/<group path> (repeatable).")] = [],  # noqa: B006
     wait: Annotated[bool, typer.Option(help="Wait until every document is INDEXED or FAILED.")] = True,
     home: DataDir = DEFAULT_HOME,
 ) -> None:

@@ -65,5 +65,7 @@ def whoami(home: DataDir = DEFAULT_HOME) -> None:
         p = (await clients.gateway.WhoAmI(gateway_pb2.WhoAmIRequest())).principal
         console.print(f"{p.subject} ({p.display_name}) · departments: {', '.join(p.departments) or '-'} · "
                       f"roles: {', '.join(p.roles) or '-'}")
+        if p.user_id:
+            console.print(f"account id: {p.user_id} (access lists name you as user:{p.user_id})")
 
     run_with_clients(action, home)

@@ -68,6 +68,8 @@ SERVICE_CALLS: dict[str, frozenset[str]] = {
     "retrieval": frozenset({
         "/sentra.embedding.v1.EmbeddingService/Embed",
         "/sentra.embedding.v1.EmbeddingService/GetModelInfo",
+        # The registry's word on a document before its chunks are indexed or removed.
+        "/sentra.ingestion.v1.IngestionService/GetIndexingFacts",
     }),
 }
 # Services that hold a signing key: the gateway (users) and those with calls of their own.
@@ -137,6 +139,7 @@ class AssertionSigner:
             "roles": list(principal.roles),
             "groups": list(principal.groups),
             "name": principal.display_name,
+            "uid": principal.user_id,
         }
         return jwt.encode(claims, self._key, algorithm=ALGORITHM, headers={"kid": self.kid})
 
@@ -240,9 +243,11 @@ class AssertionVerifier:
             roles=tuple(str(r) for r in claims.get("roles", ())),
             groups=tuple(str(g) for g in claims.get("groups", ())),
             display_name=str(claims.get("name", "")),
+            user_id=str(claims.get("uid", "")),
         )
         if trusted.issuer != GATEWAY_ISSUER:
-            if principal.subject != trusted.issuer or principal.roles != (SERVICE_ROLE,) or principal.departments:
+            if (principal.subject != trusted.issuer or principal.roles != (SERVICE_ROLE,) or principal.departments
+                    or principal.user_id):
                 raise Unauthenticated(f"the key of {trusted.issuer} may only assert its own service principal")
             service = trusted.issuer.removeprefix("service:")
             if method not in SERVICE_CALLS.get(service, frozenset()):

@@ -25,6 +25,10 @@ class Principal:
     roles: tuple[str, ...] = ()
     display_name: str = ""
     groups: tuple[str, ...] = field(default=())
+    # The identity provider's immutable account id (Keycloak `sub`), when there is one.
+    # `subject` is the username: readable, but a deleted account's username can be given
+    # to a new account, so access lists name users by this id.
+    user_id: str = ""
 
     def __post_init__(self) -> None:
         # A department is a name by the one rule wherever a principal comes from (a token's
@@ -48,8 +52,12 @@ class Principal:
         return self.is_platform_admin or department in self.departments
 
     def access_tokens(self) -> tuple[str, ...]:
-        """Names matched against a document's access list."""
-        return (f"user:{self.subject}", *(f"group:{g}" for g in (*self.departments, *self.groups)))
+        """Names matched against a document's access list: `user:<account id>` (or
+        `user:<subject>` for a principal without one: development identity, a connector),
+        `group:<department>` and `group:<group path>` (other groups keep their leading
+        slash, so they never read as a department)."""
+        user = f"user:{self.user_id or self.subject}"
+        return (user, *(f"group:{g}" for g in (*self.departments, *self.groups)))
 
     def to_proto(self) -> common_pb2.Principal:
         return common_pb2.Principal(
@@ -57,6 +65,7 @@ class Principal:
             departments=list(self.departments),
             roles=list(self.roles),
             display_name=self.display_name,
+            user_id=self.user_id,
         )
 
     @classmethod

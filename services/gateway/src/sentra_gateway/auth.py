@@ -8,7 +8,21 @@ expiry and not-before are enforced. A token that passes is re-checked against th
 userinfo endpoint every `session_check_seconds`, so a disabled user or an ended session
 stops working within that time even while the token has not expired. (Service-account
 tokens have no session; they stop with the access-token lifespan once the client is
-disabled.)
+disabled.) A user's token must be requested with the `openid` scope: the realm answers
+userinfo only for those, and the refusal says so.
+
+Names in access lists (`sentra_common.access`):
+- `group:<department>` is membership of `/departments/<department>`, and only that. Every
+  other group keeps its full path, leading slash included (`group:/legal`,
+  `group:/teams/contracts`): a department name has no slash, so no other group reads as a
+  department, whatever it is called. (Keycloak must escape slashes in group names,
+  `--spi-group--jpa--escape-slashes-in-group-path=true`, or a top-level group named
+  `departments/legal` would have the department's path.)
+- `user:<account id>`: the token's `sub`, which Keycloak never gives to another account.
+  A username is not stable enough (a deleted account's username can be given to a new
+  one), so an access list that names the caller by username is stored with the caller's
+  id, and any other username is refused with the way to find the id: the gateway sees
+  only the caller's token and cannot tell which account another username is.
 """
 
 from __future__ import annotations
@@ -16,15 +30,18 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import re
 import time
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import jwt
-from sentra_common.errors import Unauthenticated, Unavailable
+from sentra_common.access import DEPARTMENT_RE
+from sentra_common.errors import InvalidArgument, Unauthenticated, Unavailable
 from sentra_common.principal import Principal
 
 from sentra_gateway.config import AuthSettings
@@ -37,6 +54,10 @@ DEV_IDENTITY_HEADER = "x-sentra-dev-identity"
 # In development mode every response says so (gRPC initial metadata, HTTP header).
 IDENTITY_MODE_HEADER = "x-sentra-identity-mode"
 SERVICE_ACCOUNT_PREFIX = "service-account-"
+# An account id as Keycloak issues it: a UUID, or `f:<provider>:<id>` for a federated user.
+ACCOUNT_ID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|f:[^:\s]+:\S+")
+# userinfo's refusal of a token requested without the openid scope (RFC 6750 error code).
+INSUFFICIENT_SCOPE_RE = re.compile(r'error\s*=\s*"?insufficient_scope"?')
 
 
 @dataclass(frozen=True)
@@ -117,6 +138,11 @@ class SessionCheck:
             raise Unavailable("the identity provider cannot be reached to check the session; try again") from None
         if response.status_code in (401, 403):
             self._checked.pop(digest, None)
+            if INSUFFICIENT_SCOPE_RE.search(response.headers.get("www-authenticate", "")):
+                raise Unauthenticated(
+                    "the token was requested without the openid scope, so the realm will not confirm its "
+                    "session; request it with scope=openid (`sentra login` does)"
+                )
             raise Unauthenticated(
                 "the account is disabled or its session has ended; ask an administrator, then `sentra login` again"
             )
@@ -240,14 +266,44 @@ class Authenticator:
         for path in claims.get("groups") or []:
             path = str(path)
             rest = path[len(prefix):] if path.startswith(prefix) else None
-            if rest and "/" not in rest:
+            if rest is not None and DEPARTMENT_RE.fullmatch(rest):
                 departments.append(rest)
             else:
-                groups.append(path.strip("/"))
+                # Its full path, leading slash kept: `group:/legal` is never `group:legal`.
+                groups.append(path if path.startswith("/") else f"/{path}")
         return Principal(
             subject=subject, departments=tuple(sorted(departments)), roles=roles,
             display_name=str(claims.get("name") or username), groups=tuple(sorted(groups)),
+            user_id=str(claims["sub"]),
         )
+
+
+def resolve_access_list(principal: Principal, entries: Sequence[str]) -> list[str]:
+    """An access list as it will be stored: users by account id (the caller's own username
+    becomes the caller's id), groups other than departments by their full path. Refuses what
+    it cannot resolve; the service that stores the list checks the rest of its form."""
+    if not principal.user_id:
+        return list(entries)  # development identity: subjects are the only names there are
+    resolved = []
+    for entry in entries:
+        kind, _, name = entry.strip().partition(":")
+        if kind == "user" and name:
+            if name in (principal.subject, principal.user_id):
+                name = principal.user_id
+            elif not ACCOUNT_ID_RE.fullmatch(name):
+                raise InvalidArgument(
+                    f"access list entry {entry!r} names a username, and a username can later belong to "
+                    f"another account; name the account by its id, user:<id> (its owner sees it with "
+                    f"`sentra whoami`, a platform admin with `sentra admin users list`)"
+                )
+            entry = f"user:{name}"
+        elif kind == "group" and "/" in name and not name.startswith("/"):
+            raise InvalidArgument(
+                f"access list entry {entry!r}: a group other than a department is named by its full path, "
+                f"group:/{name}"
+            )
+        resolved.append(entry)
+    return resolved
 
 
 def _bearer(authorization: str | None) -> str:

@@ -24,10 +24,10 @@ from sentra_common.metrics import ServiceMetrics
 from sentra_common.principal import Principal
 
 from sentra_gateway.audit import AuditLog, AuditRecord
-from sentra_gateway.auth import Authenticator, Credentials
+from sentra_gateway.auth import Authenticator, Credentials, resolve_access_list
 from sentra_gateway.ratelimit import RateLimiter
 from sentra_gateway.refusals import RefusalDigest
-from sentra_gateway.routes import Route, document_ids, request_department
+from sentra_gateway.routes import Route, document_ids, request_department, rewrite_access_lists
 
 logger = logging.getLogger(__name__)
 
@@ -172,6 +172,13 @@ class Gateway:
                 from None
 
     @staticmethod
+    def _inbound(call: Call, request: Any) -> None:
+        """Access lists in a request name users by account id (`auth.resolve_access_list`)."""
+        assert call.principal is not None
+        principal = call.principal
+        rewrite_access_lists(request, lambda entries: resolve_access_list(principal, entries))
+
+    @staticmethod
     def _metadata(call: Call, credentials: Assertions) -> tuple[tuple[str, str], ...]:
         return *credentials, ("x-request-id", call.request_id)
 
@@ -206,6 +213,7 @@ class Gateway:
     async def unary(self, call: Call, request: Any, timeout: float | None) -> Any:
         async with self.audited(call):
             metadata = self._metadata(call, await self.admit(call))
+            self._inbound(call, request)
             call.department = request_department(request)
             call.documents.extend(document_ids(request))
             if call.route.backend == "gateway":
@@ -229,6 +237,7 @@ class Gateway:
                     yield item
 
             if first is not None:
+                self._inbound(call, first)
                 call.department = request_department(first)
             stub = self._stub(call)
             response = await _backend(call, stub(replay(), timeout=timeout or self.default_deadline, metadata=metadata))
@@ -238,6 +247,7 @@ class Gateway:
     async def server_stream(self, call: Call, request: Any, timeout: float | None) -> AsyncIterator[Any]:
         async with self.audited(call):
             metadata = self._metadata(call, await self.admit(call))
+            self._inbound(call, request)
             call.department = request_department(request)
             call.documents.extend(document_ids(request))
             stream = self._stub(call)(request, timeout=timeout or self.default_deadline, metadata=metadata)

@@ -169,7 +169,8 @@ def create_http_app(gateway: Gateway, settings: HttpSettings | None = None) -> F
         request: Request,
         file: UploadFile = File(...),
         department: str = Form(...),
-        access_list: str = Form("", description="comma-separated: user:<name>, group:<name>"),
+        access_list: str = Form("", description="comma-separated: user:<account id> (or your own username), "
+                                                 "group:<department>, group:/<group path>"),
         source_uri: str = Form(""),
         title: str = Form(""),
     ):

@@ -10,6 +10,7 @@ are absent from the table and so unreachable from outside.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 
@@ -160,6 +161,21 @@ def _repeated(field) -> bool:
     if hasattr(field, "is_repeated"):
         return field.is_repeated
     return field.label == field.LABEL_REPEATED
+
+
+def rewrite_access_lists(message, rewrite: Callable[[list[str]], list[str]]) -> None:
+    """Replace every `access_list` in a message, recursively, with `rewrite(entries)`."""
+    for field, value in message.ListFields():
+        if field.message_type is None:
+            if field.name == "access_list" and _repeated(field):
+                entries = rewrite(list(value))
+                del value[:]
+                value.extend(entries)
+            continue
+        if field.message_type.GetOptions().map_entry:
+            continue
+        for item in value if _repeated(field) else (value,):
+            rewrite_access_lists(item, rewrite)
 
 
 def request_department(message) -> str:

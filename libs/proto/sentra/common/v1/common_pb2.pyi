@@ -31,10 +31,17 @@ class Principal(_message.Message):
     DEPARTMENTS_FIELD_NUMBER: _builtins.int
     ROLES_FIELD_NUMBER: _builtins.int
     DISPLAY_NAME_FIELD_NUMBER: _builtins.int
+    USER_ID_FIELD_NUMBER: _builtins.int
     subject: _builtins.str
-    """Stable subject identifier (Keycloak `sub`, or a configured development identity)."""
+    """Who: the username (Keycloak `preferred_username`), `client:<id>` for a service
+    account, or a configured development identity.
+    """
     display_name: _builtins.str
     """Human-readable name for audit logs."""
+    user_id: _builtins.str
+    """The identity provider's immutable account id (Keycloak `sub`); access lists name
+    users by it (`user:<user_id>`). Empty for a development identity.
+    """
     @_builtins.property
     def departments(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """Departments the subject belongs to (Keycloak groups)."""
@@ -50,10 +57,11 @@ class Principal(_message.Message):
         departments: _abc.Iterable[_builtins.str] | None = ...,
         roles: _abc.Iterable[_builtins.str] | None = ...,
         display_name: _builtins.str = ...,
+        user_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["departments", b"departments", "display_name", b"display_name", "roles", b"roles", "subject", b"subject"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["departments", b"departments", "display_name", b"display_name", "roles", b"roles", "subject", b"subject", "user_id", b"user_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
