@@ -354,6 +354,7 @@ class Platform:
             env.setdefault(f"{prefix}LOCAL__MODEL_DIR", str(base_model_dir()))
         if name == "retrieval":
             env[f"{prefix}EMBEDDING_TARGET"] = state.target("embedding")
+            env[f"{prefix}INGESTION_TARGET"] = state.target("ingestion")
         env.update({k: v for k, v in self.extra_env.items() if k.startswith(prefix) or not k.startswith("SENTRA_")})
         return env
 

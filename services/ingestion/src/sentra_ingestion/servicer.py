@@ -98,6 +98,15 @@ class IngestionServicer(ingestion_pb2_grpc.IngestionServiceServicer):
         await self.service.delete(current_principal(), request.document_id)
         return ingestion_pb2.DeleteDocumentResponse()
 
+    async def GetIndexingFacts(self, request, context):
+        doc = await self.service.indexing_facts(current_principal(), request.document_id)
+        if doc is None:
+            return ingestion_pb2.GetIndexingFactsResponse(exists=False)
+        return ingestion_pb2.GetIndexingFactsResponse(
+            exists=True, version=doc.version, department=doc.department, access_list=doc.access_list,
+            title=doc.title, source_uri=doc.source_uri,
+        )
+
     async def RetryDocument(self, request, context):
         doc = await self.service.retry(current_principal(), request.document_id)
         return ingestion_pb2.RetryDocumentResponse(document=document_to_proto(doc))

@@ -15,6 +15,7 @@ from sentra_common.nats import event_consumer
 from sentra_common.runtime import principal_verifier, required_signer, serving, tls_material
 
 from sentra_retrieval.adapters.embedder import EmbeddingClient
+from sentra_retrieval.adapters.registry_client import RegistryClient
 from sentra_retrieval.config import RetrievalSettings
 from sentra_retrieval.domain.lexical import SparseEncoder
 from sentra_retrieval.domain.ports import VectorStore
@@ -61,13 +62,13 @@ async def retrieval_app(settings: RetrievalSettings):
     metrics = ServiceMetrics(SERVICE)
     tls = tls_material(SERVICE, settings)
     server = GrpcServer(SERVICE, settings.grpc, metrics, principal_verifier(SERVICE, settings), tls)
-    signer = required_signer(
-        SERVICE, settings, service_issuer(SERVICE), "retrieval embeds queries and asks for the model as itself"
-    )
-    embedder = EmbeddingClient(
-        settings.embedding_target, settings.client.deadline_seconds, signer.provider(service_principal(SERVICE)),
-        tls.channel() if tls else None,
-    )
+    signer = required_signer(SERVICE, settings, service_issuer(SERVICE),
+                             "retrieval embeds queries and asks the registry about documents as itself")
+    own = signer.provider(service_principal(SERVICE))
+    embedder = EmbeddingClient(settings.embedding_target, settings.client.deadline_seconds, own,
+                               tls.channel() if tls else None)
+    registry = RegistryClient(settings.ingestion_target, settings.client.deadline_seconds, own,
+                              tls.channel() if tls else None)
     store = await asyncio.to_thread(build_store, settings)
     try:
         # The collection's dimension comes from the embedding model in use.
@@ -85,10 +86,11 @@ async def retrieval_app(settings: RetrievalSettings):
             lambda s: retrieval_pb2_grpc.add_RetrievalServiceServicer_to_server(servicer, s),
         )
         connect_events = event_consumer(settings.consume_events, settings.nats, SERVICE, metrics, server,
-                                        lambda bus: subscribe(bus, service))
+                                        lambda bus: subscribe(bus, service, registry))
 
         async with serving(server, connect_events):
             yield server
     finally:
         await embedder.close()
+        await registry.close()
         await asyncio.to_thread(store.close)

@@ -21,6 +21,8 @@ class RetrievalSettings(ServiceSettings):
     collection: str = "sentra_chunks"
     # Where the embedding service listens (host:port), for query vectors.
     embedding_target: str = "127.0.0.1:50052"
+    # The document registry: indexed chunks take department and access list from it.
+    ingestion_target: str = "127.0.0.1:50051"
     # Candidates taken from each of the dense and lexical searches before fusion.
     candidates: int = Field(default=50, ge=1, le=1000)
     rrf_k: int = Field(default=10, ge=1)

@@ -503,3 +503,58 @@ class RetryDocumentResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___RetryDocumentResponse: _TypeAlias = RetryDocumentResponse  # noqa: Y015
+
+@_typing.final
+class GetIndexingFactsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DOCUMENT_ID_FIELD_NUMBER: _builtins.int
+    document_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        document_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["document_id", b"document_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetIndexingFactsRequest: _TypeAlias = GetIndexingFactsRequest  # noqa: Y015
+
+@_typing.final
+class GetIndexingFactsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EXISTS_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
+    DEPARTMENT_FIELD_NUMBER: _builtins.int
+    ACCESS_LIST_FIELD_NUMBER: _builtins.int
+    TITLE_FIELD_NUMBER: _builtins.int
+    SOURCE_URI_FIELD_NUMBER: _builtins.int
+    exists: _builtins.bool
+    """False when the registry has no such document (deleted, or never uploaded)."""
+    version: _builtins.int
+    department: _builtins.str
+    title: _builtins.str
+    source_uri: _builtins.str
+    @_builtins.property
+    def access_list(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def __init__(
+        self,
+        *,
+        exists: _builtins.bool = ...,
+        version: _builtins.int = ...,
+        department: _builtins.str = ...,
+        access_list: _abc.Iterable[_builtins.str] | None = ...,
+        title: _builtins.str = ...,
+        source_uri: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["access_list", b"access_list", "department", b"department", "exists", b"exists", "source_uri", b"source_uri", "title", b"title", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetIndexingFactsResponse: _TypeAlias = GetIndexingFactsResponse  # noqa: Y015

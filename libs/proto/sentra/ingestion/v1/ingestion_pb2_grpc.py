@@ -64,6 +64,11 @@ class IngestionServiceStub:
                 request_serializer=sentra_dot_ingestion_dot_v1_dot_ingestion__pb2.RetryDocumentRequest.SerializeToString,
                 response_deserializer=sentra_dot_ingestion_dot_v1_dot_ingestion__pb2.RetryDocumentResponse.FromString,
                 _registered_method=True)
+        self.GetIndexingFacts = channel.unary_unary(
+                '/sentra.ingestion.v1.IngestionService/GetIndexingFacts',
+                request_serializer=sentra_dot_ingestion_dot_v1_dot_ingestion__pb2.GetIndexingFactsRequest.SerializeToString,
+                response_deserializer=sentra_dot_ingestion_dot_v1_dot_ingestion__pb2.GetIndexingFactsResponse.FromString,
+                _registered_method=True)
 
 
 class IngestionServiceServicer:
@@ -108,6 +113,15 @@ class IngestionServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetIndexingFacts(self, request, context):
+        """Internal, for the retrieval service acting as itself (not routed by the gateway):
+        what the registry says about a document, so the index takes department, access
+        list and version from the registry and never from an event.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_IngestionServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -140,6 +154,11 @@ def add_IngestionServiceServicer_to_server(servicer, server):
                     servicer.RetryDocument,
                     request_deserializer=sentra_dot_ingestion_dot_v1_dot_ingestion__pb2.RetryDocumentRequest.FromString,
                     response_serializer=sentra_dot_ingestion_dot_v1_dot_ingestion__pb2.RetryDocumentResponse.SerializeToString,
+            ),
+            'GetIndexingFacts': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetIndexingFacts,
+                    request_deserializer=sentra_dot_ingestion_dot_v1_dot_ingestion__pb2.GetIndexingFactsRequest.FromString,
+                    response_serializer=sentra_dot_ingestion_dot_v1_dot_ingestion__pb2.GetIndexingFactsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -304,6 +323,33 @@ class IngestionService:
             '/sentra.ingestion.v1.IngestionService/RetryDocument',
             sentra_dot_ingestion_dot_v1_dot_ingestion__pb2.RetryDocumentRequest.SerializeToString,
             sentra_dot_ingestion_dot_v1_dot_ingestion__pb2.RetryDocumentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetIndexingFacts(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sentra.ingestion.v1.IngestionService/GetIndexingFacts',
+            sentra_dot_ingestion_dot_v1_dot_ingestion__pb2.GetIndexingFactsRequest.SerializeToString,
+            sentra_dot_ingestion_dot_v1_dot_ingestion__pb2.GetIndexingFactsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -40,6 +40,11 @@ class IngestionServiceStub:
     """The stored original: first message carries the document, the rest carry bytes."""
     RetryDocument: _grpc.UnaryUnaryMultiCallable[_ingestion_pb2.RetryDocumentRequest, _ingestion_pb2.RetryDocumentResponse]
     """Re-runs a FAILED document; calling it twice is safe."""
+    GetIndexingFacts: _grpc.UnaryUnaryMultiCallable[_ingestion_pb2.GetIndexingFactsRequest, _ingestion_pb2.GetIndexingFactsResponse]
+    """Internal, for the retrieval service acting as itself (not routed by the gateway):
+    what the registry says about a document, so the index takes department, access
+    list and version from the registry and never from an event.
+    """
 
 @_typing.type_check_only
 class IngestionServiceAsyncStub(IngestionServiceStub):
@@ -53,6 +58,11 @@ class IngestionServiceAsyncStub(IngestionServiceStub):
     """The stored original: first message carries the document, the rest carry bytes."""
     RetryDocument: _aio.UnaryUnaryMultiCallable[_ingestion_pb2.RetryDocumentRequest, _ingestion_pb2.RetryDocumentResponse]  # type: ignore[assignment]
     """Re-runs a FAILED document; calling it twice is safe."""
+    GetIndexingFacts: _aio.UnaryUnaryMultiCallable[_ingestion_pb2.GetIndexingFactsRequest, _ingestion_pb2.GetIndexingFactsResponse]  # type: ignore[assignment]
+    """Internal, for the retrieval service acting as itself (not routed by the gateway):
+    what the registry says about a document, so the index takes department, access
+    list and version from the registry and never from an event.
+    """
 
 class IngestionServiceServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -99,5 +109,16 @@ class IngestionServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_ingestion_pb2.RetryDocumentResponse, _abc.Awaitable[_ingestion_pb2.RetryDocumentResponse]]:
         """Re-runs a FAILED document; calling it twice is safe."""
+
+    @_abc_1.abstractmethod
+    def GetIndexingFacts(
+        self,
+        request: _ingestion_pb2.GetIndexingFactsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_ingestion_pb2.GetIndexingFactsResponse, _abc.Awaitable[_ingestion_pb2.GetIndexingFactsResponse]]:
+        """Internal, for the retrieval service acting as itself (not routed by the gateway):
+        what the registry says about a document, so the index takes department, access
+        list and version from the registry and never from an event.
+        """
 
 def add_IngestionServiceServicer_to_server(servicer: IngestionServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

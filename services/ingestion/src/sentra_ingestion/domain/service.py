@@ -89,6 +89,13 @@ class DocumentService:
         doc = await self._readable(principal, document_id)
         return doc, await self.registry.stages(document_id)
 
+    async def indexing_facts(self, principal: Principal, document_id: str) -> DocumentRecord | None:
+        """What the index must say about a document (department, access list, version), for
+        the retrieval service acting as itself; None when the registry has no such document."""
+        if principal.subject != "service:retrieval" or not principal.is_service:
+            raise PermissionDenied("only the retrieval service asks for a document's indexing facts")
+        return await self.registry.get(document_id)
+
     async def content(self, principal: Principal, document_id: str) -> tuple[DocumentRecord, bytes]:
         """The stored original of a document the principal may read."""
         doc = await self._readable(principal, document_id)

@@ -1,6 +1,6 @@
 """The retrieval domain's ports, implemented in `sentra_retrieval.adapters` and wired in
-`app.py`: the vector store (Qdrant Edge in-process, or a Qdrant server) and the query
-embedder (the embedding service).
+`app.py`: the vector store (Qdrant Edge in-process, or a Qdrant server), the query
+embedder (the embedding service) and the document registry (the ingestion service).
 
 Threading: stores are synchronous and meant to be called through ``asyncio.to_thread``.
 Searches and counts may run concurrently from several threads. Writes (``upsert``,
@@ -12,6 +12,7 @@ keep their own state consistent under that assumption.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from sentra_retrieval.domain.lexical import SparseVec
@@ -65,3 +66,22 @@ class VectorStore(Protocol):
 class QueryEmbedder(Protocol):
     async def embed_query(self, text: str) -> list[float]:
         """The query's dense vector (same model as the indexed chunks)."""
+
+
+@dataclass(frozen=True)
+class DocumentFacts:
+    """What the document registry (ingestion) says about a document: the index stores
+    these, never what an event claims."""
+
+    version: int
+    department: str
+    access_list: tuple[str, ...]
+    title: str
+    source_uri: str
+
+
+class DocumentRegistry(Protocol):
+    async def facts(self, document_id: str, *, fresh: bool = False) -> DocumentFacts | None:
+        """The registry's current facts, or None when it has no such document (deleted);
+        `fresh` skips any cache."""
+        ...
