@@ -9,7 +9,7 @@ from sentra_common.errors import InvalidArgument
 from sentra_common.principal import Principal
 
 RULE = "1-64 lowercase letters, digits, '-' or '_'"
-NOT_NAMES = ["%", "_", "legal%", "leg_l%", "legal,rrhh", "Legal", "legal dept", "", "-legal", "a" * 65]
+NOT_NAMES = ["%", "_", "legal%", "leg_l%", "legal,rrhh", "Legal", "legal dept", "", "-legal", "a" * 65, "legal\n"]
 
 
 @pytest.mark.parametrize("department", NOT_NAMES)

@@ -14,12 +14,12 @@ from collections.abc import Sequence
 from sentra_common.errors import InvalidArgument, PermissionDenied
 from sentra_common.principal import Principal
 
-DEPARTMENT_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+DEPARTMENT_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")  # always fullmatch: "$" would let "legal\n" through
 PUBLIC_IN_DEPARTMENT = "*"
 
 
 def validate_department(department: str) -> str:
-    if not DEPARTMENT_RE.match(department):
+    if not isinstance(department, str) or not DEPARTMENT_RE.fullmatch(department):
         raise InvalidArgument(
             f"department {department!r} is not valid: use 1-64 lowercase letters, digits, '-' or '_'"
         )
