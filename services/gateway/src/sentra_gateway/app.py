@@ -64,6 +64,7 @@ async def gateway_app(settings: GatewaySettings):
     http_server: uvicorn.Server | None = None
     http_task: asyncio.Task | None = None
     digest_task: asyncio.Task | None = None
+    audit: AuditLog | None = None
     refusals: RefusalDigest | None = None
     try:
         await schema.prepare(engine, settings.database)
@@ -99,6 +100,8 @@ async def gateway_app(settings: GatewaySettings):
         for channel in channels.values():
             await channel.close()
         await authenticator.close()
+        if audit is not None:
+            audit.close()
         await engine.dispose()
 
 

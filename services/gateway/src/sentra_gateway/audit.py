@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 
 from sentra_common import auditchain
 from sentra_common.access import validate_department
+from sentra_common.db import create_sync_engine
 from sentra_common.errors import InvalidArgument
 from sentra_common.principal import Principal
 from sqlalchemy import (
@@ -31,6 +32,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 metadata = MetaData()
@@ -102,11 +104,18 @@ class AuditQuery:
     page_token: str = ""
 
 
+class _HeadMoved(Exception):
+    """Another writer extended the chain since this process last did."""
+
+
 class AuditLog:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         # One append at a time in this process; the database lock orders the processes.
         self._lock = asyncio.Lock()
+        # The chain head this process wrote last (id, hash): the next append's link.
+        self._head: tuple[int, str] | None = None
+        self._writer = create_sync_engine(engine)
 
     async def append(self, record: AuditRecord) -> None:
         at = record.at if record.at.tzinfo else record.at.replace(tzinfo=UTC)
@@ -117,10 +126,48 @@ class AuditLog:
             document_ids=list(dict.fromkeys(record.document_ids))[:MAX_DOCUMENT_IDS],
             department=record.department[:128], peer=record.peer[:128], duration_ms=record.duration_ms,
         )
+        async with self._lock:
+            # The whole transaction in one worker thread (see sentra_common.db.create_sync_engine):
+            # every call waits for its audit entry, so the append is on every call's path.
+            await asyncio.to_thread(self._append, values)
+
+    def close(self) -> None:
+        self._writer.dispose()
+
+    def _append(self, values: dict) -> None:
+        # Usually the head this process wrote last is still the head: then one conditional
+        # update (which takes the database's write lock, or the head row's lock) and the
+        # insert. Otherwise — another gateway appended, a row was written around the chain —
+        # the head is read under the lock and the entry appended after it.
+        if self._head is not None and self._append_after(values, self._head):
+            return
+        self._append_locked(values)
+
+    def _append_after(self, values: dict, head: tuple[int, str]) -> bool:
+        last_id, last_hash = head
+        entry = {**values, "id": last_id + 1, "prev_id": last_id, "prev_hash": last_hash}
+        entry["hash"] = auditchain.entry_hash(entry)
+        is_head = audit_chain.c.id == auditchain.HEAD_ID
+        try:
+            with self._writer.begin() as conn:
+                moved = conn.execute(
+                    update(audit_chain)
+                    .where(is_head, audit_chain.c.last_id == last_id, audit_chain.c.last_hash == last_hash)
+                    .values(last_id=entry["id"], last_hash=entry["hash"]))
+                if moved.rowcount != 1:
+                    raise _HeadMoved
+                conn.execute(insert(audit_log).values(**entry))
+        except (_HeadMoved, IntegrityError):
+            self._head = None
+            return False
+        self._head = (entry["id"], entry["hash"])
+        return True
+
+    def _append_locked(self, values: dict) -> None:
         is_head = audit_chain.c.id == auditchain.HEAD_ID
         # The newest id, also of a row written around the chain: new ids go past it.
         top = select(func.max(audit_log.c.id)).scalar_subquery()
-        async with self._lock, self.engine.begin() as conn:
+        with self._writer.begin() as conn:
             if conn.dialect.name == "sqlite":
                 # No row locks: a write as the transaction's first statement takes the
                 # database's write lock before anything is read, so no other append (from
@@ -130,16 +177,16 @@ class AuditLog:
             else:
                 lock_and_read = (select(audit_chain.c.last_id, audit_chain.c.last_hash, top).where(is_head)
                                  .with_for_update(of=audit_chain))  # held until commit
-            row = (await conn.execute(lock_and_read)).first()
+            row = conn.execute(lock_and_read).first()
             if row is None:
                 raise RuntimeError(f"the audit chain has no head row ({auditchain.CHAIN_TABLE}); "
                                    "run the gateway's migrations")
             last_id, last_hash, newest = row
             values.update(id=max(newest or 0, last_id) + 1, prev_id=last_id, prev_hash=last_hash)
             values["hash"] = auditchain.entry_hash(values)
-            await conn.execute(insert(audit_log).values(**values))
-            await conn.execute(update(audit_chain).where(is_head)
-                               .values(last_id=values["id"], last_hash=values["hash"]))
+            conn.execute(insert(audit_log).values(**values))
+            conn.execute(update(audit_chain).where(is_head).values(last_id=values["id"], last_hash=values["hash"]))
+        self._head = (values["id"], values["hash"])
 
     async def query(self, viewer: Principal, q: AuditQuery) -> tuple[list[AuditRecord], str]:
         """Newest first. A platform admin sees everything; a department admin sees the calls
