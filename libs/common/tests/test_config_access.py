@@ -70,3 +70,14 @@ def test_validation_messages():
         validate_department("Legal Dept")
     with pytest.raises(InvalidArgument, match="user:<subject>"):
         validate_access_list(["ana"])
+
+
+def test_a_bad_setting_is_named_without_its_value(monkeypatch, capsys):
+    """Attack surface: start-up errors land in logs; a password in a URL must not."""
+    monkeypatch.setenv("SENTRA_EXAMPLE_DATABASE__URL", "mysql://sentra:s3cret-pw@db/sentra")
+    monkeypatch.setenv("SENTRA_EXAMPLE_NATS__MAX_DELIVER", "hunter2")
+    with pytest.raises(SystemExit):
+        load_settings(ExampleSettings)
+    err = capsys.readouterr().err
+    assert "SENTRA_EXAMPLE_DATABASE__URL" in err and "SENTRA_EXAMPLE_NATS__MAX_DELIVER" in err
+    assert "s3cret-pw" not in err and "hunter2" not in err
