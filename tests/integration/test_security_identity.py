@@ -273,3 +273,33 @@ async def test_mutual_tls_between_the_services(tmp_path_factory):
         assert list(who.documents) == []
     finally:
         platform.down()
+
+
+async def test_an_anonymous_grpc_upload_is_refused_before_its_data_is_read(sqlite_platform):
+    """64 MiB streamed anonymously: refused at the first message, the rest never pulled;
+    one message over the gateway's 16 MiB limit is refused by gRPC itself."""
+    state = sqlite_platform.load_state()
+    sent = 0
+
+    async def messages():
+        nonlocal sent
+        yield ingestion_pb2.UploadDocumentRequest(metadata=ingestion_pb2.UploadMetadata(
+            filename="grande.txt", department="legal"))
+        for _ in range(64):
+            sent += 1
+            yield ingestion_pb2.UploadDocumentRequest(data=b"x" * (1024 * 1024))
+
+    async with grpc.aio.insecure_channel(state.target("gateway"),
+                                         options=[("grpc.max_send_message_length", 64 * 1024 * 1024)]) as channel:
+        stub = ingestion_pb2_grpc.IngestionServiceStub(channel)
+        error = await _refused(stub.UploadDocument(messages(), timeout=30))
+        assert error.code() == grpc.StatusCode.UNAUTHENTICATED and sent < 64
+
+        async def one_huge():
+            yield ingestion_pb2.UploadDocumentRequest(data=b"x" * (17 * 1024 * 1024))
+
+        error = await _refused(stub.UploadDocument(one_huge(), timeout=30))
+        assert error.code() == grpc.StatusCode.UNAUTHENTICATED  # anonymous: refused before it is read
+        error = await _refused(stub.UploadDocument(
+            one_huge(), timeout=30, metadata=(("x-sentra-dev-identity", "ana:legal:dept-admin"),)))
+        assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
