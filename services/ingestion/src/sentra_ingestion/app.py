@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sys
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -19,8 +20,10 @@ from sentra_common.principal import Principal
 from sentra_common.runtime import every, principal_verifier, tls_material
 
 from sentra_ingestion.adapters.folder import LocalFolder
-from sentra_ingestion.adapters.parser_pool import ParserPool
+from sentra_ingestion.adapters.parser_pool import ParserPool, SandboxUnavailable, output_limit
 from sentra_ingestion.adapters.registry import Registry
+from sentra_ingestion.adapters.sandbox import NONE as NO_SANDBOX
+from sentra_ingestion.adapters.sandbox import Confinement, ParserSandbox
 from sentra_ingestion.config import IngestionSettings
 from sentra_ingestion.domain.folder_sync import FolderSync
 from sentra_ingestion.domain.parsing import ChunkingPolicy, ParseLimits
@@ -51,16 +54,42 @@ def build_limits(settings: IngestionSettings) -> Limits:
     )
 
 
+def build_parser(settings: IngestionSettings) -> ParserPool:
+    lim = settings.limits
+    sandbox = ParserSandbox(
+        settings.parser_sandbox,
+        Confinement(lim.parse_memory_mb, lim.parse_cpu_seconds, lim.parse_file_mb, lim.parse_max_processes),
+        bwrap=settings.parser_sandbox_bwrap, uid_base=settings.parser_sandbox_uid_base,
+    )
+    return ParserPool(settings.parse_workers, lim.parse_timeout_seconds, sandbox, output_limit(lim))
+
+
+async def start_parser(parser: ParserPool) -> None:
+    """Parser processes start, sandboxed, or the service does not: no silent fallback."""
+    if parser.sandbox.mode == NO_SANDBOX:
+        logger.warning(
+            "SENTRA_INGESTION_PARSER_SANDBOX=none: parsers are NOT sandboxed; they run as plain child processes "
+            "with the service's network, files and user (no environment variables, the resource limits); "
+            "use it on a development machine only"
+        )
+    try:
+        await parser.start()
+    except SandboxUnavailable as exc:
+        print(f"SENTRA_INGESTION_PARSER_SANDBOX={parser.sandbox.mode}: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
 @asynccontextmanager
 async def ingestion_app(settings: IngestionSettings):
     metrics = ServiceMetrics(SERVICE)
     tls = tls_material(SERVICE, settings)
     server = GrpcServer(SERVICE, settings.grpc, metrics, principal_verifier(SERVICE, settings), tls)
     engine = create_engine(settings.database.url)
-    parser = ParserPool(settings.parse_workers, settings.limits.parse_timeout_seconds, settings.limits.parse_memory_mb)
+    parser = build_parser(settings)
     bus = EventBus(settings.nats, SERVICE, metrics)
     tasks: list[asyncio.Task] = []
     try:
+        await start_parser(parser)
         await migrate(engine, MIGRATIONS, "alembic_version_ingestion")
         registry = Registry(engine)
         service = DocumentService(registry, BlobStore(settings.blob_dir), parser, BusPipelineEvents(bus),
@@ -98,5 +127,5 @@ async def ingestion_app(settings: IngestionSettings):
                 await task
         await server.stop()
         await bus.close()
-        parser.close()
+        await parser.close()
         await engine.dispose()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import SettingsConfigDict
@@ -18,10 +19,15 @@ class LimitSettings(ParseLimits):
     bombs, pages, rows, text) and these."""
 
     max_upload_bytes: int = Field(default=100 * 1024 * 1024, ge=1)
-    # Wall-clock time to parse one document before it is FAILED.
+    # Wall-clock time to parse one document before it is FAILED (its process is killed).
     parse_timeout_seconds: float = Field(default=120.0, gt=0)
-    # Address-space limit of a parser worker process, MiB (0: unlimited).
+    # Limits of the process that parses one document (applied before it reads the document):
+    # address space, MiB (0: unlimited); CPU time, s; the largest file it may write and the
+    # size of its private /tmp, MiB; processes and threads it may have at once.
     parse_memory_mb: int = Field(default=2048, ge=0)
+    parse_cpu_seconds: int = Field(default=120, ge=1)
+    parse_file_mb: int = Field(default=64, ge=1)
+    parse_max_processes: int = Field(default=8, ge=1, le=1024)
     max_chunks_per_document: int = Field(default=20000, ge=1)
 
 
@@ -60,6 +66,15 @@ class IngestionSettings(ServiceSettings):
     limits: LimitSettings = LimitSettings()
     chunking: ChunkingSettings = ChunkingSettings()
     parse_workers: int = Field(default=1, ge=1, le=64)
+    # Where parsers run: "bwrap", a bubblewrap sandbox per document (no network, no
+    # environment, a read-only view of nothing but Python, the limits above); the service
+    # refuses to start without it. "none": plain child processes with the same limits and
+    # no isolation, for a development machine without bubblewrap (logged as a warning).
+    parser_sandbox: Literal["bwrap", "none"] = "bwrap"
+    parser_sandbox_bwrap: str = "bwrap"
+    # Run as root, the parser of slot i drops to uid and gid parser_sandbox_uid_base + i:
+    # ids no other process on the machine uses.
+    parser_sandbox_uid_base: int = Field(default=61000, ge=1000, le=2**31 - 1024)
     # A document with no progress for this long is re-queued, then FAILED.
     stall_timeout_seconds: float = Field(default=600.0, gt=0)
     stall_requeues: int = Field(default=2, ge=0)

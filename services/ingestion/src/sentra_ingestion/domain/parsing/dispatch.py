@@ -9,15 +9,8 @@ from collections.abc import Callable
 from . import model
 from .detect import BINARY, EXTENSION_TYPES, OLE, OLE_ENCRYPTED, ZIP, detect_content_type
 from .encoding import BINARY_REASON, clean_text
-from .htmldoc import parse_html
-from .mail import parse_email
-from .markdown import parse_markdown
 from .model import ParsedDocument, ParseError, ParseLimits, Section
 from .names import file_extension
-from .pdf import parse_pdf
-from .spreadsheet import parse_xlsx
-from .text import decode_limited, parse_csv, parse_text
-from .word import parse_docx
 
 logger = logging.getLogger(__name__)
 
@@ -25,15 +18,69 @@ EMPTY_REASON = "file is empty (0 bytes); upload a file with content"
 
 Parser = Callable[[bytes, ParseLimits, int], ParsedDocument]
 
+# Each format's parser (and its library: pypdf, python-docx, openpyxl, BeautifulSoup…) is
+# imported when the first document of that format arrives: a parser process, one per
+# document in its sandbox, pays only for what its document needs.
+
+
+def _pdf(data: bytes, limits: ParseLimits, depth: int) -> ParsedDocument:
+    from .pdf import parse_pdf
+
+    return parse_pdf(data, limits)
+
+
+def _docx(data: bytes, limits: ParseLimits, depth: int) -> ParsedDocument:
+    from .word import parse_docx
+
+    return parse_docx(data, limits)
+
+
+def _xlsx(data: bytes, limits: ParseLimits, depth: int) -> ParsedDocument:
+    from .spreadsheet import parse_xlsx
+
+    return parse_xlsx(data, limits)
+
+
+def _html(data: bytes, limits: ParseLimits, depth: int) -> ParsedDocument:
+    from .htmldoc import parse_html
+
+    return parse_html(data)
+
+
+def _markdown(data: bytes, limits: ParseLimits, depth: int) -> ParsedDocument:
+    from .markdown import parse_markdown
+    from .text import decode_limited
+
+    return parse_markdown(decode_limited(data, limits))
+
+
+def _text(data: bytes, limits: ParseLimits, depth: int) -> ParsedDocument:
+    from .text import parse_text
+
+    return parse_text(data, limits)
+
+
+def _csv(data: bytes, limits: ParseLimits, depth: int) -> ParsedDocument:
+    from .text import parse_csv
+
+    return parse_csv(data, limits)
+
+
+def _email(data: bytes, limits: ParseLimits, depth: int) -> ParsedDocument:
+    from .mail import parse_email
+
+    return parse_email(data, limits, depth, _parse)
+
+
 _PARSERS: dict[str, Parser] = {
-    model.PDF: lambda data, limits, depth: parse_pdf(data, limits),
-    model.DOCX: lambda data, limits, depth: parse_docx(data, limits),
-    model.XLSX: lambda data, limits, depth: parse_xlsx(data, limits),
-    model.HTML: lambda data, limits, depth: parse_html(data),
-    model.MARKDOWN: lambda data, limits, depth: parse_markdown(decode_limited(data, limits)),
-    model.TEXT: lambda data, limits, depth: parse_text(data, limits),
-    model.CSV: lambda data, limits, depth: parse_csv(data, limits),
-    model.EML: lambda data, limits, depth: parse_email(data, limits, depth, _parse),
+    model.PDF: _pdf,
+    model.DOCX: _docx,
+    model.XLSX: _xlsx,
+    model.HTML: _html,
+    model.MARKDOWN: _markdown,
+    model.TEXT: _text,
+    model.CSV: _csv,
+    model.EML: _email,
 }
 
 
