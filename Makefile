@@ -30,6 +30,7 @@ bench: setup
 	$(PY) bench/ingest.py
 	$(PY) bench/retrieval.py
 	$(PY) bench/gateway.py
+	$(PY) bench/parser_sandbox.py
 	$(PY) bench/generate.py
 	$(PY) bench/answer_quality.py
 	$(PY) bench/answers_heldout.py
