@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 
+import grpc
 import pytest
 from sentra.ingestion.v1 import ingestion_pb2
+from sentra_common.principal import Principal
 
 from tests.support.platform import FAILED, INDEXED, Api
 
@@ -42,6 +44,29 @@ async def test_identical_reupload_changes_nothing_and_changed_reupload_replaces(
     texts = " ".join(h.text for h in await api.search("horario almacén Zaragoza", top_k=10)
                      if h.document_id == doc_id)
     assert "7:15" in texts and "6:30" not in texts
+
+
+async def test_outside_the_access_list_a_dept_admin_cannot_replace_confirm_or_count_a_document(sqlite_platform, api):
+    source = "test:lifecycle/nominas.md"
+    private = (await api.upload(FIRST.encode(), "nominas.md", "finanzas", source_uri=source,
+                                access_list=["user:ana"])).document
+    carla = Api(sqlite_platform, Principal("carla", departments=("finanzas",), roles=("dept-admin",)))
+    try:
+        refusals = []
+        for data in (SECOND.encode(), FIRST.encode()):  # an overwrite, then a guess of its content
+            with pytest.raises(grpc.aio.AioRpcError) as refused:
+                await carla.upload(data, "nominas.md", "finanzas", source_uri=source)
+            refusals.append((refused.value.code(), refused.value.details()))
+        listed = await carla.ingestion.ListDocuments(
+            ingestion_pb2.ListDocumentsRequest(department="finanzas", page_size=1000))
+    finally:
+        await carla.close()
+    assert refusals[0] == refusals[1] and refusals[0][0] == grpc.StatusCode.PERMISSION_DENIED
+    assert private.document_id not in refusals[0][1]
+    assert private.document_id not in {d.document_id for d in listed.documents}
+    assert sum(listed.state_counts.values()) == len(listed.documents)  # the hidden one is not counted
+    stored = (await api.document(private.document_id)).document
+    assert (stored.version, stored.content_sha256) == (1, private.content_sha256)
 
 
 async def test_delete_removes_the_vectors(api):
