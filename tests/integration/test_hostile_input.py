@@ -4,6 +4,9 @@ document uploaded afterwards is unaffected."""
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
 from sentra_common.principal import Principal
 
@@ -59,3 +62,27 @@ async def test_services_still_serve_after_hostile_input(outcomes, sqlite_platfor
     hits = await member.search("punto de reunión evacuación")
     await member.close()
     assert hits[0].document_id == doc.document_id
+
+
+async def test_the_platforms_parsers_wait_in_a_bubblewrap_sandbox(outcomes, sqlite_platform):
+    """The ingestion service of a real platform keeps its next parser ready inside
+    bubblewrap, without network, as its own user when run as root, with nothing of the
+    data directory (keys, blobs) in view."""
+    ingestion = sqlite_platform.load_state().services["ingestion"].pid
+    sandboxes = []
+    for entry in Path("/proc").iterdir():
+        try:
+            stat = (entry / "stat").read_text()
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except (OSError, ValueError):
+            continue
+        if int(stat.rsplit(") ", 1)[1].split()[1]) == ingestion and argv[0].endswith(b"bwrap"):
+            sandboxes.append([a.decode() for a in argv if a])
+    assert sandboxes, "no parser process inside bubblewrap under the ingestion service"
+    for argv in sandboxes:
+        assert "--unshare-net" in argv and "--clearenv" in argv
+        binds = [argv[i + 1] for i, a in enumerate(argv) if a in ("--ro-bind", "--bind")]
+        assert not [b for b in binds if str(sqlite_platform.data_dir) in b]
+        assert "--bind" not in argv  # nothing writable but its own /tmp
+        if os.geteuid() == 0:
+            assert '"uid": 61000' in argv[-1]
