@@ -121,8 +121,9 @@ async def main() -> None:
         rows.append([mode, f"{r['wall_ms_mean']:.1f}", f"{r['wall_ms_median']:.1f}", cpu_ms,
                      ratio(r["wall_ms_mean"], base), ratio(r["wall_ms_mean"], plain)])
     table(["mode", "wall ms/parse (mean)", "median", "CPU ms/parse", "vs warm child", "vs plain per-document"], rows)
-    write_results("parser_sandbox" if not args.spacing else "parser_sandbox_spaced", {"rounds": args.rounds, "spacing_seconds": args.spacing,
-                                     "documents": len(documents), "limits": confinement.__dict__}, results)
+    name = "parser_sandbox_spaced" if args.spacing else "parser_sandbox"
+    write_results(name, {"rounds": args.rounds, "spacing_seconds": args.spacing, "documents": len(documents),
+                         "limits": confinement.__dict__}, results)
 
 
 if __name__ == "__main__":
