@@ -76,7 +76,8 @@ async def test_a_parser_cannot_read_files_outside_its_input(platform_files):
                      str(Path.home() / ".config" / "sentra" / "credentials.json"),  # the CLI's tokens
                      "/etc/shadow", "/etc/passwd", "/proc/1/environ", f"/proc/{os.getpid()}/environ"],
             "list": [str(keys), str(keys.parent), str(REPOSITORY), "/proc", "/home"],
-            "write": [str(PROBE_DIR / "planted.txt"), "/usr/planted.txt", "/tmp/scratch.txt"],
+            "write": [str(PROBE_DIR / "planted.txt"), "/usr/planted.txt", "/planted.txt", "/dev/shm/planted.txt",
+                      "/tmp/scratch.txt"],
         }).encode())
     finally:
         await pool.close()
@@ -86,7 +87,8 @@ async def test_a_parser_cannot_read_files_outside_its_input(platform_files):
         if key.startswith(("read ", "list ")) and key != f"list {REPOSITORY}":
             assert finding.startswith("refused: FileNotFoundError"), (key, finding)
     assert seen[f"write {PROBE_DIR / 'planted.txt'}"].startswith("refused: OSError: [Errno 30] Read-only")
-    assert seen["write /usr/planted.txt"].startswith("refused: OSError: [Errno 30] Read-only")
+    for path in ("/usr/planted.txt", "/planted.txt", "/dev/shm/planted.txt"):  # memory it could fill
+        assert seen[f"write {path}"].startswith(("refused: OSError: [Errno 30] Read-only", "refused: PermissionError"))
     assert seen["write /tmp/scratch.txt"] == "succeeded: 'written'"  # its own, private /tmp
     assert not (PROBE_DIR / "planted.txt").exists()
     assert SECRET not in json.dumps(seen)

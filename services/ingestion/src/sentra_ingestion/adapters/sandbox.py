@@ -135,4 +135,7 @@ class ParserSandbox:
             command += ["--ro-bind", str(path), str(path)]
         size = self.confinement.file_mb * 1024 * 1024
         command += ["--dev", "/dev", "--perms", "1777", "--size", str(size), "--tmpfs", "/tmp", "--chdir", "/tmp"]
+        # Its root and /dev are bubblewrap's own memory file systems, without a size: read-only
+        # once set up (in a user namespace the parser owns them), so /tmp is all it may fill.
+        command += ["--remount-ro", "/dev", "--remount-ro", "/"]
         return [*command, "--"]
