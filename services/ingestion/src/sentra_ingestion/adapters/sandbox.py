@@ -3,7 +3,8 @@ development machine, on purpose) as a plain child process.
 
 The bubblewrap sandbox has no network (its own, empty network namespace), no environment
 variables, its own process, IPC and host-name namespaces, a private /tmp as large as the
-file-size limit, a minimal /dev, no /proc, and a read-only view of only what Python needs:
+file-size limit (the only place it can write), a minimal read-only /dev, no /proc, and a
+read-only view of only what Python needs:
 /usr, the Python installation and virtual environment, and the directory holding
 `sentra_ingestion`. The document is not a file at all: it arrives on the process's stdin.
 Started as root, bubblewrap sets the namespaces up with privilege, keeps only CAP_SETUID and
