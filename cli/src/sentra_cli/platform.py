@@ -9,8 +9,19 @@ shown by `sentra status` and in every gateway response. The internal services on
 principals signed by the gateway (keys generated under `<data>/keys`); with `--mtls` they
 also speak mutual TLS (certificates under `<data>/keys/tls`).
 
-State (PIDs, ports) lives in `<data>/run/state.json`, so `sentra down` and the CLI
-find the processes that `sentra up` started.
+Supervision: `up()` starts a detached supervisor (`python -m sentra_cli.supervisor`) that
+starts the processes, owns them, and restarts one that dies with exponential back-off
+(`sentra_cli.supervisor`); `down()` stops the supervisor, which stops its processes in
+reverse order. A supervisor that died itself (kill -9) leaves its processes running; the
+next `up()` starts a new one that adopts them.
+
+Settings: each service's `SENTRA_<SERVICE>_*` values come from `sentra.toml`, the
+environment and the platform, and each process records which one won
+(`sentra_cli.settings`). Ports: stable defaults when the CLI asks for them, any free port
+otherwise (tests); a port taken by another program is an error that names it.
+
+State (PIDs, ports, restarts, last exit, settings) lives in `<data>/run/state.json`,
+written only by the supervisor, so `sentra down` and the CLI find the processes.
 """
 
 from __future__ import annotations
@@ -36,10 +47,8 @@ from sentra_common.principal import Principal
 from sentra_common.tls import TlsMaterial, generate_certificates
 
 from sentra_cli import keycloak
+from sentra_cli.settings import CONFIG_NAME, PORT_LABELS, SERVICES, Config, ConfigError, layer, load_config
 
-# Start order matters: retrieval asks the embedding service for its dimension; the
-# gateway comes last.
-SERVICES = ("embedding", "ingestion", "retrieval", "inference", "gateway")
 INTERNAL = ("embedding", "ingestion", "retrieval", "inference")
 GATEWAY_ISSUER = "gateway"
 
@@ -74,6 +83,20 @@ class ProcessInfo:
     port: int
     metrics_port: int = 0
     log: str = ""
+    # Kept by the supervisor across restarts.
+    restarts: int = 0
+    last_exit: str = ""  # "killed by SIGKILL", "exited with code 1", …
+    last_exit_at: str = ""
+    crash_loop: bool = False
+    status: str = ""  # "restarting in 4 s", "crash loop: …"; empty while it runs
+    # SENTRA_<SERVICE>_* variable → {"value", "source", "overrode"} (secrets masked).
+    settings: dict[str, dict] = field(default_factory=dict)
+
+    def carry_history(self, old: ProcessInfo | None) -> ProcessInfo:
+        if old is not None:
+            self.restarts, self.last_exit, self.last_exit_at = old.restarts, old.last_exit, old.last_exit_at
+            self.crash_loop = old.crash_loop
+        return self
 
 
 @dataclass
@@ -95,6 +118,10 @@ class PlatformState:
     identity: IdentityInfo = field(default_factory=IdentityInfo)
     http_port: int = 0
     mtls: bool = False
+    supervisor: ProcessInfo | None = None
+    phase: str = ""  # "starting", "running", "failed"
+    error: str = ""  # why the supervisor could not start the platform
+    config_file: str = ""
 
     @property
     def nats_url(self) -> str:
@@ -129,12 +156,15 @@ class Platform:
 
     def __init__(
         self, data_dir: Path, *, database_url: str | None = None, extra_env: dict[str, str] | None = None,
-        identity: str = "keycloak", mtls: bool = False,
+        identity: str = "keycloak", mtls: bool = False, config: Config | None = None,
+        ports: dict[str, int] | None = None,
     ) -> None:
         """`identity`: "keycloak" (start it; an error says how to install it when it is
         missing), "development" (only on purpose: callers assert who they are), or the
         issuer URL of a Keycloak realm that runs elsewhere. `mtls`: the internal services
-        speak mutual TLS."""
+        speak mutual TLS. `config`: settings and ports (default: `<data>/sentra.toml` when
+        it exists). `ports`: gateway_grpc/gateway_http/keycloak (0 or missing = any free
+        port; the CLI passes the stable defaults)."""
         if identity not in ("keycloak", "development") and not identity.startswith(("http://", "https://")):
             raise PlatformError(
                 f"identity mode {identity!r} is not known: use keycloak, development, or an issuer URL"
@@ -150,7 +180,64 @@ class Platform:
         self.keys_dir = self.data_dir / "keys"
         # Adapter artifacts, one directory per department (`<data>/adapters/legal/v3`).
         self.adapter_root = self.data_dir / "adapters"
+        self._config = config
+        self._ports = ports or {}
+        self.start_timeout = 300.0
         self._children: dict[int, subprocess.Popen] = {}
+        self._keycloak_server: keycloak.KeycloakServer | None = None
+
+    @property
+    def config(self) -> Config:
+        """`sentra.toml` (read when first needed, so commands that only talk to a running
+        platform never trip over it)."""
+        if self._config is None:
+            try:
+                self._config = load_config(self.data_dir / CONFIG_NAME)
+            except ConfigError as exc:
+                raise PlatformError(str(exc)) from None
+        return self._config
+
+    @config.setter
+    def config(self, value: Config) -> None:
+        self._config = value
+
+    @property
+    def ports(self) -> dict[str, int]:
+        return {**self.config.ports, **self._ports}
+
+    # Supervisor hand-over ----------------------------------------------------------------
+
+    @property
+    def supervisor_file(self) -> Path:
+        return self.run_dir / "supervisor.json"
+
+    def write_supervisor_file(self) -> None:
+        """What the supervisor needs to build this same Platform (0600: it may hold secrets)."""
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        tmp = self.supervisor_file.with_suffix(".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            json.dump({
+                "database_url": self.database_url, "extra_env": self.extra_env, "identity": self.identity,
+                "mtls": self.mtls, "ports": self.ports, "config": self.config.to_json(),
+                "start_timeout": self.start_timeout,
+            }, fh)
+        tmp.replace(self.supervisor_file)
+
+    @classmethod
+    def from_supervisor_file(cls, data_dir: Path) -> Platform:
+        raw = json.loads((data_dir / "run" / "supervisor.json").read_text())
+        platform = cls(data_dir, database_url=raw["database_url"], extra_env=raw["extra_env"],
+                       identity=raw["identity"], mtls=raw["mtls"], config=Config.from_json(raw["config"]),
+                       ports=raw["ports"])
+        platform.start_timeout = raw.get("start_timeout", 300.0)
+        return platform
+
+    def reload_supervisor_file(self) -> None:
+        """Take the caller's latest settings (extra_env, sentra.toml) before a restart."""
+        if self.supervisor_file.exists():
+            fresh = Platform.from_supervisor_file(self.data_dir)
+            self.extra_env, self.config = fresh.extra_env, fresh.config
 
     # State ------------------------------------------------------------------------------
 
@@ -159,6 +246,8 @@ class Platform:
             return PlatformState(data_dir=str(self.data_dir))
         raw = json.loads(self.state_file.read_text())
         return PlatformState(
+            supervisor=ProcessInfo(**raw["supervisor"]) if raw.get("supervisor") else None,
+            phase=raw.get("phase", ""), error=raw.get("error", ""), config_file=raw.get("config_file", ""),
             data_dir=raw["data_dir"],
             nats=ProcessInfo(**raw["nats"]) if raw.get("nats") else None,
             keycloak=ProcessInfo(**raw["keycloak"]) if raw.get("keycloak") else None,
@@ -187,9 +276,69 @@ class Platform:
     # Start ------------------------------------------------------------------------------
 
     def up(self, timeout: float = 300.0) -> PlatformState:
-        """Start whatever is not running yet and wait until every service is SERVING."""
+        """Start the supervisor (unless one runs) and wait until it reports every service
+        SERVING; processes still alive from an earlier supervisor are adopted."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self._check_identity()
         state = self.load_state()
+        self.start_timeout = timeout
+        self.write_supervisor_file()
+        if state.supervisor is not None and pid_alive(state.supervisor.pid) and state.phase == "running":
+            return state
+        self._check_ports(state)
+        proc = self._spawn("supervisor", [sys.executable, "-m", "sentra_cli.supervisor", "--home", str(self.data_dir)],
+                           dict(os.environ))
+        log = self.log_dir / "supervisor.log"
+        limit = timeout * (len(SERVICES) + 2)
+        deadline = time.monotonic() + limit
+        while time.monotonic() < deadline:
+            state = self.load_state()
+            mine = state.supervisor is not None and state.supervisor.pid == proc.pid
+            if mine and state.phase == "running":
+                return state
+            if proc.poll() is not None:
+                if mine and state.error:
+                    raise PlatformError(state.error)
+                raise PlatformError(f"the supervisor exited (code {proc.returncode}); see {log}")
+            time.sleep(0.2)
+        raise PlatformError(f"Sentra did not start within {limit:.0f} s; see {log}")
+
+    def _check_identity(self) -> None:
+        if self.identity == "keycloak" and not keycloak.installed():
+            raise PlatformError(
+                "Keycloak is not installed: run `make setup` (it fetches Keycloak), or start a development "
+                "platform on purpose with `sentra up --dev` (callers then assert who they are; loopback only)"
+            )
+
+    def _check_ports(self, state: PlatformState) -> None:
+        """A fixed port that another program holds is an error naming it (ours are fine)."""
+        ours = {info.port for info in [state.keycloak, *state.services.values()] if info and pid_alive(info.pid)}
+        if state.services.get("gateway") and pid_alive(state.services["gateway"].pid):
+            ours.add(state.http_port)
+        for key, port in self.ports.items():
+            if key == "keycloak" and self.identity != "keycloak":
+                continue  # no Keycloak of ours on this platform
+            if not port or port in ours:
+                continue
+            with socket.socket() as s:
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                try:
+                    s.bind(("127.0.0.1", port))
+                except OSError:
+                    where = self.config.path or self.data_dir / CONFIG_NAME
+                    raise PlatformError(
+                        f"port {port} ({PORT_LABELS[key]}) is already in use on 127.0.0.1: stop the program "
+                        f"listening there (`ss -ltnp 'sport = :{port}'`) or choose another port in {where}: "
+                        f"[ports] {key} = <port> (0 = any free port)"
+                    ) from None
+
+    def start_all(self) -> PlatformState:
+        """Start whatever is not running yet, in order, each one SERVING before the next
+        (the supervisor calls this; processes alive from an earlier run are kept)."""
+        timeout = self.start_timeout
+        state = self.load_state()
+        state.config_file = str(self.config.path or "")
         self._generate_keys()
         state.mtls = self.mtls
         if self.mtls:
@@ -204,21 +353,20 @@ class Platform:
             if info is None or not pid_alive(info.pid):
                 if name == "gateway" and kc is not None:
                     kc.wait_ready(self._children.get(state.keycloak.pid), timeout, self.log_dir / "keycloak.log")
-                state.services[name] = self.start_service(name, state, port=info.port if info else None)
+                port = info.port if info else (self.ports.get("gateway_grpc") if name == "gateway" else None)
+                state.services[name] = self.start_service(
+                    name, state, port=port, metrics_port=info.metrics_port if info else None).carry_history(info)
                 self.save_state(state)
                 self.wait_healthy(name, state, timeout)
-        state.http_port = int((self.run_dir / "gateway-http.port").read_text())
+                if name == "gateway":
+                    state.http_port = int((self.run_dir / "gateway-http.port").read_text())
         self.save_state(state)
         return state
 
     def _start_identity(self, state: PlatformState) -> keycloak.KeycloakServer | None:
         """Start Keycloak if this platform runs its own; record the identity mode."""
         mode = self.identity
-        if mode == "keycloak" and not keycloak.installed():
-            raise PlatformError(
-                "Keycloak is not installed: run `make setup` (it fetches Keycloak), or start a development "
-                "platform on purpose with `sentra up --dev` (callers then assert who they are; loopback only)"
-            )
+        self._check_identity()
         if mode == "development":
             state.identity = IdentityInfo(mode="development")
             self.save_state(state)
@@ -234,14 +382,16 @@ class Platform:
             with os.fdopen(fd, "w") as fh:
                 json.dump({"username": "sentra-admin", "password": secrets.token_urlsafe(18)}, fh)
         admin = json.loads(admin_file.read_text())
-        port = state.keycloak.port if state.keycloak else free_port()
+        port = state.keycloak.port if state.keycloak else (self.ports.get("keycloak") or free_port())
         server = keycloak.KeycloakServer(
             self.data_dir / "keycloak", port, admin["username"], admin["password"], management_port=free_port()
         )
+        self._keycloak_server = server
         if state.keycloak is None or not pid_alive(state.keycloak.pid):
             proc = server.start(self.log_dir / "keycloak.log")
             self._children[proc.pid] = proc
-            state.keycloak = ProcessInfo(pid=proc.pid, port=port, log=str(self.log_dir / "keycloak.log"))
+            state.keycloak = ProcessInfo(pid=proc.pid, port=port, log=str(self.log_dir / "keycloak.log")
+                                         ).carry_history(state.keycloak)
         state.identity = IdentityInfo(mode="keycloak", issuer=server.issuer, admin_file=str(admin_file))
         self.save_state(state)
         return server
@@ -323,8 +473,16 @@ class Platform:
         raise PlatformError(f"nats-server did not start; see {self.log_dir / 'nats.log'}")
 
     def service_env(self, name: str, state: PlatformState, port: int, metrics_port: int) -> dict[str, str]:
+        return self.service_settings(name, state, port, metrics_port)[0]
+
+    def service_settings(
+        self, name: str, state: PlatformState, port: int, metrics_port: int,
+    ) -> tuple[dict[str, str], dict[str, dict]]:
+        """The environment of service `name` and, per `SENTRA_<SERVICE>_*` variable, which
+        source won (`sentra_cli.settings.layer`)."""
         prefix = f"SENTRA_{name.upper()}_"
-        env = {k: v for k, v in os.environ.items() if not k.startswith(prefix)}
+        suggested: dict[str, str] = {}
+        env: dict[str, str] = {}
         env.update({
             f"{prefix}GRPC__PORT": str(port),
             f"{prefix}GRPC__PORT_FILE": str(self.run_dir / f"{name}.port"),
@@ -335,6 +493,8 @@ class Platform:
         })
         if name == "gateway":
             env.update(self._gateway_env(prefix, state))
+            # Generated answers on a CPU can take longer than the default 30 s deadline.
+            suggested[f"{prefix}CLIENT__DEADLINE_SECONDS"] = "300"
         elif name in SIGNING_SERVICES:  # the others get no signing key at all
             env[f"{prefix}IDENTITY__SIGNING_KEY_FILE"] = str(key_path(self.keys_dir, service_issuer(name)))
         if state.mtls:
@@ -351,22 +511,29 @@ class Platform:
         if name == "inference":
             env[f"{prefix}RETRIEVAL_TARGET"] = state.target("retrieval")
             env[f"{prefix}ADAPTER_ROOT"] = str(self.adapter_root)
-            env.setdefault(f"{prefix}LOCAL__MODEL_DIR", str(base_model_dir()))
+            suggested[f"{prefix}LOCAL__MODEL_DIR"] = str(base_model_dir())
         if name == "retrieval":
             env[f"{prefix}EMBEDDING_TARGET"] = state.target("embedding")
             env[f"{prefix}INGESTION_TARGET"] = state.target("ingestion")
-        env.update({k: v for k, v in self.extra_env.items() if k.startswith(prefix) or not k.startswith("SENTRA_")})
-        return env
+        values, report = layer(prefix, {
+            "platform default": suggested,
+            "file": {f"{prefix}{k}": v for k, v in self.config.services.get(name, {}).items()},
+            "environment": dict(os.environ),
+            "caller": self.extra_env,
+            "platform": env,
+        })
+        final = {k: v for k, v in os.environ.items() if not k.startswith(prefix)}
+        final.update({k: v for k, v in self.extra_env.items() if not k.startswith("SENTRA_")})
+        final.update(values)
+        return final, report
 
     def _gateway_env(self, prefix: str, state: PlatformState) -> dict[str, str]:
         env = {
             f"{prefix}IDENTITY__SIGNING_KEY_FILE": str(key_path(self.keys_dir, GATEWAY_ISSUER)),
             f"{prefix}DATABASE__URL": f"sqlite+aiosqlite:///{self.data_dir / 'audit.db'}",
-            f"{prefix}HTTP__PORT": str(state.http_port or free_port()),
+            f"{prefix}HTTP__PORT": str(state.http_port or self.ports.get("gateway_http") or free_port()),
             f"{prefix}HTTP__PORT_FILE": str(self.run_dir / "gateway-http.port"),
             f"{prefix}AUTH__MODE": state.identity.mode,
-            # Generated answers on a CPU can take longer than the default 30 s deadline.
-            f"{prefix}CLIENT__DEADLINE_SECONDS": "300",
         }
         if state.identity.mode == "keycloak":
             env[f"{prefix}AUTH__ISSUER"] = state.identity.issuer
@@ -375,14 +542,42 @@ class Platform:
                 env[f"{prefix}{name.upper()}_TARGET"] = state.target(name)
         return env
 
-    def start_service(self, name: str, state: PlatformState, port: int | None = None) -> ProcessInfo:
+    def start_service(
+        self, name: str, state: PlatformState, port: int | None = None, metrics_port: int | None = None,
+    ) -> ProcessInfo:
         port = port or free_port()
-        metrics_port = free_port()
+        metrics_port = metrics_port or free_port()
         port_file = self.run_dir / f"{name}.port"
         port_file.unlink(missing_ok=True)
-        env = self.service_env(name, state, port, metrics_port)
+        env, report = self.service_settings(name, state, port, metrics_port)
         proc = self._spawn(name, [sys.executable, "-m", f"sentra_{name}"], env)
-        return ProcessInfo(pid=proc.pid, port=port, metrics_port=metrics_port, log=str(self.log_dir / f"{name}.log"))
+        return ProcessInfo(pid=proc.pid, port=port, metrics_port=metrics_port, log=str(self.log_dir / f"{name}.log"),
+                           settings=report)
+
+    def restart_process(self, name: str, state: PlatformState) -> None:
+        """Start `name` again on its old ports, keeping its history, and wait until it is
+        ready (the supervisor calls this; PlatformError when it dies during start-up)."""
+        self.reload_supervisor_file()
+        if name == "nats":
+            state.nats = self._start_nats(state.nats.port if state.nats else None).carry_history(state.nats)
+            self.save_state(state)
+        elif name == "keycloak":
+            old = state.keycloak
+            server = self._keycloak_server
+            if server is None or old is None:
+                raise PlatformError("Keycloak was not started by this supervisor; run `sentra down` and `sentra up`")
+            proc = server.start(self.log_dir / "keycloak.log")
+            self._children[proc.pid] = proc
+            state.keycloak = ProcessInfo(pid=proc.pid, port=old.port, log=old.log).carry_history(old)
+            self.save_state(state)
+            server.wait_ready(proc, self.start_timeout, self.log_dir / "keycloak.log")
+        else:
+            old = state.services.get(name)
+            state.services[name] = self.start_service(
+                name, state, port=old.port if old else None, metrics_port=old.metrics_port if old else None,
+            ).carry_history(old)
+            self.save_state(state)
+            self.wait_healthy(name, state, self.start_timeout)
 
     def wait_healthy(self, name: str, state: PlatformState, timeout: float = 300.0) -> None:
         info = state.services[name]
@@ -438,15 +633,46 @@ class Platform:
             self._wait_exit(info.pid, 5)
 
     def restart_service(self, name: str, timeout: float = 300.0) -> None:
-        state = self.load_state()
-        old = state.services[name]
-        state.services[name] = self.start_service(name, state, port=old.port)
-        self.save_state(state)
-        self.wait_healthy(name, state, timeout)
+        """Restart `name` now with this Platform's current settings (its extra_env, its
+        sentra.toml): the supervisor takes them, the old process gets SIGTERM, and this
+        returns once the supervisor's new process is SERVING."""
+        self.write_supervisor_file()
+        old = self.load_state().services[name].pid
+        self.stop_service(name)
+        self.wait_restarted(name, old, timeout)
 
-    def down(self) -> None:
+    def wait_restarted(self, name: str, old_pid: int, timeout: float = 300.0) -> ProcessInfo:
+        """Wait until the supervisor has replaced process `old_pid` of `name` by a new one
+        that is ready; returns the new process."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            state = self.load_state()
+            info = {"nats": state.nats, "keycloak": state.keycloak}.get(name) or state.services.get(name)
+            if info is not None and info.pid != old_pid and pid_alive(info.pid) and not info.status:
+                if name in SERVICES:
+                    self.wait_healthy(name, state, max(1.0, deadline - time.monotonic()))
+                return info
+            if state.supervisor is None or not pid_alive(state.supervisor.pid):
+                raise PlatformError(f"no supervisor runs to restart {name}; run `sentra up`")
+            time.sleep(0.2)
+        raise PlatformError(f"the supervisor did not bring {name} back within {timeout:.0f} s; see `sentra status`")
+
+    def stop_all(self) -> None:
+        """Stop the processes in reverse start order (the supervisor does this on SIGTERM)."""
         for name in reversed(SERVICES):
             self.stop_service(name)
         self.stop_service("keycloak", timeout=30)
         self.stop_service("nats")
+
+    def down(self, timeout: float = 120.0) -> None:
+        """Stop the supervisor (it stops its processes), then anything still running that
+        an earlier, dead supervisor left behind."""
+        state = self.load_state()
+        if state.supervisor is not None and pid_alive(state.supervisor.pid):
+            self._signal(state.supervisor.pid, signal.SIGTERM)
+            if not self._wait_exit(state.supervisor.pid, timeout):
+                self._signal(state.supervisor.pid, signal.SIGKILL)
+                self._wait_exit(state.supervisor.pid, 5)
+        self.stop_all()
         self.state_file.unlink(missing_ok=True)
+        self.supervisor_file.unlink(missing_ok=True)
