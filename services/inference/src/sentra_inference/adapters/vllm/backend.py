@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 from sentra_common.errors import InvalidArgument
 
-from sentra_inference.adapters.vllm.client import ReplicaDown, VllmClient, VllmError
+from sentra_inference.adapters.vllm.client import ReplicaDown, VllmClient, VllmError, completion_body
 from sentra_inference.adapters.vllm.reconciler import Reconciler, ReconcileReport
 from sentra_inference.adapters.vllm.replicas import ReplicaSet, Resolver
 from sentra_inference.domain.ports import (
@@ -179,20 +179,7 @@ class VllmBackend:
     # Generation -----------------------------------------------------------------------
 
     def _body(self, request: GenerationRequest) -> tuple[str, dict[str, Any]]:
-        body: dict[str, Any] = {
-            "model": request.adapter or self.served_model,
-            "max_tokens": request.max_tokens,
-            "temperature": request.temperature,
-            "stream": True,
-            "stream_options": {"include_usage": True},
-        }
-        if request.stop:
-            body["stop"] = list(request.stop)
-        if request.messages:
-            body["messages"] = [{"role": m.role, "content": m.content} for m in request.messages]
-            return "/v1/chat/completions", body
-        body["prompt"] = request.prompt
-        return "/v1/completions", body
+        return completion_body(request, request.adapter or self.served_model)
 
     async def generate(self, request: GenerationRequest) -> AsyncIterator[GenerationChunk]:
         path, body = self._body(request)

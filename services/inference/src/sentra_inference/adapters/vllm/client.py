@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 
 from sentra_inference.adapters.vllm.replicas import ReplicaSet
-from sentra_inference.domain.ports import BackendUnavailable, GenerationChunk
+from sentra_inference.domain.ports import BackendUnavailable, GenerationChunk, GenerationRequest
 
 
 class ReplicaDown(Exception):
@@ -52,6 +52,25 @@ def error_of(response: httpx.Response) -> VllmError:
     if not message:
         message = response.text.strip()[:500] or response.reason_phrase
     return VllmError(response.status_code, message, err_type)
+
+
+def completion_body(request: GenerationRequest, model: str) -> tuple[str, dict[str, Any]]:
+    """The OpenAI-compatible streamed request for `request` (path, JSON body): chat
+    completions for messages, completions for a raw prompt; usage in the last chunk."""
+    body: dict[str, Any] = {
+        "model": model,
+        "max_tokens": request.max_tokens,
+        "temperature": request.temperature,
+        "stream": True,
+        "stream_options": {"include_usage": True},
+    }
+    if request.stop:
+        body["stop"] = list(request.stop)
+    if request.messages:
+        body["messages"] = [{"role": m.role, "content": m.content} for m in request.messages]
+        return "/v1/chat/completions", body
+    body["prompt"] = request.prompt
+    return "/v1/completions", body
 
 
 class VllmClient:

@@ -53,6 +53,12 @@ class ReplicaSet:
         self._down = {url: at for url, at in self._down.items() if url in found}
         return found
 
+    def replace(self, urls: list[str]) -> None:
+        """Serve from `urls` from now on (a supervised local server that moved to a new port)."""
+        self._static = [u.rstrip("/") for u in urls]
+        self.urls = list(self._static)
+        self._down.clear()
+
     async def known(self) -> list[str]:
         return self.urls or await self.refresh()
 
