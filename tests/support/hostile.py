@@ -67,6 +67,23 @@ def malformed_mime() -> bytes:
     )
 
 
+def mime_without_its_boundary() -> bytes:
+    return (
+        b"From: ana@example.invalid\r\nSubject: Factura marzo\r\nMIME-Version: 1.0\r\n"
+        b'Content-Type: multipart/mixed; boundary="NUNCA"\r\n\r\n'
+        b"Content-Type: application/pdf\r\n\r\nJVBERi0xLjQKJcOkw7zDtsOfCjIgMCBvYmoKPDwvTGVuZ3RoIDMgMCBSL0Zp\r\n"
+    )
+
+
+def meaningless_csv(columns: int = 20000) -> bytes:
+    """One line of thousands of meaningless columns."""
+    import random
+
+    rnd = random.Random(5)
+    return ",".join("".join(rnd.choice("0123456789abcdef") for _ in range(rnd.randint(3, 12)))
+                    for _ in range(columns)).encode()
+
+
 def cases() -> list[tuple[str, str, bytes, str]]:
     """(id, filename, content, expectation): expectation is INDEXED or a substring of
     the FAILED reason."""
@@ -86,6 +103,9 @@ def cases() -> list[tuple[str, str, bytes, str]]:
         ("nul-binary", "datos.txt", b"\0\x01\x02\0\0\0" * 2000, "binary"),
         ("nul-sparse", "acta.txt", b"Acta de la reuni\xc3\xb3n\0 de presupuesto 2026 aprobada.", "INDEXED"),
         ("malformed-mime", "incidencia.eml", malformed_mime(), "INDEXED"),
+        ("boundary-never-appears", "factura.eml", mime_without_its_boundary(), "boundary never appears"),
+        ("meaningless-csv", "columnas.csv", meaningless_csv(), "no words of a known language"),
+        ("one-token", "relleno.txt", b"lorem " * 5000, "one token"),
         ("over-limit", "enorme.txt", six_mb, "upload limit"),
         ("path-traversal", "../../../etc/passwd.txt", b"root:x:0:0:nota inofensiva sobre cuentas", "INDEXED"),
     ]

@@ -34,8 +34,8 @@ class BusAccess:
 
 SERVICE_ACCESS: dict[str, BusAccess] = {
     "ingestion": BusAccess(
-        publishes=(events.DOCUMENT_UPLOADED, events.CHUNKS_CREATED, events.DOCUMENT_FAILED,
-                   events.DOCUMENT_DELETED, events.STAGE_COMPLETED),
+        publishes=(events.DOCUMENT_UPLOADED, events.CHUNKS_CREATED, events.CHUNKS_CREATED_BULK,
+                   events.DOCUMENT_FAILED, events.DOCUMENT_DELETED, events.STAGE_COMPLETED),
         consumes={
             "ingestion-parser": events.DOCUMENT_UPLOADED, "ingestion-indexed": events.DOCUMENT_INDEXED,
             "ingestion-failed": events.DOCUMENT_FAILED, "ingestion-stages": events.STAGE_COMPLETED,
@@ -44,7 +44,7 @@ SERVICE_ACCESS: dict[str, BusAccess] = {
     ),
     "embedding": BusAccess(
         publishes=(events.CHUNKS_EMBEDDED, events.STAGE_COMPLETED),
-        consumes={"embedding": events.CHUNKS_CREATED},
+        consumes={"embedding": events.CHUNKS_CREATED, "embedding-bulk": events.CHUNKS_CREATED_BULK},
     ),
     "retrieval": BusAccess(
         publishes=(events.STAGE_COMPLETED, events.DOCUMENT_INDEXED),

@@ -23,6 +23,9 @@ REFUSED_CALL = "sentra.audit.v1.refused"
 
 DOCUMENT_UPLOADED = "sentra.documents.v1.uploaded"
 CHUNKS_CREATED = "sentra.chunks.v1.created"
+# The same event for a large document (more chunks than the ingestion service's
+# `bulk_threshold_chunks`): a lane of its own, so a large upload never queues small ones.
+CHUNKS_CREATED_BULK = "sentra.chunks.v1.created_bulk"
 CHUNKS_EMBEDDED = "sentra.chunks.v1.embedded"
 DOCUMENT_INDEXED = "sentra.documents.v1.indexed"
 DOCUMENT_FAILED = "sentra.documents.v1.failed"

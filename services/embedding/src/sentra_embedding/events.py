@@ -41,4 +41,9 @@ def subscribe(bus: EventBus, service: EmbeddingService) -> None:
     async def on_chunks(delivery: Delivery[events_pb2.ChunksCreated]) -> None:
         await embed_batch(service, delivery.message, bus)
 
+    # Two lanes: small documents, and large ones (sentra_common.events.CHUNKS_CREATED_BULK).
+    # The bulk lane has one batch in flight at a time, so a document of thousands of chunks
+    # takes turns with everything else instead of queuing it.
     bus.subscribe(events.CHUNKS_CREATED, "embedding", events_pb2.ChunksCreated, on_chunks, concurrency=2, batch=2)
+    bus.subscribe(events.CHUNKS_CREATED_BULK, "embedding-bulk", events_pb2.ChunksCreated, on_chunks,
+                  concurrency=1, batch=1)

@@ -92,8 +92,8 @@ async def ingestion_app(settings: IngestionSettings):
         await start_parser(parser)
         await migrate(engine, MIGRATIONS, "alembic_version_ingestion")
         registry = Registry(engine)
-        service = DocumentService(registry, BlobStore(settings.blob_dir), parser, BusPipelineEvents(bus),
-                                  build_limits(settings))
+        announce = BusPipelineEvents(bus, settings.chunking.bulk_threshold_chunks)
+        service = DocumentService(registry, BlobStore(settings.blob_dir), parser, announce, build_limits(settings))
         servicer = IngestionServicer(service)
         server.add_service(
             "sentra.ingestion.v1.IngestionService",

@@ -28,7 +28,9 @@ class LimitSettings(ParseLimits):
     parse_cpu_seconds: int = Field(default=120, ge=1)
     parse_file_mb: int = Field(default=64, ge=1)
     parse_max_processes: int = Field(default=8, ge=1, le=1024)
-    max_chunks_per_document: int = Field(default=20000, ge=1)
+    # The budget of one document: more chunks than this and it ends FAILED, naming the
+    # setting (about 4 minutes of embedding on 2 CPU cores; raise it for larger documents).
+    max_chunks_per_document: int = Field(default=5000, ge=1)
 
 
 class ChunkingSettings(ChunkingPolicy):
@@ -36,6 +38,8 @@ class ChunkingSettings(ChunkingPolicy):
 
     # Chunks per sentra.chunks.v1.created event.
     batch_size: int = Field(default=32, ge=1, le=512)
+    # Documents with more chunks go to the bulk lane (embedded beside, never before, the rest).
+    bulk_threshold_chunks: int = Field(default=256, ge=1)
 
 
 class FolderConnectorSettings(BaseModel):

@@ -18,15 +18,19 @@ from sentra_ingestion.domain.service import DocumentService
 _GIVE_UP = {
     events.DOCUMENT_UPLOADED: (events_pb2.DocumentUploaded, "parse"),
     events.CHUNKS_CREATED: (events_pb2.ChunksCreated, "embed"),
+    events.CHUNKS_CREATED_BULK: (events_pb2.ChunksCreated, "embed"),
     events.CHUNKS_EMBEDDED: (events_pb2.ChunksEmbedded, "index"),
 }
 
 
 class BusPipelineEvents:
-    """The domain's `PipelineEvents` port on the event bus."""
+    """The domain's `PipelineEvents` port on the event bus. A document of more than
+    `bulk_threshold_chunks` chunks is announced on the bulk lane (`CHUNKS_CREATED_BULK`),
+    which the embedding service works through beside the normal one, never before it."""
 
-    def __init__(self, publisher: events.Publisher) -> None:
+    def __init__(self, publisher: events.Publisher, bulk_threshold_chunks: int = 256) -> None:
         self.publisher = publisher
+        self.bulk_threshold_chunks = bulk_threshold_chunks
 
     async def document_uploaded(self, doc: DocumentRecord) -> None:
         await self.publisher.publish(
@@ -51,8 +55,8 @@ class BusPipelineEvents:
                 text=chunk.draft.text, page=chunk.draft.page, heading=chunk.draft.heading, title=doc.title,
                 department=doc.department, access_list=doc.access_list, source_uri=doc.source_uri,
             )
-        await self.publisher.publish(events.CHUNKS_CREATED, message,
-                                     msg_id=f"chunks:{doc.id}:{doc.version}:{batch_index}")
+        lane = events.CHUNKS_CREATED_BULK if total_chunks > self.bulk_threshold_chunks else events.CHUNKS_CREATED
+        await self.publisher.publish(lane, message, msg_id=f"chunks:{doc.id}:{doc.version}:{batch_index}")
 
     async def document_failed(self, document_id: str, version: int, stage: str, reason: str) -> None:
         await self.publisher.publish(

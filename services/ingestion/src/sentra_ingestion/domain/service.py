@@ -38,6 +38,7 @@ from sentra_ingestion.domain.model import (
 )
 from sentra_ingestion.domain.parsing import ChunkDraft, ChunkingPolicy, ParseError, ParseLimits, safe_filename
 from sentra_ingestion.domain.ports import Blobs, DocumentRegistry, NewChunk, Parser, PipelineEvents
+from sentra_ingestion.domain.quality import garbage_reason
 
 logger = logging.getLogger(__name__)
 
@@ -254,11 +255,16 @@ class DocumentService:
         if not chunks:
             await self.fail(doc.id, doc.version, "chunk", "the document contains no indexable text")
             return
+        garbage = await asyncio.to_thread(garbage_reason, "\n".join(c.text for c in chunks))
+        if garbage is not None:
+            await self.fail(doc.id, doc.version, "quality", garbage)
+            return
         if len(chunks) > self.limits.max_chunks_per_document:
             await self.fail(
                 doc.id, doc.version, "chunk",
                 f"the document yields {len(chunks)} chunks, more than the limit of "
-                f"{self.limits.max_chunks_per_document}; split it into smaller documents",
+                f"{self.limits.max_chunks_per_document} (SENTRA_INGESTION_LIMITS__MAX_CHUNKS_PER_DOCUMENT); "
+                "split it into smaller documents",
             )
             return
         fields = {"content_type": outcome.content_type, "page_count": outcome.page_count,

@@ -15,7 +15,7 @@ import logging
 import mimetypes
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from email import policy
+from email import errors, policy
 from email.header import decode_header, make_header
 from email.message import Message
 
@@ -51,6 +51,13 @@ def parse_email(data: bytes, limits: ParseLimits, depth: int, parse_attachment: 
     except Exception as exc:  # the parser is lenient; this is a last resort
         logger.debug("e-mail unreadable: %s", type(exc).__name__)
         raise ParseError("e-mail is malformed and cannot be read; export it again as .eml") from exc
+    if any(isinstance(defect, errors.StartBoundaryNotFoundDefect) for defect in message.defects):
+        # Its parts cannot be told apart: what is left is headers and raw MIME source.
+        boundary = message.get_param("boundary") or ""
+        raise ParseError(
+            f"the e-mail declares MIME parts separated by {str(boundary)[:70]!r}, but that boundary never appears, "
+            "so its body and attachments cannot be read; export the message again as .eml"
+        )
     sections, title = _message_sections(message, limits, depth, parse_attachment)
     return ParsedDocument(sections, EML, title=title)
 
