@@ -662,9 +662,13 @@ class Platform:
             state = self.load_state()
             info = {"nats": state.nats, "keycloak": state.keycloak}.get(name) or state.services.get(name)
             if info is not None and info.pid != old_pid and pid_alive(info.pid) and not info.status:
-                if name in SERVICES:
+                if name not in SERVICES:
+                    return info
+                try:
                     self.wait_healthy(name, state, max(1.0, deadline - time.monotonic()))
-                return info
+                    return info
+                except PlatformError:
+                    old_pid = info.pid  # it died starting (a crash loop): wait for the next one
             if state.supervisor is None or not pid_alive(state.supervisor.pid):
                 raise PlatformError(f"no supervisor runs to restart {name}; run `sentra up`")
             time.sleep(0.2)

@@ -25,8 +25,8 @@ A service's settings are its `SENTRA_<SERVICE>_*` variables (pydantic-settings, 
     crash_loop_restarts = 5        # this many restarts ...
     crash_loop_window_seconds = 300  # ... within this window: reported as a crash loop
 
-    [inference]
-    answer_strategy = "reader"
+    [inference.answer]
+    default_strategy = "generative"
     [ingestion.limits]
     max_upload_bytes = 10485760
 """
