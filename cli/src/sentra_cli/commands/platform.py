@@ -6,7 +6,9 @@ import os
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from sentra_cli.cli import DEFAULT_HOME, DataDir, app, console, err
 from sentra_cli.platform import SERVICES, Platform, default_generation_backend, pid_alive
@@ -38,7 +40,7 @@ def up(
         with console.status("starting Sentra (Keycloak and the embedding model take a little while)…"):
             state = platform.up()
     except Exception as exc:  # PlatformError, ConfigError, KeycloakError: each says what to do
-        err.print(f"[red]error:[/red] {exc}")
+        err.print(f"[red]error:[/red] {escape(str(exc))}")
         raise typer.Exit(2) from None
     _print_status(platform)
     console.print(f"data directory: {state.data_dir}")
@@ -79,9 +81,9 @@ def config_(
 
 def _process_state(alive: bool, info) -> str:
     if info is not None and info.crash_loop:
-        return f"[red]CRASH LOOP[/red] ({info.status or 'running'})"
+        return f"[red]CRASH LOOP[/red] ({escape(info.status or 'running')})"
     if info is not None and info.status:
-        return f"[yellow]{info.status}[/yellow]"
+        return f"[yellow]{escape(info.status)}[/yellow]"
     return "[green]running[/green]" if alive else "[red]stopped[/red]"
 
 
@@ -98,7 +100,7 @@ def _print_status(platform: Platform) -> None:
         address = f"127.0.0.1:{info.port}" if info and info.port else "-"
         if name == "gateway" and info and state.http_port:
             address += f", HTTP {state.http_port}"
-        last = f"{info.last_exit} at {info.last_exit_at}" if info and info.last_exit else "-"
+        last = Text(f"{info.last_exit} at {info.last_exit_at}" if info and info.last_exit else "-")
         table.add_row(
             name, _process_state(alive.get(name, False), info),
             str(info.pid) if info else "-", address,
@@ -110,7 +112,7 @@ def _print_status(platform: Platform) -> None:
         err.print("[yellow]warning:[/yellow] the supervisor is not running: nothing restarts a process that dies. "
                   "Run `sentra up` again (it adopts the running processes).")
     if state.error:
-        err.print(f"[red]start-up failed:[/red] {state.error}")
+        err.print(f"[red]start-up failed:[/red] {escape(state.error)}")
     if state.identity.mode == "development":
         console.print("identity: [yellow]DEVELOPMENT MODE[/yellow] (callers assert who they are; loopback only)")
     elif state.identity.issuer:
@@ -138,8 +140,8 @@ def _print_settings(platform: Platform, *, everything: bool) -> None:
         for var, entry in sorted(info.settings.items()):
             if entry["source"] == "platform" and not everything and not entry["overrode"]:
                 continue
-            table.add_row(name, var.removeprefix(prefix), entry["value"], entry["source"],
-                          ", ".join(entry["overrode"]) or "-")
+            table.add_row(name, Text(var.removeprefix(prefix)), Text(entry["value"]), entry["source"],
+                          Text(", ".join(entry["overrode"]) or "-"))
     if table.row_count:
         console.print(table)
     else:
