@@ -25,6 +25,8 @@ from collections import deque
 from datetime import UTC, datetime
 from pathlib import Path
 
+from sentra_common.logging import configure_logging
+
 from sentra_cli.platform import SERVICES, Platform, PlatformError, PlatformState, ProcessInfo, pid_alive
 from sentra_cli.settings import SupervisorPolicy
 
@@ -158,8 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m sentra_cli.supervisor")
     parser.add_argument("--home", type=Path, required=True)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, stream=sys.stdout,
-                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logging("supervisor")  # JSON lines, like every service's log
     platform = Platform.from_supervisor_file(args.home.resolve())
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
