@@ -134,3 +134,40 @@ def test_message_text_cannot_open_a_turn():
     assert ids[:2] == [2, 105]
     # Two turn openings only: the user's and the model's; the text's markers stay text.
     assert ids.count(105) == 2 and ids.count(106) == 1
+
+
+async def test_requests_are_admitted_in_adapter_groups():
+    import asyncio
+
+    from sentra_inference.adapters.llamacpp.gate import AdapterGate
+
+    gate = AdapterGate(slots=2, max_wait_seconds=60)
+    admitted: list[str] = []
+
+    async def request(adapter: str) -> None:
+        await gate.acquire(adapter)
+        admitted.append(adapter)
+
+    tasks = [asyncio.create_task(request(a)) for a in ("a", "b", "a", "b", "c")]
+    await asyncio.sleep(0.01)
+    assert admitted == ["a", "a"]  # the second slot goes to a's group, b waits
+    gate.release("a")
+    await asyncio.sleep(0.01)
+    assert admitted == ["a", "a"]  # a's group has not drained: the slot stays free for it
+    gate.release("a")
+    await asyncio.sleep(0.01)
+    assert admitted == ["a", "a", "b", "b"]  # then the oldest waiter's group, all of it
+    tasks[4].cancel()
+    gate.release("b")
+    gate.release("b")
+    await asyncio.sleep(0.01)
+    assert gate.running == {} and admitted == ["a", "a", "b", "b"]
+
+    # Nobody starves: past max_wait a request joins another group's batch.
+    quick = AdapterGate(slots=2, max_wait_seconds=0.05)
+    await quick.acquire("a")
+    late = asyncio.create_task(quick.acquire("b"))
+    await asyncio.sleep(0.01)
+    assert not late.done()
+    await asyncio.sleep(0.1)
+    assert late.done() and quick.running == {"a": 1, "b": 1}

@@ -73,7 +73,8 @@ def build_llamacpp(settings: InferenceSettings, artifacts: ArtifactRoot) -> Gene
     converter = LoraConverter(c.cache_dir.expanduser(), c.converter_dir.expanduser(), model_dir, artifacts)
     return LlamaCppBackend(options, converter, base_model=settings.base_model,
                            tokenizer_file=model_dir / "tokenizer.json",
-                           request_timeout_seconds=c.request_timeout_seconds)
+                           request_timeout_seconds=c.request_timeout_seconds,
+                           group_wait_seconds=c.group_wait_seconds)
 
 
 def build_reader(settings: InferenceSettings) -> LocalReader | None:

@@ -13,7 +13,9 @@ HTTP/SSE client and request body.
   other at 0; llama-server's prompt cache misbehaves when the list is partial). Chat
   messages are rendered here with Gemma's turn markers and sent as token ids, exactly as the
   local backend does, so text inside a message can never open or close a turn.
-- Continuous batching: `parallel` slots of `ctx_per_slot` tokens each, decoded together.
+- Continuous batching: `parallel` slots of `ctx_per_slot` tokens each, decoded together;
+  llama-server batches only slots on the same adapter, so requests are admitted in adapter
+  groups (`gate.AdapterGate`).
 - A server that died is started again (once per request) before the request fails.
 """
 
@@ -29,6 +31,7 @@ from typing import Any
 from sentra_common.errors import InvalidArgument
 
 from sentra_inference.adapters.llamacpp.convert import LoraConverter
+from sentra_inference.adapters.llamacpp.gate import AdapterGate
 from sentra_inference.adapters.llamacpp.server import LlamaServer, ServerOptions
 from sentra_inference.adapters.local import END_OF_TURN, START_OF_TURN, _gemma_turns
 from sentra_inference.adapters.vllm.client import ReplicaDown, VllmClient, VllmError, completion_body
@@ -74,7 +77,8 @@ class GemmaPrompt:
 
 class LlamaCppBackend:
     def __init__(self, options: ServerOptions, converter: LoraConverter, *, base_model: str,
-                 tokenizer_file: Path, request_timeout_seconds: float = 300.0) -> None:
+                 tokenizer_file: Path, request_timeout_seconds: float = 300.0,
+                 group_wait_seconds: float = 2.0) -> None:
         self.base_model = base_model
         self.options = options
         self.converter = converter
@@ -90,6 +94,7 @@ class LlamaCppBackend:
         self._paths: dict[str, str] = {}
         self._lock = asyncio.Lock()
         self._retiring: set[asyncio.Task] = set()
+        self._gate = AdapterGate(options.parallel, group_wait_seconds)
         self.restarts = 0
 
     # Lifecycle ------------------------------------------------------------------------
@@ -198,6 +203,15 @@ class LlamaCppBackend:
         return path, body
 
     async def generate(self, request: GenerationRequest) -> AsyncIterator[GenerationChunk]:
+        await self._gate.acquire(request.adapter)
+        try:
+            async with contextlib.aclosing(self._generate(request)) as stream:
+                async for chunk in stream:
+                    yield chunk
+        finally:
+            self._gate.release(request.adapter)
+
+    async def _generate(self, request: GenerationRequest) -> AsyncIterator[GenerationChunk]:
         for attempt in range(2):
             server = self._server
             if server is None:
