@@ -27,6 +27,7 @@ TEST_ENV = {
     "SENTRA_INGESTION_LIMITS__MAX_UPLOAD_BYTES": str(5 * 1024 * 1024),
     "SENTRA_INGESTION_LIMITS__PARSE_TIMEOUT_SECONDS": "60",
     "SENTRA_EMBEDDING_TORCH_THREADS": "1",
+    "SENTRA_EMBEDDING_ONNX_THREADS": "1",
     # Refusals of unidentified callers reach the audit log within a second or two.
     "SENTRA_GATEWAY_RATE_LIMIT__REFUSAL_AUDIT_WINDOW_SECONDS": "1",
 }

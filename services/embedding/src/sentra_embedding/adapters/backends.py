@@ -1,14 +1,21 @@
-"""Embedding backends, implementing the domain's `EmbeddingBackend` port: a local
-sentence-transformers model, or a TEI server over HTTP."""
+"""Embedding backends, implementing the domain's `EmbeddingBackend` port: the shipped model
+exported to ONNX (int8) on onnxruntime, the same model on sentence-transformers (PyTorch),
+or a TEI server over HTTP."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 from sentra_common.errors import Unavailable
+
+if TYPE_CHECKING:
+    import numpy as np
 
 logger = logging.getLogger(__name__)
 
@@ -69,6 +76,112 @@ class LocalBackend:
 
     async def close(self) -> None:
         self._model = None
+
+
+def length_buckets(lengths: Sequence[int], batch_size: int, max_batch_tokens: int) -> list[list[int]]:
+    """Indices of the texts grouped into model calls: sorted by token length, so a call
+    pads only up to its own longest text; a call holds at most `batch_size` texts and
+    `max_batch_tokens` padded tokens."""
+    order = sorted(range(len(lengths)), key=lambda i: lengths[i])
+    buckets: list[list[int]] = []
+    current: list[int] = []
+    for i in order:
+        # sorted ascending: the newest text is the longest, so the padded size is len × its length
+        if current and (len(current) >= batch_size or (len(current) + 1) * lengths[i] > max_batch_tokens):
+            buckets.append(current)
+            current = []
+        current.append(i)
+    if current:
+        buckets.append(current)
+    return buckets
+
+
+class OnnxBackend:
+    """The shipped model exported to ONNX and quantized to int8 per channel
+    (`python -m sentra_embedding.export`, run by `make setup`), on onnxruntime's CPU
+    provider. Texts are tokenized at once, grouped by token length and padded only within
+    their group; pooling (mean over real tokens) and L2 normalisation are those of the
+    sentence-transformers model."""
+
+    name = "onnx"
+
+    def __init__(self, model_dir: Path, threads: int = 0, batch_size: int = 64, max_batch_tokens: int = 16384) -> None:
+        self.model_dir = model_dir.expanduser()
+        self.threads = threads
+        self.batch_size = batch_size
+        self.max_batch_tokens = max_batch_tokens
+        self.model = "all-MiniLM-L6-v2"
+        self.dimension = 0
+        self._session = None
+        self._tokenizer = None
+        self._lock = asyncio.Lock()
+
+    def load(self) -> None:
+        """Load synchronously (benchmarks and tests call this directly)."""
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        from sentra_embedding.export import MANIFEST, MODEL_FILE, TOKENIZER_FILE, exported_model_ready
+
+        if not exported_model_ready(self.model_dir):
+            raise FileNotFoundError(
+                f"no exported embedding model at {self.model_dir}; run `make setup` (or `python -m "
+                f"sentra_embedding.export --out {self.model_dir}`), or set SENTRA_EMBEDDING_BACKEND=local"
+            )
+        manifest = json.loads((self.model_dir / MANIFEST).read_text())
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        if self.threads:
+            options.intra_op_num_threads = self.threads
+        options.inter_op_num_threads = 1
+        self._session = ort.InferenceSession(
+            str(self.model_dir / MODEL_FILE), options, providers=["CPUExecutionProvider"]
+        )
+        self._inputs = {i.name for i in self._session.get_inputs()}
+        tokenizer = Tokenizer.from_file(str(self.model_dir / TOKENIZER_FILE))
+        tokenizer.no_padding()
+        tokenizer.enable_truncation(max_length=int(manifest.get("max_seq_length", 256)))
+        self._tokenizer = tokenizer
+        self.dimension = int(self.encode(["dimension probe"]).shape[1])
+        logger.info("embedding model loaded", extra={"model": self.model, "dimension": self.dimension,
+                                                      "backend": self.name, "path": str(self.model_dir)})
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        """Normalised float32 vectors, one row per text, in input order."""
+        import numpy as np
+
+        encodings = self._tokenizer.encode_batch(texts)
+        lengths = [len(e.ids) for e in encodings]
+        out: np.ndarray | None = None
+        for bucket in length_buckets(lengths, self.batch_size, self.max_batch_tokens):
+            width = max(lengths[i] for i in bucket)
+            ids = np.zeros((len(bucket), width), dtype=np.int64)
+            mask = np.zeros((len(bucket), width), dtype=np.int64)
+            for row, i in enumerate(bucket):
+                ids[row, : lengths[i]] = encodings[i].ids
+                mask[row, : lengths[i]] = 1
+            feed = {"input_ids": ids, "attention_mask": mask}
+            if "token_type_ids" in self._inputs:
+                feed["token_type_ids"] = np.zeros_like(ids)
+            hidden = self._session.run(None, feed)[0]
+            weights = mask[:, :, None].astype(np.float32)
+            pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
+            pooled /= np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
+            if out is None:
+                out = np.empty((len(texts), pooled.shape[1]), dtype=np.float32)
+            out[bucket] = pooled
+        return out if out is not None else np.empty((0, self.dimension), dtype=np.float32)
+
+    async def start(self) -> None:
+        await asyncio.to_thread(self.load)
+
+    async def embed(self, texts: list[str]) -> list[list[float]]:
+        async with self._lock:  # onnxruntime already uses every core it was given
+            return (await asyncio.to_thread(self.encode, texts)).tolist()
+
+    async def close(self) -> None:
+        self._session = None
+        self._tokenizer = None
 
 
 class TeiBackend:

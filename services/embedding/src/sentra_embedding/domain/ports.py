@@ -7,7 +7,7 @@ from typing import Protocol
 
 
 class EmbeddingBackend(Protocol):
-    name: str  # "local" | "tei"
+    name: str  # "onnx" | "local" | "tei"
     model: str
     dimension: int  # known after start()
 
