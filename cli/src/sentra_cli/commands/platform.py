@@ -142,7 +142,9 @@ def _print_settings(platform: Platform, *, everything: bool) -> None:
                 continue
             table.add_row(name, Text(var.removeprefix(prefix)), Text(entry["value"]), entry["source"],
                           Text(", ".join(entry["overrode"]) or "-"))
-    if table.row_count:
+    if not state.services:
+        console.print("Sentra is not running here: each service's settings are recorded when `sentra up` starts it")
+    elif table.row_count:
         console.print(table)
     else:
         console.print("every service runs with its defaults")
