@@ -58,7 +58,8 @@ class LlamaCppSettings(BaseModel):
     # Weight repacking is faster on CPUs that support it but crashes on some virtual CPUs (AMX).
     repack: bool = False
     # llama-server decodes together only requests on the same adapter: requests are admitted
-    # in adapter groups, and one waits at most this long for its group's turn.
+    # in adapter groups; once a request has waited this long, the running group drains so
+    # that its group goes next.
     group_wait_seconds: float = Field(default=2.0, ge=0)
     startup_timeout_seconds: float = Field(default=120.0, gt=0)
     request_timeout_seconds: float = Field(default=300.0, gt=0)

@@ -5,8 +5,10 @@ four slots on four different adapters, each step decodes one slot, and throughpu
 that of a single stream. So Sentra keeps the queue itself: at most `slots` requests are in
 the server at once, and a free slot goes to a waiting request of the adapter group that is
 running; when that group has drained, the oldest waiting request's adapter forms the next
-group (with every waiting request of that adapter). A request that has waited
-`max_wait_seconds` is admitted even into another group's batch, so none starves.
+group (with every waiting request of that adapter). Once the oldest waiting request has
+waited `max_wait_seconds`, the running group gets no more requests and drains, so that
+request's group goes next: nobody waits much longer than that plus one request, and groups
+are never mixed in the server.
 """
 
 from __future__ import annotations
@@ -30,7 +32,6 @@ class AdapterGate:
         self.max_wait_seconds = max_wait_seconds
         self.running: Counter[str] = Counter()
         self._waiting: list[_Waiter] = []
-        self._timer: asyncio.TimerHandle | None = None
 
     async def acquire(self, adapter: str) -> None:
         waiter = _Waiter(adapter, time.monotonic())
@@ -54,13 +55,13 @@ class AdapterGate:
     def _admit(self) -> None:
         now = time.monotonic()
         while self._waiting and sum(self.running.values()) < self.slots:
-            pick = None
             if not self.running:
                 pick = self._waiting[0]
+            elif (now - self._waiting[0].since >= self.max_wait_seconds
+                  and self._waiting[0].adapter not in self.running):
+                pick = None  # the oldest has waited long enough: let the running group drain
             else:
                 pick = next((w for w in self._waiting if w.adapter in self.running), None)
-                if pick is None and now - self._waiting[0].since >= self.max_wait_seconds:
-                    pick = self._waiting[0]
             if pick is None:
                 break
             self._waiting.remove(pick)
@@ -68,10 +69,3 @@ class AdapterGate:
                 continue
             self.running[pick.adapter] += 1
             pick.admitted.set_result(None)
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        if self._waiting:
-            # Look again when the oldest waiter has waited long enough.
-            delay = max(0.0, self.max_wait_seconds - (now - self._waiting[0].since))
-            self._timer = asyncio.get_running_loop().call_later(delay + 0.001, self._admit)
