@@ -28,6 +28,7 @@ test: setup
 
 bench: setup
 	$(PY) bench/ingest.py
+	$(PY) bench/embedding.py
 	$(PY) bench/retrieval.py
 	$(PY) bench/gateway.py
 	$(PY) bench/parser_sandbox.py

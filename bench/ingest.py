@@ -8,7 +8,8 @@
    Spanish and English, 1-6 paragraphs; --seed) in a temporary directory.
 2. Baseline, the model alone: chunks every document in this process exactly as the
    ingestion service does (parse_document + chunk_sections with the service's settings,
-   title as the service computes it) and times LocalBackend.embed over the texts the
+   title as the service computes it) and times the service's default embedding backend
+   (`build_backend(EmbeddingSettings())`: onnx unless SENTRA_EMBEDDING_BACKEND says otherwise) over the texts the
    embedding service embeds (search_text(title, heading, text)) in batches of 32 (the
    pipeline's event batch size) -> chunks/s. Same torch thread setting as the service.
 3. Pipeline: starts a platform, uploads every document through the UploadDocument RPC
@@ -47,7 +48,7 @@ from benchlib import (
 from sentra.ingestion.v1 import ingestion_pb2
 from sentra_common.chunks import search_text
 from sentra_common.principal import Principal
-from sentra_embedding.adapters.backends import LocalBackend
+from sentra_embedding.app import build_backend
 from sentra_embedding.config import EmbeddingSettings
 from sentra_ingestion.app import build_limits
 from sentra_ingestion.config import IngestionSettings
@@ -259,16 +260,17 @@ def chunk_like_the_service(docs: list[GeneratedDoc]) -> Chunked:
 
 
 async def model_baseline(chunked: Chunked, batch: int, torch_threads: int, sample_every: int = 8) -> dict[str, float]:
-    """chunks/s of LocalBackend.embed over every chunk text in batches of `batch` (the
+    """chunks/s of the default embedding backend's embed over every chunk text in batches of `batch` (the
     baseline), plus a diagnostic on a sample of the documents (every `sample_every`-th
     group of 20): the same texts in batches of `batch` vs one call per document (how the
     pipeline's events reach the model), alternating which goes first so both see the
     same machine load."""
     import torch
 
-    backend = LocalBackend(None, torch_threads, EmbeddingSettings.model_fields["max_batch_size"].default)
+    # the service's default backend (onnx since issue 12; SENTRA_EMBEDDING_BACKEND=local for PyTorch)
+    backend = build_backend(EmbeddingSettings(torch_threads=torch_threads))
     await backend.start()
-    print(f"model loaded: {backend.model}, torch threads {torch.get_num_threads()} "
+    print(f"model loaded: {backend.model} ({backend.name} backend), torch threads {torch.get_num_threads()} "
           f"(interop {torch.get_num_interop_threads()})", flush=True)
 
     async def batched(texts: list[str]) -> float:
@@ -309,7 +311,8 @@ async def model_baseline(chunked: Chunked, batch: int, torch_threads: int, sampl
     finally:
         await backend.close()
     return {
-        "batched_s": full_s, "batched_cps": len(chunked.texts) / full_s, "sample_chunks": sample_chunks,
+        "backend": backend.name, "batched_s": full_s, "batched_cps": len(chunked.texts) / full_s,
+        "sample_chunks": sample_chunks,
         "sample_batched_cps": sample_chunks / sample_batched, "sample_per_doc_cps": sample_chunks / sample_per_doc,
     }
 
@@ -458,7 +461,7 @@ async def run(args) -> None:
         table(
             ["what", "chunks", "chunks/s", "÷ baseline"],
             [
-                [f"LocalBackend.embed, all chunks, batches of {batch} (BASELINE)", len(chunked.texts),
+                [f"{model['backend']} backend .embed, all chunks, batches of {batch} (BASELINE)", len(chunked.texts),
                  f"{model['batched_cps']:.1f}", "1.00x"],
                 [f"  sample: batches of {batch}", model["sample_chunks"], f"{model['sample_batched_cps']:.1f}",
                  ratio(model["sample_batched_cps"], model["batched_cps"])],
