@@ -177,3 +177,12 @@ async def test_requests_are_admitted_in_adapter_groups():
     quick.release("b")
     await asyncio.sleep(0.01)
     assert more_a.done()
+
+    # A group that starts takes all its waiting requests, however long the others waited.
+    slow = AdapterGate(slots=3, max_wait_seconds=0.0)
+    await slow.acquire("a")
+    waiting = [asyncio.create_task(slow.acquire(x)) for x in ("b", "c", "b", "b")]
+    await asyncio.sleep(0.01)
+    slow.release("a")
+    await asyncio.sleep(0.01)
+    assert slow.running == {"b": 3} and [t.done() for t in waiting] == [True, False, True, True]

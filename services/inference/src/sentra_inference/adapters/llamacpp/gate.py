@@ -54,10 +54,13 @@ class AdapterGate:
 
     def _admit(self) -> None:
         now = time.monotonic()
+        # A group that starts now takes every waiting request of its adapter (up to the
+        # slots); the waiting-time rule only stops a running group from growing further.
+        starting = not self.running
         while self._waiting and sum(self.running.values()) < self.slots:
             if not self.running:
                 pick = self._waiting[0]
-            elif (now - self._waiting[0].since >= self.max_wait_seconds
+            elif (not starting and now - self._waiting[0].since >= self.max_wait_seconds
                   and self._waiting[0].adapter not in self.running):
                 pick = None  # the oldest has waited long enough: let the running group drain
             else:
