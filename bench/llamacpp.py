@@ -204,6 +204,7 @@ def main() -> None:
     parser.add_argument("--max-tokens", type=int, default=48)
     parser.add_argument("--parallel", type=int, default=4)
     parser.add_argument("--skip-answer", action="store_true", help="only the adapters and setup parts")
+    parser.add_argument("--answer-only", action="store_true", help="only the Answer part")
     parser.add_argument("--no-reader", action="store_true",
                         help="only the Answer part, on a platform without the answer reader (its answerability "
                              "check before generating); figures in bench/results/llamacpp_no_reader.json")
@@ -213,7 +214,7 @@ def main() -> None:
                                  llamacpp={"parallel": args.parallel})
     results: dict = {}
 
-    if not args.no_reader:
+    if not (args.no_reader or args.answer_only):
         rows, results["setup"] = setup_costs()
         table(("step", "seconds"), rows, "make setup, llama.cpp part, wheel cached")
 
