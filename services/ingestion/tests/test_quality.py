@@ -75,15 +75,17 @@ async def test_a_large_document_is_announced_on_the_bulk_lane():
     from sentra_ingestion.events import BusPipelineEvents
 
     class Recorder:
-        subjects: list[str] = []
+        def __init__(self):
+            self.subjects: list[str] = []
 
         async def publish(self, subject, message, *, msg_id=None):
             self.subjects.append(subject)
 
-    lanes = BusPipelineEvents(Recorder(), bulk_threshold_chunks=100)
+    recorder = Recorder()
+    lanes = BusPipelineEvents(recorder, bulk_threshold_chunks=100)
     doc = DocumentRecord.__new__(DocumentRecord)
     for field, value in dict(id="d", version=1, title="t", department="legal", access_list=[], source_uri="s").items():
         object.__setattr__(doc, field, value)
     await lanes.chunks_created(doc, 0, 1, 100, [])
     await lanes.chunks_created(doc, 0, 4, 101, [])
-    assert Recorder.subjects == [events.CHUNKS_CREATED, events.CHUNKS_CREATED_BULK]
+    assert recorder.subjects == [events.CHUNKS_CREATED, events.CHUNKS_CREATED_BULK]
