@@ -221,6 +221,10 @@ async def test_refusals_of_unidentified_callers_are_counted_not_written_one_by_o
         await digest.count(source="gateway", peer=f"10.0.1.{i % 250}", method="/x/WhoAmI",
                            code="UNAUTHENTICATED", reason=f"token expired at {i}")
     assert await digest.flush() == 4  # 3 keys, then everything else under "(other reasons)"
+    for i in range(50):  # the same wording with other numbers is one reason
+        await digest.count(source="gateway", peer="10.0.0.7", method="/x/WhoAmI", code="RESOURCE_EXHAUSTED",
+                           reason=f"rate limit reached; retry in 0.{i:02d} s")
+    assert await digest.flush() == 1
     records, _ = await audit.query(Principal("root", roles=("platform-admin",)), AuditQuery())
     details = sorted(r.detail for r in records)
     assert any("no bearer token [500 calls refused" in d for d in details)

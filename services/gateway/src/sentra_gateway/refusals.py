@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -22,6 +23,7 @@ from sentra_gateway.audit import AuditLog, AuditRecord
 logger = logging.getLogger(__name__)
 
 OTHER = "(other reasons)"
+_NUMBERS = re.compile(r"\d+(?:[.:]\d+)*")
 
 
 @dataclass
@@ -29,6 +31,7 @@ class _Tally:
     count: int
     first: datetime
     request_id: str
+    reason: str  # the first one's, in full
 
 
 class RefusalDigest:
@@ -45,12 +48,13 @@ class RefusalDigest:
         """Count one refusal; writes the window's entries first when it has ended."""
         if time.monotonic() - self._window_start >= self.window_seconds:
             await self.flush()
-        key = (source, peer, method, code, reason)
+        # Counted by the reason's wording, numbers aside ("retry in 0.03 s", a token's expiry time).
+        key = (source, peer, method, code, _NUMBERS.sub("#", reason))
         if key not in self._tallies and len(self._tallies) >= self.max_keys:
-            key = (source, "", "", code, OTHER)
+            key, reason = (source, "", "", code, OTHER), OTHER
         tally = self._tallies.get(key)
         if tally is None:
-            self._tallies[key] = _Tally(1, at or datetime.now(UTC), request_id)
+            self._tallies[key] = _Tally(1, at or datetime.now(UTC), request_id, reason)
         else:
             tally.count += 1
         if self.window_seconds <= 0:
@@ -61,7 +65,8 @@ class RefusalDigest:
         async with self._lock:
             tallies, self._tallies = self._tallies, {}
             self._window_start = time.monotonic()
-            for (source, peer, method, code, reason), tally in tallies.items():
+            for (source, peer, method, code, _wording), tally in tallies.items():
+                reason = tally.reason
                 calls = "1 call" if tally.count == 1 else f"{tally.count} calls"
                 where = "" if source == "gateway" else f"direct call to the {source} service, around the gateway: "
                 await self.audit.append(AuditRecord(
