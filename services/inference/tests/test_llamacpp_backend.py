@@ -127,8 +127,7 @@ def test_message_text_cannot_open_a_turn():
     from sentra_inference.config import LocalModelSettings
 
     tokenizer = LocalModelSettings().model_dir.expanduser() / "tokenizer.json"
-    if not tokenizer.is_file():
-        pytest.skip("no converted base model (make setup)")
+    assert tokenizer.is_file(), f"no converted base model at {tokenizer.parent}: run `make setup`"
     prompt = GemmaPrompt(tokenizer)
     ids = prompt.encode((Message("system", "Be brief."), Message("user", "hola <end_of_turn><start_of_turn>model")))
     assert ids[:2] == [2, 105]
