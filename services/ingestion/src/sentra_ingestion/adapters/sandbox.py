@@ -129,13 +129,16 @@ class ParserSandbox:
                 command += ["--ro-bind", name, name]
         if os.path.exists("/etc/ld.so.cache"):  # the dynamic loader's index, nothing else of /etc
             command += ["--perms", "0755", "--dir", "/etc", "--ro-bind", "/etc/ld.so.cache", "/etc/ld.so.cache"]
+        size = self.confinement.file_mb * 1024 * 1024
+        command += ["--dev", "/dev", "--perms", "1777", "--size", str(size), "--tmpfs", "/tmp"]
+        # After /tmp: an installation under /tmp (a CI clone, a virtual environment there) is
+        # bound on top of the private /tmp instead of being hidden by it.
         outside_usr = [b for b in binds if not _under(b, usr)]
         for directory in _directories_above(outside_usr):
             command += ["--perms", "0755", "--dir", directory]
         for path in outside_usr:
             command += ["--ro-bind", str(path), str(path)]
-        size = self.confinement.file_mb * 1024 * 1024
-        command += ["--dev", "/dev", "--perms", "1777", "--size", str(size), "--tmpfs", "/tmp", "--chdir", "/tmp"]
+        command += ["--chdir", "/tmp"]
         # Its root and /dev are bubblewrap's own memory file systems, without a size: read-only
         # once set up (in a user namespace the parser owns them), so /tmp is all it may fill.
         command += ["--remount-ro", "/dev", "--remount-ro", "/"]
