@@ -173,6 +173,14 @@ def test_sentra_status_shows_development_identity(sqlite_platform):
 
 # Bodies of callers nobody has identified are never read ---------------------------------
 
+def _length(raw: bytes) -> int:
+    for line in raw.partition(b"\r\n\r\n")[0].split(b"\r\n"):
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            return int(value.strip())
+    return 0
+
+
 async def _raw_http(port: int, head: str, body: bytes = b"", wait: float = 10.0) -> tuple[int, str]:
     """Send a request head (and maybe part of a body), then read the reply without sending
     the rest: a server that waits for the whole body before authenticating never answers."""
@@ -182,7 +190,12 @@ async def _raw_http(port: int, head: str, body: bytes = b"", wait: float = 10.0)
     try:
         writer.write(head.encode() + body)
         await writer.drain()
-        raw = await asyncio.wait_for(reader.read(65536), timeout=wait)
+        raw = b""
+        while b"\r\n\r\n" not in raw or len(raw.partition(b"\r\n\r\n")[2]) < _length(raw):
+            piece = await asyncio.wait_for(reader.read(65536), timeout=wait)  # head and body may come apart
+            if not piece:
+                break
+            raw += piece
     finally:
         writer.close()
     status_line, _, rest = raw.decode(errors="replace").partition("\r\n")
