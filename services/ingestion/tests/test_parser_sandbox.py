@@ -13,6 +13,7 @@ import os
 import re
 import shutil
 import socket
+import sys
 import time
 from pathlib import Path
 
@@ -92,8 +93,11 @@ async def test_a_parser_cannot_read_files_outside_its_input(platform_files):
     assert seen["write /tmp/scratch.txt"] == "succeeded: 'written'"  # its own, private /tmp
     assert not (PROBE_DIR / "planted.txt").exists()
     assert SECRET not in json.dumps(seen)
+    # The root shows the system directories and the first step of each bound installation
+    # path (the checkout, the virtual environment, the interpreter), wherever they live.
+    installations = {Path(p).resolve().parts[1] for p in (REPOSITORY, sys.prefix, sys.base_prefix)}
     assert set(json.loads(seen["root directory"])) <= {"bin", "dev", "etc", "lib", "lib32", "lib64", "libx32",
-                                                       "root", "sbin", "tmp", "usr", "work", "home", "opt"}
+                                                       "root", "sbin", "tmp", "usr", "opt"} | installations
     if os.geteuid() == 0:
         assert seen["identity"] == "uid=61000 gid=61000 groups=[]"
 
