@@ -163,6 +163,26 @@ async def answer_vs_alone(platform, settings: InferenceSettings, count: int, max
             timings["alone"].append(await server_alone(
                 server.url, prompt.encode(request.messages) if request.messages else request.prompt, request))
             timings["torch"].append(await backend_alone(local, request))
+        # The same requests all at once, as users arrive together: llama-server decodes them
+        # in shared batches (its slots), the PyTorch backend one after another.
+        async def rpc_once(q, member, request) -> Timing:
+            api = support.Api(platform, member)
+            try:
+                return await answer_rpc(api, q["question"], max_tokens)
+            finally:
+                await api.close()
+
+        async def torch_once(q, member, request) -> Timing:
+            return await backend_alone(local, request)
+
+        concurrent = {}
+        for name, run in (("rpc", rpc_once), ("torch", torch_once)):
+            started = time.perf_counter()
+            done = await asyncio.gather(*(run(*item) for item in requests))
+            wall = time.perf_counter() - started
+            concurrent[name] = {"tokens": sum(t.tokens for t in done), "wall_s": wall,
+                                "tokens_per_s": sum(t.tokens for t in done) / wall,
+                                "per_request_decode_tokens_per_s": summarise(done)["decode_tokens_per_s"]}
     finally:
         await server.stop()
         await local.close()
@@ -179,12 +199,19 @@ async def answer_vs_alone(platform, settings: InferenceSettings, count: int, max
     ]
     decode = {k: v["decode_tokens_per_s"] for k, v in paths.items()}
     end_to_end = {k: v["end_to_end_tokens_per_s"] for k, v in paths.items()}
+    rows.append((f"{len(requests)} at once: StreamAnswer RPC, all tokens ÷ wall", "", ratio(
+        concurrent["rpc"]["tokens_per_s"], concurrent["torch"]["tokens_per_s"]), "",
+        f"{concurrent['rpc']['tokens_per_s']:.1f}"))
+    rows.append((f"{len(requests)} at once: PyTorch backend alone", "", "1.00x", "",
+                 f"{concurrent['torch']['tokens_per_s']:.1f}"))
     return rows, {
         "questions": len(requests), "paths": paths,
         "answer_rpc_over_llama_server": decode["rpc"] / decode["alone"],
         "answer_rpc_over_pytorch": decode["rpc"] / decode["torch"],
         "end_to_end_answer_rpc_over_llama_server": end_to_end["rpc"] / end_to_end["alone"],
         "end_to_end_answer_rpc_over_pytorch": end_to_end["rpc"] / end_to_end["torch"],
+        "concurrent": concurrent,
+        "concurrent_answer_rpc_over_pytorch": concurrent["rpc"]["tokens_per_s"] / concurrent["torch"]["tokens_per_s"],
     }
 
 
