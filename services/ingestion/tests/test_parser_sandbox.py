@@ -221,3 +221,30 @@ async def test_the_service_refuses_to_start_without_bubblewrap_unless_told_other
     finally:
         await parser.close()
     assert any(r.levelname == "WARNING" and "NOT sandboxed" in r.getMessage() for r in caplog.records)
+
+
+def test_a_parser_process_starts_without_the_settings_models():
+    """Each document gets a fresh parser process, so its start-up is paid per document: the
+    parsing code must load without pydantic (the validated limits and chunking policy are
+    handed over as plain values), which halves that start-up's CPU time."""
+    import subprocess
+
+    from sentra_ingestion.domain.parsing import ChunkingPolicy, ParseLimits
+
+    source = Path(__file__).resolve().parents[1] / "src"
+    values = json.dumps({"limits": ParseLimits().model_dump(), "chunking": ChunkingPolicy().model_dump()})
+    probe = (  # what parse_worker.main loads and runs, in a fresh interpreter
+        "import json, sys; sys.path[:0] = [sys.argv[1]]; sys.modules.setdefault('numpy', None)\n"
+        "from types import SimpleNamespace\n"
+        "import sentra_ingestion.domain.parsing\n"
+        "from sentra_ingestion.adapters.parse_worker import encode, parse_once\n"
+        "values = json.loads(sys.argv[2])\n"
+        "outcome = parse_once(b'# Aviso\\n\\nLa oficina abre a las 9.', 'aviso.md',\n"
+        "                     SimpleNamespace(**values['limits']), SimpleNamespace(**values['chunking']))\n"
+        "print(encode(outcome).decode()); print(sorted(m for m in sys.modules if m.startswith('pydantic')))\n"
+    )
+    result = subprocess.run([sys.executable, "-I", "-c", probe, str(source), values], capture_output=True,
+                            text=True, check=True)
+    payload, loaded = result.stdout.splitlines()
+    assert "La oficina abre a las 9." in payload
+    assert loaded == "[]"

@@ -86,8 +86,9 @@ def main(args: list[str]) -> None:
     # of every XLSX parse's start-up, saved.
     sys.modules.setdefault("numpy", None)
     import logging
+    from types import SimpleNamespace
 
-    from sentra_ingestion.domain.parsing import ChunkingPolicy, ParseLimits
+    import sentra_ingestion.domain.parsing  # noqa: F401  (loaded before the document arrives)
 
     logging.disable(logging.CRITICAL)  # pypdf's warnings can quote raw document bytes
     out = sys.stdout.buffer
@@ -96,8 +97,10 @@ def main(args: list[str]) -> None:
     header = json.loads(sys.stdin.buffer.readline())
     data = sys.stdin.buffer.read()
     try:
-        result = parse_once(data, header["filename"], ParseLimits(**header["limits"]),
-                            ChunkingPolicy(**header["chunking"]))
+        # The values were validated by the service (its ParseLimits and ChunkingPolicy
+        # settings); the parsing code only reads them, so no model is built here.
+        result = parse_once(data, header["filename"], SimpleNamespace(**header["limits"]),
+                            SimpleNamespace(**header["chunking"]))
         payload = encode(result)
     except MemoryError:
         payload = encode(MEMORY_REASON)

@@ -6,10 +6,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, BinaryIO, Protocol
+from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
 
 from sentra_ingestion.domain.model import DocumentRecord, DocumentState, StageRecord
-from sentra_ingestion.domain.parsing import ChunkDraft, ChunkingPolicy, ParseLimits
+from sentra_ingestion.domain.parsing import ChunkDraft
+
+if TYPE_CHECKING:
+    from sentra_ingestion.domain.parsing.policy import ChunkingPolicy, ParseLimits
 
 
 class DocumentRegistry(Protocol):

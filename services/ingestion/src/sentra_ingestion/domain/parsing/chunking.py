@@ -21,12 +21,15 @@ import logging
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from .model import ChunkDraft, ChunkingPolicy, Section
+from .model import ChunkDraft, Section
+
+if TYPE_CHECKING:
+    from .policy import ChunkingPolicy
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_CHUNKING = ChunkingPolicy()
 
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n+")
 # Each alternative starts only at the beginning of a run (look-behind), which
@@ -50,13 +53,17 @@ class _Unit:
     row: bool = False
 
 
-def chunk_sections(sections: list[Section], policy: ChunkingPolicy = DEFAULT_CHUNKING) -> list[ChunkDraft]:
+def chunk_sections(sections: list[Section], policy: ChunkingPolicy | None = None) -> list[ChunkDraft]:
     """Split Sections into ChunkDrafts of about `policy.target_chars` characters
     (never more than `max_chars`), each with exactly one page and heading.
 
     Runs made only of table rows are packed to `table_target_chars`: a few rows per
     chunk, so a search for one row's value finds (and cites) that row rather than a
     long slice of the table."""
+    if policy is None:
+        from .policy import ChunkingPolicy
+
+        policy = ChunkingPolicy()
     target_chars, max_chars = policy.target_chars, policy.max_chars
     overlap_chars, table_target_chars = policy.overlap_chars, policy.table_target_chars
     table_target = min(table_target_chars, target_chars)

@@ -5,18 +5,22 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from . import model
 from .detect import BINARY, EXTENSION_TYPES, OLE, OLE_ENCRYPTED, ZIP, detect_content_type
 from .encoding import BINARY_REASON, clean_text
-from .model import ParsedDocument, ParseError, ParseLimits, Section
+from .model import ParsedDocument, ParseError, Section
 from .names import file_extension
+
+if TYPE_CHECKING:
+    from .policy import ParseLimits
 
 logger = logging.getLogger(__name__)
 
 EMPTY_REASON = "file is empty (0 bytes); upload a file with content"
 
-Parser = Callable[[bytes, ParseLimits, int], ParsedDocument]
+Parser = Callable[[bytes, "ParseLimits", int], ParsedDocument]
 
 # Each format's parser (and its library: pypdf, python-docx, openpyxl, BeautifulSoup…) is
 # imported when the first document of that format arrives: a parser process, one per
@@ -84,7 +88,7 @@ _PARSERS: dict[str, Parser] = {
 }
 
 
-def parse_document(data: bytes, filename: str, limits: ParseLimits = ParseLimits()) -> ParsedDocument:
+def parse_document(data: bytes, filename: str, limits: ParseLimits | None = None) -> ParsedDocument:
     """Parse an uploaded file into located Sections.
 
     The format is detected from the content first and the extension of
@@ -92,6 +96,10 @@ def parse_document(data: bytes, filename: str, limits: ParseLimits = ParseLimits
     Raises ParseError (and nothing else for bad input) with a reason that can
     be shown to the user.
     """
+    if limits is None:
+        from .policy import ParseLimits
+
+        limits = ParseLimits()
     return _parse(data, filename, limits, 0)
 
 

@@ -18,16 +18,20 @@ from dataclasses import dataclass, field
 from email import errors, policy
 from email.header import decode_header, make_header
 from email.message import Message
+from typing import TYPE_CHECKING
 
 from .encoding import decode_text, fix_surrogates
 from .htmldoc import html_sections
-from .model import EML, ParsedDocument, ParseError, ParseLimits, Section
+from .model import EML, ParsedDocument, ParseError, Section
 from .names import safe_filename
+
+if TYPE_CHECKING:
+    from .policy import ParseLimits
 
 logger = logging.getLogger(__name__)
 
 # Parses an attachment's bytes: (data, filename, limits, depth) -> ParsedDocument.
-AttachmentParser = Callable[[bytes, str, ParseLimits, int], ParsedDocument]
+AttachmentParser = Callable[[bytes, str, "ParseLimits", int], ParsedDocument]
 
 NO_CONTENT_REASON = "e-mail has no readable body or attachments"
 MAX_MIME_DEPTH = 50

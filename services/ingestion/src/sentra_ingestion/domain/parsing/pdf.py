@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import io
 import logging
+from typing import TYPE_CHECKING
 
 from pypdf import PasswordType, PdfReader
 from pypdf.errors import DependencyError, FileNotDecryptedError
 
 from .encoding import clean_text
-from .model import PDF, ParsedDocument, ParseError, ParseLimits, Section
+from .model import PDF, ParsedDocument, ParseError, Section
+
+if TYPE_CHECKING:
+    from .policy import ParseLimits
 
 logger = logging.getLogger(__name__)
 

@@ -10,13 +10,17 @@ from __future__ import annotations
 import io
 import logging
 import warnings
+from typing import TYPE_CHECKING
 
 import openpyxl
 from openpyxl.utils import get_column_letter
 
-from .model import XLSX, ParsedDocument, ParseError, ParseLimits, Section
+from .model import XLSX, ParsedDocument, ParseError, Section
 from .tables import format_value, group_rows, render_row
 from .zipguard import check_zip
+
+if TYPE_CHECKING:
+    from .policy import ParseLimits
 
 logger = logging.getLogger(__name__)
 

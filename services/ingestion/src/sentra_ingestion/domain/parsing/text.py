@@ -10,10 +10,14 @@ from __future__ import annotations
 import csv
 import io
 import logging
+from typing import TYPE_CHECKING
 
 from .encoding import clean_text, decode_text
-from .model import CSV, TEXT, ParsedDocument, ParseError, ParseLimits, Section
+from .model import CSV, TEXT, ParsedDocument, ParseError, Section
 from .tables import group_rows, header_names, render_row
+
+if TYPE_CHECKING:
+    from .policy import ParseLimits
 
 logger = logging.getLogger(__name__)
 

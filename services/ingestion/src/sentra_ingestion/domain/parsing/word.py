@@ -11,15 +11,19 @@ from __future__ import annotations
 import io
 import logging
 import re
+from typing import TYPE_CHECKING
 
 import docx
 from docx.oxml.ns import qn
 from docx.text.paragraph import Paragraph
 
 from .encoding import clean_text
-from .model import DOCX, ParsedDocument, ParseError, ParseLimits, Section
+from .model import DOCX, ParsedDocument, ParseError, Section
 from .tables import format_value, render_table
 from .zipguard import check_zip
+
+if TYPE_CHECKING:
+    from .policy import ParseLimits
 
 logger = logging.getLogger(__name__)
 

@@ -10,8 +10,12 @@ from __future__ import annotations
 import io
 import logging
 import zipfile
+from typing import TYPE_CHECKING
 
-from .model import ParseError, ParseLimits
+from .model import ParseError
+
+if TYPE_CHECKING:
+    from .policy import ParseLimits
 
 logger = logging.getLogger(__name__)
 
