@@ -23,12 +23,13 @@ CLIENTES = ["Hortalia", "Frutas del Sur", "Logística Norte", "Almacenes Iberia"
 
 
 def large_document(chunks: int) -> bytes:
-    """About `chunks` chunks of plausible Spanish (700-character chunks, 3 sentences each)."""
+    """About `chunks` chunks of plausible Spanish (700-character chunks: five of these
+    ~150-character sentences each; four a chunk gave 6,400 chunks for 8,000)."""
     rnd = random.Random(11)
     sentences = [
         f"El pedido {i} de {rnd.choice(CLIENTES)} sale el día {rnd.randint(1, 28)} con {rnd.randint(2, 40)} palés "
         f"y el transportista confirma la entrega en {rnd.randint(1, 5)} días laborables."
-        for i in range(chunks * 4)
+        for i in range(chunks * 5)
     ]
     return "\n\n".join(sentences).encode()
 
