@@ -106,7 +106,10 @@ class Stubs:
             self.channels.append(ch)
             return ch
 
-        self.embedding = embedding_pb2_grpc.EmbeddingServiceStub(channel("embedding"))
+        # The embedding service answers Sentra's services only: called as retrieval calls it.
+        embedding = platform.service_channel("retrieval", "embedding", deadline_seconds)
+        self.channels.append(embedding)
+        self.embedding = embedding_pb2_grpc.EmbeddingServiceStub(embedding)
         self.ingestion = ingestion_pb2_grpc.IngestionServiceStub(channel("ingestion"))
         self.retrieval = retrieval_pb2_grpc.RetrievalServiceStub(channel("retrieval"))
 

@@ -448,6 +448,20 @@ class Platform:
             credentials=self.gateway_signer().provider(principal), tls=tls.channel() if tls else None,
         )
 
+    def service_channel(self, caller: str, service: str, deadline_seconds: float = 120):
+        """A channel to `service` acting as service `caller` itself, signed with its own key
+        (benchmarks that time a call one service makes of another, e.g. retrieval's Embed)."""
+        from sentra_common.config import service_principal
+
+        issuer = service_issuer(caller)
+        tls = self.tls_material(caller)
+        return open_channel(
+            self.load_state().target(service), audience=service, deadline_seconds=deadline_seconds,
+            credentials=AssertionSigner.from_file(key_path(self.keys_dir, issuer), issuer).provider(
+                service_principal(caller)),
+            tls=tls.channel() if tls else None,
+        )
+
     def _spawn(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> subprocess.Popen:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log_path = self.log_dir / f"{name}.log"
