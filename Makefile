@@ -35,3 +35,6 @@ bench: setup
 	$(PY) bench/generate.py
 	$(PY) bench/answer_quality.py
 	$(PY) bench/answers_heldout.py
+	$(PY) bench/fairness.py
+	$(PY) bench/llamacpp.py
+	$(PY) bench/training.py --steps 30 --checkpoints 3 --two-workers

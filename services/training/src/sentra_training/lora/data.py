@@ -1,0 +1,119 @@
+"""Training examples for a LoRA job: a JSONL file read, checked and tokenized.
+
+Two line formats are accepted, one JSON object per line:
+- chat: `{"messages": [{"role": "user", "content": "…"}, {"role": "assistant", "content": "…"}]}`
+  (an optional leading "system" message; the last message is the assistant's answer);
+- instruction: `{"instruction": "…", "output": "…"}` (optional `input`, appended to the
+  instruction on a new line).
+
+Every problem names its line and says what to fix; nothing is trained on a file with a
+bad line. Examples are rendered with the prompt the platform's generative answers use
+(Gemma's turn markers), and only the answer's tokens count in the loss.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+ROLES = ("system", "user", "assistant")
+
+
+class DatasetError(ValueError):
+    """A training file that cannot be used, with the reason for the person who gave it."""
+
+
+@dataclass(frozen=True)
+class Example:
+    prompt: str
+    answer: str
+
+
+def _text(value, line: int, field: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise DatasetError(f"line {line}: '{field}' must be a non-empty string")
+    return value.strip()
+
+
+def parse_line(raw: str, line: int) -> Example:
+    try:
+        record = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise DatasetError(f"line {line}: not valid JSON ({exc.msg}); each line must be one JSON object") from None
+    if not isinstance(record, dict):
+        raise DatasetError(f"line {line}: expected a JSON object with 'messages' or 'instruction' and 'output'")
+    if "messages" in record:
+        messages = record["messages"]
+        if not isinstance(messages, list) or len(messages) < 2:
+            raise DatasetError(f"line {line}: 'messages' must list at least a user and an assistant message")
+        turns = []
+        for i, message in enumerate(messages):
+            if not isinstance(message, dict) or message.get("role") not in ROLES:
+                raise DatasetError(f"line {line}: message {i + 1} needs a role of {', '.join(ROLES)}")
+            turns.append((message["role"], _text(message.get("content"), line, f"messages[{i}].content")))
+        if turns[-1][0] != "assistant":
+            raise DatasetError(f"line {line}: the last message must be the assistant's answer")
+        system = [content for role, content in turns[:-1] if role == "system"]
+        users = [content for role, content in turns[:-1] if role == "user"]
+        if not users:
+            raise DatasetError(f"line {line}: 'messages' has no user message")
+        prompt = "\n\n".join([*system, *users])
+        return Example(prompt, turns[-1][1])
+    if "instruction" in record or "output" in record:
+        instruction = _text(record.get("instruction"), line, "instruction")
+        extra = record.get("input")
+        if extra is not None and not isinstance(extra, str):
+            raise DatasetError(f"line {line}: 'input' must be a string")
+        prompt = f"{instruction}\n{extra.strip()}" if extra and extra.strip() else instruction
+        return Example(prompt, _text(record.get("output"), line, "output"))
+    raise DatasetError(f"line {line}: expected 'messages', or 'instruction' and 'output'")
+
+
+def read_jsonl(path: Path, *, max_examples: int = 100_000, max_line_chars: int = 100_000) -> list[Example]:
+    """Every example of the file, or DatasetError naming the first bad line."""
+    examples = []
+    try:
+        handle = Path(path).open(encoding="utf-8")
+    except OSError as exc:
+        raise DatasetError(f"cannot read the training file: {exc.strerror}") from None
+    with handle:
+        try:
+            for number, raw in enumerate(handle, start=1):
+                if not raw.strip():
+                    continue
+                if len(raw) > max_line_chars:
+                    raise DatasetError(f"line {number}: longer than {max_line_chars} characters")
+                examples.append(parse_line(raw, number))
+                if len(examples) > max_examples:
+                    raise DatasetError(f"more than {max_examples} examples; split the file")
+        except UnicodeDecodeError:
+            raise DatasetError("the training file is not UTF-8 text") from None
+    if not examples:
+        raise DatasetError("the training file has no examples")
+    return examples
+
+
+def render(example: Example) -> tuple[str, str]:
+    """(prompt, completion) in Gemma's turn format, as the platform's answers are asked."""
+    prompt = f"<start_of_turn>user\n{example.prompt}<end_of_turn>\n<start_of_turn>model\n"
+    return prompt, f"{example.answer}<end_of_turn>"
+
+
+def tokenize(examples: list[Example], tokenizer, max_seq_length: int) -> list[dict[str, list[int]]]:
+    """input_ids and labels per example (prompt tokens masked with -100), cut to
+    `max_seq_length`: a long prompt loses its middle (its first token and the end next
+    to the answer stay), then a long answer its end."""
+    rows = []
+    for example in examples:
+        prompt, completion = render(example)
+        prompt_ids = tokenizer(prompt, add_special_tokens=True)["input_ids"]
+        answer_ids = tokenizer(completion, add_special_tokens=False)["input_ids"]
+        if len(prompt_ids) + len(answer_ids) > max_seq_length:
+            # the first token (BOS) and the end of the prompt, next to the answer, are kept
+            room = max(max_seq_length - len(answer_ids), max_seq_length // 2)
+            prompt_ids = prompt_ids[:1] + prompt_ids[len(prompt_ids) - (room - 1):]
+        ids = (prompt_ids + answer_ids)[:max_seq_length]
+        labels = ([-100] * len(prompt_ids) + answer_ids)[:max_seq_length]
+        rows.append({"input_ids": ids, "labels": labels})
+    return rows

@@ -1,0 +1,142 @@
+"""The LoRA training loop: PEFT on the base model, one process, with checkpoints it can
+resume from. Ray Train runs this same function in each of its workers (`ray_job.py`);
+alone, it is what the benchmark compares Ray against.
+
+A checkpoint is a directory: the adapter (`save_pretrained`), the optimizer's state and
+`progress.json` (step, epoch, loss). Batches come in a fixed order drawn from the seed, so
+a resumed job skips exactly the steps it had done and goes on as if it never stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from sentra_training.lora.config import LoraJobConfig
+
+PROGRESS = "progress.json"
+OPTIMIZER = "optimizer.pt"
+
+
+@dataclass(frozen=True)
+class Progress:
+    step: int
+    total_steps: int
+    epoch: int
+    loss: float
+    tokens: int
+    tokens_per_s: float
+    elapsed_s: float
+    # The step this run began at: 0, or the step of the checkpoint it resumed from.
+    started_step: int = 0
+
+    @property
+    def eta_s(self) -> float:
+        done = max(self.step - self.started_step, 1)
+        return self.elapsed_s / done * max(self.total_steps - self.step, 0)
+
+
+# Called with the progress and, when a checkpoint is due, a function that writes one into a
+# directory; returns nothing. Alone: prints or records; in Ray: ray.train.report.
+Reporter = Callable[[Progress, Callable[[Path], None] | None], None]
+
+
+def batches(rows: list[dict], config: LoraJobConfig, epoch: int, rank: int = 0, world: int = 1) -> list[list[dict]]:
+    """This worker's batches of one epoch, in an order fixed by the seed and the epoch."""
+    order = list(range(len(rows)))
+    random.Random(config.seed * 1_000_003 + epoch).shuffle(order)
+    # every worker gets as many batches (the remainder is left out, as torch's
+    # DistributedSampler with drop_last does): gradients are averaged step by step
+    mine = order[rank::world][: len(order) // world] if world > 1 else order
+    return [[rows[i] for i in mine[j : j + config.batch_size]] for j in range(0, len(mine), config.batch_size)]
+
+
+def total_steps(rows: list[dict], config: LoraJobConfig, world: int = 1) -> int:
+    per_epoch = len(batches(rows, config, 0, 0, world))
+    steps = per_epoch * config.epochs
+    return min(steps, config.max_steps) if config.max_steps else steps
+
+
+def collate(batch: list[dict], pad_id: int):
+    import torch
+
+    width = max(len(r["input_ids"]) for r in batch)
+    ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
+    labels = torch.full((len(batch), width), -100, dtype=torch.long)
+    mask = torch.zeros((len(batch), width), dtype=torch.long)
+    for i, r in enumerate(batch):
+        n = len(r["input_ids"])
+        ids[i, :n] = torch.tensor(r["input_ids"])
+        labels[i, :n] = torch.tensor(r["labels"])
+        mask[i, :n] = 1
+    return ids, mask, labels
+
+
+def lora_model(base_model_dir: Path, config: LoraJobConfig, resume_from: Path | None = None):
+    import torch
+    from peft import LoraConfig, PeftModel, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    torch.manual_seed(config.seed)
+    base = AutoModelForCausalLM.from_pretrained(str(base_model_dir), dtype=torch.float32)
+    if resume_from is not None:
+        return PeftModel.from_pretrained(base, str(resume_from), is_trainable=True)
+    lora = LoraConfig(r=config.rank, lora_alpha=config.alpha, lora_dropout=0.0,
+                      target_modules=list(config.target_modules), task_type="CAUSAL_LM")
+    return get_peft_model(base, lora)
+
+
+def train(rows: list[dict], config: LoraJobConfig, base_model_dir: Path, *, pad_id: int,
+          report: Reporter, resume_from: Path | None = None, rank: int = 0, world: int = 1,
+          wrap: Callable | None = None) -> Progress:
+    """Train until the configured epochs or steps; `report` gets every step's progress and,
+    every `checkpoint_every` steps and at the end, a checkpoint writer."""
+    import torch
+
+    model = lora_model(base_model_dir, config, resume_from)
+    model.train()
+    trained = wrap(model) if wrap else model
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=config.learning_rate)
+    step = 0
+    if resume_from is not None:
+        optimizer.load_state_dict(torch.load(resume_from / OPTIMIZER, weights_only=True))
+        step = json.loads((resume_from / PROGRESS).read_text())["step"]
+    last = total_steps(rows, config, world)
+    per_epoch = len(batches(rows, config, 0, rank, world))
+    started = time.perf_counter()
+    tokens = 0
+    first = step
+    progress = Progress(step, last, step // max(per_epoch, 1), 0.0, 0, 0.0, 0.0, first)
+
+    def saver(loss: float, at: int):
+        def write(directory: Path) -> None:
+            directory.mkdir(parents=True, exist_ok=True)
+            model.save_pretrained(str(directory))
+            torch.save(optimizer.state_dict(), directory / OPTIMIZER)
+            (directory / PROGRESS).write_text(json.dumps({"step": at, "loss": loss, "config": config.model_dump()}))
+        return write
+
+    for epoch in range(step // max(per_epoch, 1), config.epochs):
+        for index, batch in enumerate(batches(rows, config, epoch, rank, world)):
+            if epoch * per_epoch + index < step:
+                continue  # done before the checkpoint this job resumed from
+            if step >= last:
+                break
+            ids, mask, labels = collate(batch, pad_id)
+            loss = trained(input_ids=ids, attention_mask=mask, labels=labels).loss
+            loss.backward()
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+            step += 1
+            tokens += int(mask.sum())
+            elapsed = time.perf_counter() - started
+            progress = Progress(step, last, epoch, float(loss.detach()), tokens, tokens / elapsed, elapsed, first)
+            due = step % config.checkpoint_every == 0 or step == last
+            report(progress, saver(progress.loss, step) if due else None)
+        if step >= last:
+            break
+    return progress

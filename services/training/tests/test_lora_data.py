@@ -1,0 +1,98 @@
+"""Training files and hyper-parameters: both JSONL formats read, every bad line named with
+what to fix, bad settings refused with their bounds, and the loss counting only answers."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from sentra_training.lora.config import LoraJobConfig, parse_config
+from sentra_training.lora.data import DatasetError, Example, read_jsonl, render, tokenize
+from sentra_training.lora.loop import batches, total_steps
+
+
+def write(tmp_path, lines) -> object:
+    path = tmp_path / "train.jsonl"
+    path.write_text("\n".join(line if isinstance(line, str) else json.dumps(line) for line in lines) + "\n")
+    return path
+
+
+def test_both_formats_are_read(tmp_path):
+    path = write(tmp_path, [
+        {"messages": [{"role": "system", "content": "Responde en español."},
+                      {"role": "user", "content": "¿Cuántos días de teletrabajo?"},
+                      {"role": "assistant", "content": "Dos por semana."}]},
+        "",
+        {"instruction": "Resume la política", "input": "Teletrabajo: 2 días.", "output": "Dos días."},
+    ])
+    assert read_jsonl(path) == [
+        Example("Responde en español.\n\n¿Cuántos días de teletrabajo?", "Dos por semana."),
+        Example("Resume la política\nTeletrabajo: 2 días.", "Dos días."),
+    ]
+
+
+@pytest.mark.parametrize(("line", "reason"), [
+    ("{not json", "line 2: not valid JSON"),
+    ('["a"]', "line 2: expected a JSON object"),
+    ({"messages": [{"role": "user", "content": "q"}]}, "line 2: 'messages' must list at least"),
+    ({"messages": [{"role": "user", "content": "q"}, {"role": "user", "content": "a"}]},
+     "line 2: the last message must be the assistant's answer"),
+    ({"messages": [{"role": "boss", "content": "q"}, {"role": "assistant", "content": "a"}]},
+     "line 2: message 1 needs a role"),
+    ({"instruction": "q", "output": ""}, "line 2: 'output' must be a non-empty string"),
+    ({"question": "q", "answer": "a"}, "line 2: expected 'messages', or 'instruction' and 'output'"),
+])
+def test_a_bad_line_is_named_with_what_to_fix(tmp_path, line, reason):
+    path = write(tmp_path, [{"instruction": "q", "output": "a"}, line])
+    with pytest.raises(DatasetError, match=reason.replace("(", r"\(").replace("[", r"\[")):
+        read_jsonl(path)
+
+
+def test_empty_or_unreadable_files_say_so(tmp_path):
+    with pytest.raises(DatasetError, match="no examples"):
+        read_jsonl(write(tmp_path, [""]))
+    (tmp_path / "latin1.jsonl").write_bytes('{"instruction": "años", "output": "sí"}'.encode("latin-1"))
+    with pytest.raises(DatasetError, match="not UTF-8"):
+        read_jsonl(tmp_path / "latin1.jsonl")
+    with pytest.raises(DatasetError, match="cannot read"):
+        read_jsonl(tmp_path / "missing.jsonl")
+
+
+def test_bad_settings_are_refused_with_their_bounds():
+    assert parse_config({}) == LoraJobConfig()
+    with pytest.raises(ValueError, match=r"learning_rate: Input should be greater than 0.*rank: Input should be less"):
+        parse_config({"learning_rate": 0, "rank": 1000})
+    with pytest.raises(ValueError, match="epochs"):
+        parse_config({"epochs": "many"})
+    with pytest.raises(ValueError, match="unknown: Extra inputs are not permitted"):
+        parse_config({"unknown": 1})
+
+
+class _Tokenizer:
+    """One token per character: enough to check masking and cutting."""
+
+    def __call__(self, text, add_special_tokens=True):
+        return {"input_ids": ([1] if add_special_tokens else []) + [ord(c) for c in text]}
+
+
+def test_only_the_answer_counts_in_the_loss_and_long_examples_keep_their_answer():
+    prompt, completion = render(Example("¿Días?", "Dos."))
+    assert prompt.endswith("<start_of_turn>model\n") and completion == "Dos.<end_of_turn>"
+    row = tokenize([Example("¿Días?", "Dos.")], _Tokenizer(), 512)[0]
+    answer = len(completion)
+    assert row["labels"][-answer:] == row["input_ids"][-answer:]
+    assert set(row["labels"][:-answer]) == {-100}
+    long = tokenize([Example("x" * 1000, "Dos.")], _Tokenizer(), 128)[0]
+    assert len(long["input_ids"]) == 128 and long["input_ids"][0] == 1
+    assert long["labels"][-len(completion):] == [ord(c) for c in completion]
+
+
+def test_batches_follow_the_seed_and_split_between_workers():
+    rows = [{"input_ids": [i], "labels": [i]} for i in range(10)]
+    config = LoraJobConfig(batch_size=3, epochs=2, seed=5)
+    first = batches(rows, config, 0)
+    assert first == batches(rows, config, 0) and first != batches(rows, config, 1)
+    assert sorted(r["input_ids"][0] for b in first for r in b) == list(range(10))
+    halves = [r["input_ids"][0] for w in (0, 1) for b in batches(rows, config, 0, w, 2) for r in b]
+    assert sorted(halves) == list(range(10))
+    assert total_steps(rows, config) == 8 and total_steps(rows, config.model_copy(update={"max_steps": 5})) == 5
