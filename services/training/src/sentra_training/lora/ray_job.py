@@ -110,7 +110,11 @@ def run(config: LoraJobConfig, dataset: Path, base_model_dir: Path, storage: Pat
     read_jsonl(dataset)  # every line checked here, not in a worker
     if not ray.is_initialized():
         if address:
-            ray.init(address=address, log_to_driver=False)
+            # A cluster on loopback (two `ray start` on one machine) must be joined on
+            # loopback too, not on the machine's default address.
+            host = address.rsplit(":", 1)[0].removeprefix("ray://")
+            ray.init(address=address, log_to_driver=False,
+                     _node_ip_address="127.0.0.1" if host in ("127.0.0.1", "localhost") else None)
         else:
             ray.init(num_cpus=workers * threads_per_worker, include_dashboard=False, log_to_driver=False,
                      _memory=memory_bytes, object_store_memory=80 * 1024 * 1024)
