@@ -6,13 +6,17 @@ checkpoint when the same run (storage path and name) is started again — after 
 service or a worker was killed.
 
 Locally the job starts a Ray runtime of its own (`address=None`); with an address it
-joins that cluster (`ray start --head` on this machine, or a KubeRay cluster).
+joins that cluster (`ray start --head` on this machine, or a KubeRay cluster), whose
+token (`RAY_AUTH_MODE=token`, `RAY_AUTH_TOKEN_PATH`) the calling process must have. On
+more than one node the storage path must be shared by all of them (Ray's rule for
+checkpoints; the progress file is written there by the rank-0 worker too).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -92,8 +96,12 @@ def _worker(settings: dict) -> None:
     def wrap(model):
         return ray.train.torch.prepare_model(model, move_to_device=False) if world > 1 else model
 
-    train(rows, config, Path(settings["base_model_dir"]), pad_id=tokenizer.pad_token_id or 0, report=report,
-          resume_from=resume, rank=rank, world=world, wrap=wrap)
+    try:
+        train(rows, config, Path(settings["base_model_dir"]), pad_id=tokenizer.pad_token_id or 0, report=report,
+              resume_from=resume, rank=rank, world=world, wrap=wrap)
+    finally:
+        if resume is not None:
+            shutil.rmtree(resume, ignore_errors=True)
 
 
 def run(config: LoraJobConfig, dataset: Path, base_model_dir: Path, storage: Path, name: str, *,
