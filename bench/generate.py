@@ -98,25 +98,30 @@ def make_adapters(root: Path, count: int) -> list[Path]:
     return paths
 
 
+async def single_and_mixed(backend, requests: int, max_tokens: int) -> tuple[float, float]:
+    """Tokens/s of `requests` concurrent generations all on adapter bench-0@1, then spread
+    round-robin over bench-0@1 … bench-3@1 (loaded by the caller), after a warm-up."""
+    prompts = [f"Informe {i}: el almacén de Zaragoza" for i in range(requests)]
+
+    async def stream(adapters: list[str]) -> float:
+        started = time.perf_counter()
+        tokens = await asyncio.gather(*(
+            consume(backend, GenerationRequest(prompt=p, adapter=a, max_tokens=max_tokens))
+            for p, a in zip(prompts, adapters, strict=False)
+        ))
+        return sum(tokens) / (time.perf_counter() - started)
+
+    await stream(["bench-0@1"] * 2)  # warm-up
+    single = await stream(["bench-0@1"] * requests)
+    return single, await stream([f"bench-{i % 4}@1" for i in range(requests)])
+
+
 async def mixed_vs_single(backend: LocalBackend, requests: int, max_tokens: int) -> list[tuple]:
     with tempfile.TemporaryDirectory(prefix="sentra-bench-adapters-") as tmp:
         paths = make_adapters(Path(tmp), 4)
         for i, path in enumerate(paths):
             await backend.load_adapter(f"bench-{i}@1", str(path))
-        prompts = [f"Informe {i}: el almacén de Zaragoza" for i in range(requests)]
-
-        async def stream(adapters: list[str]) -> tuple[float, int]:
-            started = time.perf_counter()
-            tokens = await asyncio.gather(*(
-                consume(backend, GenerationRequest(prompt=p, adapter=a, max_tokens=max_tokens))
-                for p, a in zip(prompts, adapters, strict=False)
-            ))
-            return time.perf_counter() - started, sum(tokens)
-
-        await stream(["bench-0@1"] * 2)  # warm-up
-        single_s, single_t = await stream(["bench-0@1"] * requests)
-        mixed_s, mixed_t = await stream([f"bench-{i % 4}@1" for i in range(requests)])
-    single, mixed = single_t / single_s, mixed_t / mixed_s
+        single, mixed = await single_and_mixed(backend, requests, max_tokens)
     print(f"{requests} concurrent requests of up to {max_tokens} tokens, batches of {backend.max_batch_size}")
     return [
         ("four adapters, mixed stream", f"{mixed:.1f}", ratio(mixed, single)),

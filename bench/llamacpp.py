@@ -32,7 +32,7 @@ from pathlib import Path
 
 import httpx
 from benchlib import ROOT, machine_summary, ratio, table, temporary_platform, test_support, write_results
-from generate import QUESTIONS, consume, make_adapters
+from generate import QUESTIONS, make_adapters, single_and_mixed
 from sentra.inference.v1 import inference_pb2
 from sentra_cli.platform import base_model_dir
 from sentra_common.principal import Principal
@@ -231,24 +231,9 @@ async def mixed_vs_single(settings: InferenceSettings, requests: int, max_tokens
                 desired[f"bench-{i}@1"] = await artifacts.verify("bench", artifact.path, artifact.digest)
             await backend.reconcile(desired)
             load_s = time.perf_counter() - started
-            prompts = [f"Informe {i}: el almacén de Zaragoza" for i in range(requests)]
-
-            async def stream(adapters: list[str]) -> tuple[float, int]:
-                from sentra_inference.domain.ports import GenerationRequest
-
-                started = time.perf_counter()
-                tokens = await asyncio.gather(*(
-                    consume(backend, GenerationRequest(prompt=p, adapter=a, max_tokens=max_tokens))
-                    for p, a in zip(prompts, adapters, strict=False)
-                ))
-                return time.perf_counter() - started, sum(tokens)
-
-            await stream(["bench-0@1"] * 2)  # warm-up
-            single_s, single_t = await stream(["bench-0@1"] * requests)
-            mixed_s, mixed_t = await stream([f"bench-{i % 4}@1" for i in range(requests)])
+            single, mixed = await single_and_mixed(backend, requests, max_tokens)
         finally:
             await backend.close()
-    single, mixed = single_t / single_s, mixed_t / mixed_s
     print(f"{requests} concurrent requests of up to {max_tokens} tokens on {settings.llamacpp.parallel} slots; "
           f"4 adapters converted and loaded in {load_s:.1f} s")
     return [

@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from sentra_training.lora.config import LoraJobConfig
-from sentra_training.lora.loop import PROGRESS, Progress
+from sentra_training.lora.loop import Progress
 
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 os.environ.setdefault("RAY_TRAIN_V2_ENABLED", "1")
@@ -51,7 +51,7 @@ def read_progress(run_dir: Path) -> list[dict]:
 class JobResult:
     adapter_dir: Path  # the last checkpoint: a PEFT adapter directory
     progress: dict
-    resumed_from_step: int
+    resumed_from_step: int  # 0, or the checkpoint's step this run began at
 
 
 def _worker(settings: dict) -> None:
@@ -128,7 +128,6 @@ def run(config: LoraJobConfig, dataset: Path, base_model_dir: Path, storage: Pat
                      _memory=memory_bytes, object_store_memory=80 * 1024 * 1024)
     storage = storage.resolve()
     run_dir = storage / name
-    resumed = _latest_step(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     trainer = TorchTrainer(
         _worker,
@@ -145,14 +144,6 @@ def run(config: LoraJobConfig, dataset: Path, base_model_dir: Path, storage: Pat
     if result.checkpoint is None:
         raise RuntimeError(f"training job {name} ended without a checkpoint")
     adapter = Path(result.checkpoint.path)
-    return JobResult(adapter, dict(result.metrics or {}), resumed)
+    metrics = dict(result.metrics or {})
+    return JobResult(adapter, metrics, int(metrics.get("started_step", 0)))
 
-
-def _latest_step(run_dir: Path) -> int:
-    steps = []
-    for progress in run_dir.glob(f"*/{PROGRESS}"):
-        try:
-            steps.append(json.loads(progress.read_text())["step"])
-        except (OSError, ValueError, KeyError):
-            continue
-    return max(steps, default=0)
