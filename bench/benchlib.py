@@ -191,6 +191,28 @@ def rss_kib(pid: int) -> int | None:
     return 0  # a zombie has no VmRSS line
 
 
+def cpu_seconds(pid: int, waited_children: bool = False) -> float:
+    """User + system CPU seconds of a process so far (plus those of the children it has
+    waited for, when asked); 0 when it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            fields = fh.read().rsplit(") ", 1)[1].split()
+    except (OSError, IndexError):
+        return 0.0
+    ticks = int(fields[11]) + int(fields[12])  # utime, stime
+    if waited_children:
+        ticks += int(fields[13]) + int(fields[14])  # cutime, cstime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def machine_cpu_seconds() -> float:
+    """Busy CPU seconds of the whole machine so far (user, nice, system, irq, softirq)."""
+    with open("/proc/stat") as fh:
+        fields = fh.readline().split()[1:]
+    user, nice, system, _idle, _iowait, irq, softirq = (int(v) for v in fields[:7])
+    return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
+
+
 def children_of(pids: set[int]) -> dict[int, int]:
     """{descendant pid: root pid} of the given processes (one scan of /proc)."""
     parent: dict[int, int] = {}
@@ -268,6 +290,18 @@ class RssSampler:
         self._refresh_children()
         self._thread.start()
         return self
+
+    def cpu(self) -> dict[str, float]:
+        """CPU seconds so far per name; "<name> children" counts the child processes alive
+        at the last scan and what they have waited for (a parser fork server's documents)."""
+        out: dict[str, float] = {}
+        by_root = {pid: name for name, pid in self.processes.items()}
+        for name, pid in self.processes.items():
+            out[name] = cpu_seconds(pid)
+            out[f"{name} children"] = 0.0
+        for child, root in list(self._children.items()):
+            out[f"{by_root[root]} children"] += cpu_seconds(child, waited_children=True)
+        return out
 
     def reset_peaks(self) -> None:
         with self._lock:

@@ -3,9 +3,11 @@
     python bench/ingest.py                 # 1000 documents, then a second batch of 500
     python bench/ingest.py --docs 300      # fewer documents
     python bench/ingest.py --quick         # 150 documents, one batch
+    python bench/ingest.py --docs 150 --batches 1 --paragraphs 20-60   # documents of a few pages
 
 1. Generates N deterministic, realistic short-to-medium documents (Markdown and TXT,
-   Spanish and English, 1-6 paragraphs; --seed) in a temporary directory.
+   Spanish and English, 1-6 paragraphs or `--paragraphs MIN-MAX`; --seed) in a temporary
+   directory.
 2. Baseline, the model alone: chunks every document in this process exactly as the
    ingestion service does (parse_document + chunk_sections with the service's settings,
    title as the service computes it) and times the service's default embedding backend
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import random
 import statistics
 import sys
@@ -37,6 +40,8 @@ from benchlib import (
     RssSampler,
     Stubs,
     banner,
+    cpu_seconds,
+    machine_cpu_seconds,
     machine_summary,
     mib,
     ratio,
@@ -58,6 +63,17 @@ DEPARTMENTS = ("legal", "rrhh", "finanzas", "operaciones", "ventas")
 ADMIN = Principal("bench-admin", departments=DEPARTMENTS, roles=("platform-admin",))
 UPLOADS_IN_FLIGHT = 4
 CHECKPOINTS = (25, 50, 75, 100)
+DEFAULT_PARAGRAPHS = (1, 6)
+
+
+def paragraph_range(text: str) -> tuple[int, int]:
+    try:
+        least, most = (int(v) for v in text.split("-"))
+    except ValueError:
+        raise argparse.ArgumentTypeError("expected MIN-MAX, e.g. 20-60") from None
+    if not 1 <= least <= most:
+        raise argparse.ArgumentTypeError("expected 1 <= MIN <= MAX")
+    return least, most
 
 # --------------------------------------------------------------------------------------
 # Document generator
@@ -197,8 +213,9 @@ def _paragraph(rng: random.Random, vocab: dict) -> str:
     return " ".join(_sentence(rng, vocab) for _ in range(rng.randint(1, 4)))
 
 
-def generate(n: int, seed: int, start: int = 0) -> list[GeneratedDoc]:
-    """`n` documents numbered from `start`; the same seed gives the same bytes."""
+def generate(n: int, seed: int, start: int = 0, paragraphs: tuple[int, int] = (1, 6)) -> list[GeneratedDoc]:
+    """`n` documents numbered from `start`, each of `paragraphs` (least, most) paragraphs;
+    the same seed gives the same bytes."""
     docs = []
     for i in range(start, start + n):
         rng = random.Random(f"{seed}:{i}")
@@ -206,14 +223,14 @@ def generate(n: int, seed: int, start: int = 0) -> list[GeneratedDoc]:
         vocab = ES if spanish else EN
         topic, headings = rng.choice(vocab["topics"])
         title = f"{topic} {rng.choice(['2024', '2025', '2026', 'v2', 'v3', ''])}".strip()
-        paragraphs = [_paragraph(rng, vocab) for _ in range(rng.randint(1, 6))]
+        body = [_paragraph(rng, vocab) for _ in range(rng.randint(*paragraphs))]
         slug = topic.lower().replace(" ", "_")
         markdown = rng.random() < 0.5
         if markdown:
             lines = [f"# {title}", ""]
             free_headings = list(headings)
             rng.shuffle(free_headings)
-            for p in paragraphs:
+            for p in body:
                 if free_headings and rng.random() < 0.5:
                     lines += [f"## {free_headings.pop()}", ""]
                 if rng.random() < 0.15:
@@ -222,7 +239,7 @@ def generate(n: int, seed: int, start: int = 0) -> list[GeneratedDoc]:
             text = "\n".join(lines)
             filename = f"{i:05d}_{slug}.md"
         else:
-            text = title + "\n\n" + "\n\n".join(paragraphs) + "\n"
+            text = title + "\n\n" + "\n\n".join(body) + "\n"
             filename = f"{i:05d}_{slug}.txt"
         language = "es" if spanish else "en"
         docs.append(GeneratedDoc(filename, DEPARTMENTS[i % len(DEPARTMENTS)], language, text.encode("utf-8")))
@@ -331,6 +348,7 @@ class BatchResult:
     checkpoints: dict[int, dict[str, int]]
     checkpoint_s: dict[int, float]
     peak: dict[str, int]
+    cpu_s: dict[str, float]
 
 
 async def indexed_count(stubs: Stubs) -> tuple[int, int]:
@@ -342,6 +360,7 @@ async def indexed_count(stubs: Stubs) -> tuple[int, int]:
 async def run_batch(api, stubs: Stubs, sampler: RssSampler, docs: list[GeneratedDoc], label: str) -> BatchResult:
     already, already_failed = await indexed_count(stubs)
     sampler.reset_peaks()
+    cpu_before, machine_before, own_before = sampler.cpu(), machine_cpu_seconds(), cpu_seconds(os.getpid())
     checkpoints: dict[int, dict[str, int]] = {}
     checkpoint_s: dict[int, float] = {}
     t0_wall = time.time()
@@ -377,6 +396,10 @@ async def run_batch(api, stubs: Stubs, sampler: RssSampler, docs: list[Generated
     except TimeoutError:
         watcher.cancel()
     final = sampler.snapshot()
+    cpu_after = sampler.cpu()
+    cpu_s = {name: cpu_after[name] - cpu_before.get(name, 0.0) for name in cpu_after}
+    cpu_s["this benchmark"] = cpu_seconds(os.getpid()) - own_before
+    cpu_s["machine"] = machine_cpu_seconds() - machine_before
     for pct in CHECKPOINTS:  # reached between two polls at the very end
         checkpoints.setdefault(pct, final)
     indexed = [r for r in records.values() if r.state == ingestion_pb2.DOCUMENT_STATE_INDEXED]
@@ -390,7 +413,25 @@ async def run_batch(api, stubs: Stubs, sampler: RssSampler, docs: list[Generated
     return BatchResult(
         docs=len(docs), chunks=sum(r.chunk_count for r in indexed), failed=len(failed), wall_s=wall,
         upload_s=upload_s, checkpoints=checkpoints, checkpoint_s=checkpoint_s, peak=dict(sampler.peak),
+        cpu_s=cpu_s,
     )
+
+
+def print_cpu(batches: list[tuple[str, BatchResult]]) -> None:
+    """Where the CPU time went: seconds per process over each batch, and per document."""
+    label, first = batches[0]
+    names = [n for n, v in first.cpu_s.items() if v >= 0.05 and n != "machine"]
+    accounted = sum(first.cpu_s[n] for n in names)
+    rows = [[n, f"{first.cpu_s[n]:.1f}", f"{first.cpu_s[n] * 1000 / first.docs:.1f}",
+             f"{first.cpu_s[n] * 1000 / max(first.chunks, 1):.1f}"]
+            for n in sorted(names, key=lambda n: -first.cpu_s[n])]
+    machine = first.cpu_s["machine"]
+    rows.append(["machine (all processes)", f"{machine:.1f}", f"{machine * 1000 / first.docs:.1f}",
+                 f"{machine * 1000 / max(first.chunks, 1):.1f}"])
+    rows.append(["  not accounted above", f"{machine - accounted:.1f}", "", ""])
+    table(["process", "CPU s", "ms per document", "ms per chunk"], rows,
+          f"Where the CPU time of {label} went ({first.docs} documents, {first.chunks} chunks, "
+          f"{first.wall_s:.0f} s wall on {os.cpu_count()} CPUs)")
 
 
 def print_memory(sampler: RssSampler, idle: dict[str, int], batches: list[tuple[str, BatchResult]]) -> None:
@@ -436,9 +477,9 @@ async def run(args) -> None:
           "rough.")
     batch = IngestionSettings.model_fields["chunking"].default.batch_size
     with tempfile.TemporaryDirectory(prefix="sentra-bench-docs-") as tmp:
-        docs = generate(args.docs, args.seed)
+        docs = generate(args.docs, args.seed, paragraphs=args.paragraphs)
         n_second = (args.second_docs or max(args.docs // 2, 1)) if args.batches > 1 else 0
-        second = generate(n_second, args.seed, start=args.docs)
+        second = generate(n_second, args.seed, start=args.docs, paragraphs=args.paragraphs)
         for d in docs + second:  # on disk too, for inspection while it runs
             (Path(tmp) / d.filename).write_bytes(d.data)
         sizes = [len(d.data) for d in docs]
@@ -513,10 +554,13 @@ async def run(args) -> None:
     verdict = "MET" if first.chunks / first.wall_s >= 0.85 * model["batched_cps"] else "NOT MET"
     share = first.chunks / first.wall_s / model["batched_cps"]
     print(f"target pipeline/model >= 0.85 (issue 12): {share:.2f} -> {verdict}")
+    print_cpu(results)
     banner("3. Memory")
     print_memory(sampler, idle, results)
-    write_results("ingest", {
-        "docs": args.docs, "batches": args.batches, "second_docs": len(second), "seed": args.seed,
+    name = "ingest" if args.paragraphs == DEFAULT_PARAGRAPHS else "ingest_paragraphs_{}_{}".format(*args.paragraphs)
+    write_results(name, {
+        "docs": args.docs, "paragraphs_per_document": list(args.paragraphs), "batches": args.batches,
+        "second_docs": len(second), "seed": args.seed,
         "torch_threads": args.torch_threads or "torch default", "event_batch": batch,
     }, {
         "model_alone_chunks_per_s": round(model["batched_cps"], 2),
@@ -525,6 +569,7 @@ async def run(args) -> None:
             "chunks_per_s": round(r.chunks / r.wall_s, 2),
             "pipeline_over_model": round(r.chunks / r.wall_s / model["batched_cps"], 3),
             "peak_rss_mib": {name: round(kib / 1024) for name, kib in r.peak.items()},
+            "cpu_ms_per_document": {name: round(v * 1000 / r.docs, 1) for name, v in r.cpu_s.items() if v >= 0.05},
         } for label, r in results},
         "idle_rss_mib": {name: round(kib / 1024) for name, kib in idle.items()},
     })
@@ -540,6 +585,10 @@ def main() -> None:
     parser.add_argument("--second-docs", type=int, default=0, help="documents in batch 2 (default: half of --docs)")
     parser.add_argument("--quick", action="store_true", help="150 documents, one batch")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--paragraphs", type=paragraph_range, default=DEFAULT_PARAGRAPHS, metavar="MIN-MAX",
+                        help="paragraphs per document (default 1-6, ~2.5 chunks; 20-60 is a policy of a few "
+                             "pages, ~25 chunks); figures go to results/ingest.json for the default, "
+                             "results/ingest_paragraphs_MIN_MAX.json otherwise")
     parser.add_argument("--torch-threads", type=int, default=0,
                         help="torch threads for the model in both the baseline and the service (0: torch default)")
     args = parser.parse_args()

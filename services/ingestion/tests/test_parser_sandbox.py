@@ -189,6 +189,21 @@ async def test_a_timeout_or_a_crash_fails_only_its_own_document():
     assert all(outcome.chunks for outcome in others)
 
 
+async def test_what_one_documents_parser_leaves_behind_is_gone_for_the_next():
+    """Parsers are forked from one server per slot: a hostile document's parser plants files
+    in /tmp (one in a directory it made unreadable) and leaves a process running that keeps
+    writing there; the next document's parser finds neither, and the slot goes on parsing."""
+    pool = await started_pool()
+    try:
+        lingering = (await findings(pool, "linger.bin"))["lingering"]
+        seen = await findings(pool, "leftovers.json", json.dumps({"pid": lingering}).encode())
+        assert (await run(pool, "nda.txt", TEXT)).chunks
+    finally:
+        await pool.close()
+    assert seen["alive"].startswith("refused: ProcessLookupError"), seen
+    assert seen["tmp"] == [], seen
+
+
 async def test_the_real_parser_runs_in_the_sandbox(make_pdf):
     pool = await started_pool(worker="sentra_ingestion.adapters.parse_worker")
     try:
@@ -224,9 +239,9 @@ async def test_the_service_refuses_to_start_without_bubblewrap_unless_told_other
 
 
 def test_a_parser_process_starts_without_the_settings_models():
-    """Each document gets a fresh parser process, so its start-up is paid per document: the
-    parsing code must load without pydantic (the validated limits and chunking policy are
-    handed over as plain values), which halves that start-up's CPU time."""
+    """The parsing code loads without pydantic (the validated limits and chunking policy are
+    handed over as plain values): the sandbox shows the parser nothing it does not need, and
+    each fork server, started again after every time-out, starts faster."""
     import subprocess
 
     from sentra_ingestion.domain.parsing import ChunkingPolicy, ParseLimits
@@ -248,3 +263,23 @@ def test_a_parser_process_starts_without_the_settings_models():
     payload, loaded = result.stdout.splitlines()
     assert "La oficina abre a las 9." in payload
     assert loaded == "[]"
+
+
+def test_the_fork_servers_warm_up_samples_cover_every_format():
+    """The fork server parses one sample per format before its first document (so every
+    child starts with the caches filled): each sample must really parse, or the warm-up
+    would silently warm nothing."""
+    from types import SimpleNamespace
+
+    from sentra_ingestion.adapters.parse_worker import parse_once, samples
+    from sentra_ingestion.domain.parsing.model import SUPPORTED_FORMATS
+
+    limits, chunking = (SimpleNamespace(**ParseLimits().model_dump()),
+                        SimpleNamespace(**ChunkingPolicy().model_dump()))
+    kinds = set()
+    for name, data in samples():
+        outcome = parse_once(data, name, limits, chunking)
+        assert not isinstance(outcome, str), (name, outcome)
+        assert "2026" in outcome.chunks[0].text or "53" in outcome.chunks[0].text, name
+        kinds.add(outcome.content_type)
+    assert len(kinds) == len(SUPPORTED_FORMATS.split(", ")), (kinds, SUPPORTED_FORMATS)

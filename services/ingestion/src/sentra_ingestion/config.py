@@ -70,8 +70,9 @@ class IngestionSettings(ServiceSettings):
     limits: LimitSettings = LimitSettings()
     chunking: ChunkingSettings = ChunkingSettings()
     parse_workers: int = Field(default=1, ge=1, le=64)
-    # Where parsers run: "bwrap", a bubblewrap sandbox per document (no network, no
-    # environment, a read-only view of nothing but Python, the limits above); the service
+    # Where parsers run: "bwrap", a bubblewrap sandbox per slot (no network, no
+    # environment, a read-only view of nothing but Python), a process per document forked
+    # in it under the limits above (see adapters/parse_worker.py); the service
     # refuses to start without it. "none": plain child processes with the same limits and
     # no isolation, for a development machine without bubblewrap (logged as a warning).
     parser_sandbox: Literal["bwrap", "none"] = "bwrap"

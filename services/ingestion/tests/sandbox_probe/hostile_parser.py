@@ -1,7 +1,8 @@
 """A parser taken over by a hostile document: what such code would try, run in the parser's
-place by `test_parser_sandbox.py` (the pool's `worker`), inside the real sandbox, after the
-same confinement as the real parser. The document says what to try (JSON); the findings go
-back as the text of one chunk. Any other file name is parsed by the real parser."""
+place by `test_parser_sandbox.py` (the pool's `worker`): the same fork server as the real
+parser, inside the real sandbox, each document's process under the same confinement. The
+document says what to try (JSON); the findings go back as the text of one chunk. Any other
+file name is parsed by the real parser."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ import json
 import os
 import signal
 import socket
-import sys
 import time
 
 from sentra_ingestion.adapters import parse_worker
@@ -109,29 +109,56 @@ def crash() -> dict:
     return {}
 
 
+def linger() -> dict:
+    """Leave a process behind that keeps writing into /tmp, and a planted file: what the
+    next document's parser (another department's, perhaps) must not find."""
+    with open("/tmp/planted.txt", "w") as fh:
+        fh.write("left for the next document")
+    os.makedirs("/tmp/locked/inner")
+    with open("/tmp/locked/inner/secret.txt", "w") as fh:
+        fh.write("left")
+    os.chmod("/tmp/locked", 0)
+    pid = os.fork()
+    if pid == 0:
+        os.setsid()
+        while True:
+            with open("/tmp/still-here.txt", "w") as fh:
+                fh.write("alive")
+            time.sleep(0.05)
+    time.sleep(0.2)
+    return {"lingering": pid}
+
+
+def leftovers(data: bytes) -> dict:
+    """What a document's parser finds of the one before it."""
+    pid = json.loads(data)["pid"]
+    alive = attempt(lambda: os.kill(pid, 0))
+    time.sleep(0.2)  # a survivor would have written again meanwhile
+    return {"alive": alive, "tmp": sorted(os.listdir("/tmp"))}
+
+
 ACTIONS = {"memory.bin": eat_memory, "fork.bin": fork_bomb, "disk.bin": fill_disk, "spin.bin": spin,
-           "hang.bin": hang, "crash.bin": crash}
+           "hang.bin": hang, "crash.bin": crash, "linger.bin": linger}
 
 
-def main(args: list[str]) -> None:
-    parse_worker.confine(json.loads(args[0]))
-    out = sys.stdout.buffer
-    out.write(parse_worker.READY)
-    out.flush()
-    header = json.loads(sys.stdin.buffer.readline())
-    data = sys.stdin.buffer.read()
+def handle(header: dict, data: bytes) -> bytes:
     name = header["filename"]
     if name == "probe.json":
         findings = probe(json.loads(data))
+    elif name == "leftovers.json":
+        findings = leftovers(data)
     elif name in ACTIONS:
         findings = ACTIONS[name]()
     else:
         if name.startswith("slow-"):
             time.sleep(2)  # a large, legitimate document
-        out.write(parse_worker.encode(parse_worker.parse_once(data, name, *_policies(header))))
-        return
-    out.write(json.dumps({"outcome": {"content_type": "text/plain", "page_count": 0, "title": None,
-                                      "chunks": [[json.dumps(findings), 0, ""]]}}).encode())
+        return parse_worker.encode(parse_worker.parse_once(data, name, *_policies(header)))
+    return json.dumps({"outcome": {"content_type": "text/plain", "page_count": 0, "title": None,
+                                   "chunks": [[json.dumps(findings), 0, ""]]}}).encode()
+
+
+def main(args: list[str]) -> None:
+    parse_worker.serve(json.loads(args[0]), handle)
 
 
 def _policies(header):

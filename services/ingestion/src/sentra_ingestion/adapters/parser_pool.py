@@ -3,9 +3,12 @@ in a sandbox (`sandbox.py`), that sees that one document and nothing else and ex
 it. A time-out, a crash or an exhausted limit ends that process and fails that document
 only; the other parses go on.
 
-One process per slot (`workers` slots) is started ahead of its document, so the start-up
-(bubblewrap, Python, the parsing code) is not waited for; the document's format loads its
-own library once the document is there.
+Each slot (`workers` slots) runs a fork server in its sandbox (`parse_worker`), started
+once, with Python, the parsing code and every format's library loaded: a document's
+process is forked from it (a few milliseconds, where starting bubblewrap and Python for
+each document cost ~130 ms of CPU), confines itself, parses, and exits; the server then
+kills whatever it left and empties the sandbox's /tmp before the next document. A time-out
+or an answer that is too large ends the whole slot's sandbox, and a fresh one starts.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import json
 import logging
 import os
 import signal
+import socket
 import time
 
 from sentra_ingestion.adapters.parse_worker import READY
@@ -27,6 +31,7 @@ logger = logging.getLogger(__name__)
 
 STDERR_KEPT = 8 * 1024
 MAX_REASON_CHARS = 2000
+MAX_LINE = 64
 
 
 class SandboxUnavailable(RuntimeError):
@@ -37,12 +42,17 @@ class _OutputTooLarge(Exception):
     pass
 
 
-class _Process:
-    def __init__(self, slot: int, proc: asyncio.subprocess.Process) -> None:
+class _Server:
+    """One slot's fork server: its process (bubblewrap's, in the sandbox) and the control
+    socket the documents' sockets are handed over on."""
+
+    def __init__(self, slot: int, proc: asyncio.subprocess.Process, control: socket.socket) -> None:
         self.slot = slot
         self.proc = proc
+        self.control = control
         self.ready = False
         self.stderr = bytearray()
+        self._pending = b""
         self._stderr_task = asyncio.create_task(self._drain_stderr())
 
     async def _drain_stderr(self) -> None:
@@ -50,19 +60,34 @@ class _Process:
         while piece := await self.proc.stderr.read(4096):
             self.stderr = (self.stderr + piece)[-STDERR_KEPT:]
 
+    async def line(self) -> bytes:
+        """The server's next line on the control socket (EOFError once it has gone)."""
+        loop = asyncio.get_running_loop()
+        while b"\n" not in self._pending:
+            piece = await loop.sock_recv(self.control, MAX_LINE)
+            if not piece or len(self._pending) > MAX_LINE:
+                raise EOFError
+            self._pending += piece
+        line, _, self._pending = self._pending.partition(b"\n")
+        return line + b"\n"
+
+    def hand_over(self, conn: socket.socket) -> None:
+        """Give the server one document's socket (a message of one byte carrying it)."""
+        socket.send_fds(self.control, [b"D"], [conn.fileno()])
+
     def kill(self) -> None:
         if self.proc.returncode is None:
-            # Its own process group: a plain child's children go too; bubblewrap's sandbox
+            # Its own process group: a plain server's children go too; bubblewrap's sandbox
             # dies with it (--die-with-parent takes its PID namespace down).
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(self.proc.pid, signal.SIGKILL)
             with contextlib.suppress(ProcessLookupError):
                 self.proc.kill()
+        self.control.close()
 
     async def finish(self) -> int:
         returncode = await self.proc.wait()
-        if not self.proc.stdin.is_closing():
-            self.proc.stdin.close()
+        self.control.close()
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self._stderr_task, 5)
         return returncode
@@ -77,75 +102,83 @@ class ParserPool:
         self.timeout_seconds = timeout_seconds
         self.sandbox = sandbox
         self.max_output_bytes = max_output_bytes
-        self._ready: asyncio.Queue[_Process] = asyncio.Queue()
-        self._running: set[_Process] = set()
+        self._ready: asyncio.Queue[_Server] = asyncio.Queue()
+        self._running: set[_Server] = set()
         self._spawning: set[asyncio.Task] = set()
         self._closed = False
 
     async def start(self) -> None:
-        """Start one parser process per slot and wait until each is ready; raises
+        """Start one fork server per slot and wait until each is ready; raises
         SandboxUnavailable (with bubblewrap's or Python's own words) when they cannot start."""
         problem = self.sandbox.problem()
         if problem:
             raise SandboxUnavailable(problem)
         for slot in range(self.workers):
-            process = await self._spawn(slot)
-            await self._wait_ready(process)
-            self._ready.put_nowait(process)
+            server = await self._spawn(slot)
+            await self._wait_ready(server)
+            self._ready.put_nowait(server)
 
-    async def _spawn(self, slot: int) -> _Process:
-        proc = await asyncio.create_subprocess_exec(
-            *self.sandbox.command(slot), stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE, env={}, start_new_session=True, limit=64 * 1024,
-        )
-        process = _Process(slot, proc)
-        self._running.add(process)
-        return process
+    async def _spawn(self, slot: int) -> _Server:
+        control, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                *self.sandbox.command(slot), stdin=theirs.fileno(), stdout=asyncio.subprocess.DEVNULL,
+                stderr=asyncio.subprocess.PIPE, env={}, start_new_session=True,
+            )
+        except BaseException:
+            control.close()
+            raise
+        finally:
+            theirs.close()
+        control.setblocking(False)
+        server = _Server(slot, proc, control)
+        self._running.add(server)
+        return server
 
-    async def _wait_ready(self, process: _Process) -> None:
-        if process.ready:
+    async def _wait_ready(self, server: _Server) -> None:
+        if server.ready:
             return
         try:
-            line = await asyncio.wait_for(process.proc.stdout.readline(), max(self.timeout_seconds, 60))
-        except (TimeoutError, ValueError):
+            line = await asyncio.wait_for(server.line(), max(self.timeout_seconds, 60))
+        except (TimeoutError, EOFError, OSError):
             line = b""
-        process.ready = line == READY
-        if not process.ready:
-            process.kill()
-            await process.finish()
-            self._running.discard(process)
+        server.ready = line == READY
+        if not server.ready:
+            server.kill()
+            await server.finish()
+            self._running.discard(server)
             raise SandboxUnavailable(
                 f"a parser process ({self.sandbox.mode} sandbox) did not start: "
-                f"{process.stderr_text().strip()[-2000:] or 'no output'}"
+                f"{server.stderr_text().strip()[-2000:] or 'no output'}"
             )
 
-    async def _take(self) -> _Process:
-        """A ready process of a free slot (a fresh one if the one waiting has gone)."""
-        process = await self._ready.get()
-        if process.proc.returncode is not None:
-            await process.finish()
-            self._running.discard(process)
-            process = await self._spawn(process.slot)
+    async def _take(self) -> _Server:
+        """The ready server of a free slot (a fresh one if the one waiting has gone)."""
+        server = await self._ready.get()
+        if server.proc.returncode is not None:
+            await server.finish()
+            self._running.discard(server)
+            server = await self._spawn(server.slot)
         try:
-            await self._wait_ready(process)
+            await self._wait_ready(server)
         except SandboxUnavailable:
-            self._replace(process.slot)
+            self._replace(server.slot)
             raise
-        return process
+        return server
 
     def _replace(self, slot: int) -> None:
-        """Start the slot's next process ahead of its document (in the background)."""
+        """Start the slot's next server ahead of its document (in the background)."""
         if self._closed:
             return
 
         async def spawn() -> None:
             try:
-                process = await self._spawn(slot)
+                server = await self._spawn(slot)
             except OSError:
                 logger.exception("cannot start a parser process; trying again in 1 s")
                 await asyncio.sleep(1)
                 return self._replace(slot)
-            self._ready.put_nowait(process)
+            self._ready.put_nowait(server)
 
         task = asyncio.get_running_loop().create_task(spawn())
         self._spawning.add(task)
@@ -153,58 +186,75 @@ class ParserPool:
 
     async def parse(self, data: bytes, filename: str, limits: ParseLimits, chunking: ChunkingPolicy) -> ParseOutcome:
         """Parse and chunk; raises ParseError with a user-facing reason."""
-        process = await self._take()
+        server = await self._take()
+        kept = False
         try:
             header = json.dumps({"filename": filename, "limits": limits.model_dump(),
                                  "chunking": chunking.model_dump()}).encode() + b"\n"
             started = time.perf_counter()
             try:
-                output = await asyncio.wait_for(self._exchange(process, header + data), self.timeout_seconds)
+                returncode, output = await asyncio.wait_for(self._run(server, header + data), self.timeout_seconds)
             except TimeoutError:
-                process.kill()
-                await process.finish()
                 logger.warning("parser timed out after %.0f s; only its document fails", self.timeout_seconds)
                 raise ParseError(
                     f"parsing took longer than {self.timeout_seconds:.0f} s; the document is too large "
                     "or malformed — split it or re-export it"
                 ) from None
             except _OutputTooLarge:
-                process.kill()
-                await process.finish()
                 raise ParseError(
                     "the document yields more text than the parser may return; split it into smaller files"
                 ) from None
-            returncode = await process.finish()
+            except (EOFError, OSError, ValueError):
+                # The server itself went (or answered nonsense): only this document fails.
+                logger.warning("a parser fork server ended unexpectedly; starting a fresh one")
+                returncode, output = -signal.SIGKILL, b""
+            else:
+                kept = True
             logger.debug("parser process finished in %.0f ms with %s; stderr: %s",
-                         (time.perf_counter() - started) * 1000, returncode, process.stderr_text())
+                         (time.perf_counter() - started) * 1000, returncode, server.stderr_text())
             return self._result(returncode, output)
         finally:
-            process.kill()
-            self._running.discard(process)
-            self._replace(process.slot)
+            if kept:
+                self._ready.put_nowait(server)
+            else:
+                server.kill()
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(server.finish(), 5)
+                self._running.discard(server)
+                self._replace(server.slot)
 
-    async def _exchange(self, process: _Process, payload: bytes) -> bytes:
-        proc = process.proc
+    async def _run(self, server: _Server, payload: bytes) -> tuple[int, bytes]:
+        """Hand one document to the server on a socket of its own; its answer, then the exit
+        status of the process that parsed it."""
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            server.hand_over(theirs)
+        finally:
+            theirs.close()
+        reader, writer = await asyncio.open_connection(sock=ours)
 
         async def feed() -> None:
             try:
-                proc.stdin.write(payload)
-                await proc.stdin.drain()
+                writer.write(payload)
+                await writer.drain()
+                writer.write_eof()
             except (BrokenPipeError, ConnectionResetError):
                 pass  # it ended early (a limit): its exit status says why
-            finally:
-                proc.stdin.close()
 
         async def collect() -> bytes:
             output = bytearray()
-            while piece := await proc.stdout.read(256 * 1024):
-                output += piece
-                if len(output) > self.max_output_bytes:
-                    raise _OutputTooLarge
+            with contextlib.suppress(ConnectionResetError):
+                while piece := await reader.read(256 * 1024):
+                    output += piece
+                    if len(output) > self.max_output_bytes:
+                        raise _OutputTooLarge
             return bytes(output)
 
-        _, output = await asyncio.gather(feed(), collect())
-        return output
+        try:
+            _, output = await asyncio.gather(feed(), collect())
+        finally:
+            writer.close()
+        return int(await server.line()), output
 
     def _result(self, returncode: int, output: bytes) -> ParseOutcome:
         signum = -returncode if returncode < 0 else returncode - 128 if returncode > 128 else 0

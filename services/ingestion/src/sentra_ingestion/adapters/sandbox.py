@@ -1,15 +1,15 @@
-"""The command line that starts one parser process, in a bubblewrap sandbox or (on a
-development machine, on purpose) as a plain child process.
+"""The command line that starts one parser slot's fork server (`parse_worker`), in a
+bubblewrap sandbox or (on a development machine, on purpose) as a plain child process.
 
 The bubblewrap sandbox has no network (its own, empty network namespace), no environment
 variables, its own process, IPC and host-name namespaces, a private /tmp as large as the
 file-size limit (the only place it can write), a minimal read-only /dev, no /proc, and a
 read-only view of only what Python needs:
 /usr, the Python installation and virtual environment, and the directory holding
-`sentra_ingestion`. The document is not a file at all: it arrives on the process's stdin.
+`sentra_ingestion`. The document is not a file at all: it arrives on a socket of its own.
 Started as root, bubblewrap sets the namespaces up with privilege, keeps only CAP_SETUID and
-CAP_SETGID, and the parser drops to a user of its own (`uid_base` + its slot) before it reads
-anything, so the process limit counts its processes alone; started as another user, it
+CAP_SETGID, and each document's parser process drops to a user of its own (`uid_base` + its
+slot) before it reads anything, so the process limit counts its processes alone; started as another user, it
 runs in a user namespace as that user and may not create further user namespaces.
 """
 
@@ -107,7 +107,7 @@ class ParserSandbox:
         return self._bwrap(roots, as_root) + self._python(roots, uid)
 
     def _python(self, roots: list[Path], uid: int | None) -> list[str]:
-        spec = {**self.confinement.__dict__, "uid": uid}
+        spec = {**self.confinement.__dict__, "uid": uid, "sandboxed": self.mode == BWRAP}
         return [sys.executable, "-I", "-B", "-c", BOOTSTRAP, json.dumps([str(p) for p in roots]), self.worker,
                 json.dumps(spec)]
 

@@ -23,8 +23,8 @@ EMPTY_REASON = "file is empty (0 bytes); upload a file with content"
 Parser = Callable[[bytes, "ParseLimits", int], ParsedDocument]
 
 # Each format's parser (and its library: pypdf, python-docx, openpyxl, BeautifulSoup…) is
-# imported when the first document of that format arrives: a parser process, one per
-# document in its sandbox, pays only for what its document needs.
+# imported when the first document of that format arrives; the parser's fork server
+# (adapters/parse_worker.py) loads them all once, before its first document.
 
 
 def _pdf(data: bytes, limits: ParseLimits, depth: int) -> ParsedDocument:
