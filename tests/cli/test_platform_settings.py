@@ -36,7 +36,7 @@ enabled = true
 
 def state_of(tmp_path) -> PlatformState:
     services = {name: ProcessInfo(pid=1, port=40000 + i) for i, name in
-                enumerate(("embedding", "ingestion", "retrieval", "inference", "gateway"))}
+                enumerate(("embedding", "ingestion", "retrieval", "inference", "training", "gateway"))}
     return PlatformState(data_dir=str(tmp_path), nats=ProcessInfo(pid=1, port=4222), services=services)
 
 

@@ -149,8 +149,8 @@ async def test_settings_from_the_file_and_the_environment_reach_the_services(sup
     assert "LIMITS__MAX_UPLOAD_BYTES" in result.output and "file=20000" in result.output
 
 
-@pytest.mark.parametrize("victim", ["nats", "embedding", "ingestion", "retrieval", "inference", "gateway",
-                                    "supervisor"])
+@pytest.mark.parametrize("victim", ["nats", "embedding", "ingestion", "retrieval", "inference", "training",
+                                    "gateway", "supervisor"])
 async def test_kill_9_during_ingestion_comes_back_by_itself_and_loses_nothing(supervised, victim):
     platform = supervised
     api = Api(platform)

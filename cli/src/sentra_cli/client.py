@@ -14,6 +14,7 @@ from sentra.gateway.v1 import gateway_pb2_grpc
 from sentra.inference.v1 import inference_pb2_grpc
 from sentra.ingestion.v1 import ingestion_pb2, ingestion_pb2_grpc
 from sentra.retrieval.v1 import retrieval_pb2_grpc
+from sentra.training.v1 import training_pb2_grpc
 from sentra_common.grpc_client import no_credentials, open_channel
 
 from sentra_cli.platform import Platform, PlatformError
@@ -63,6 +64,7 @@ class Clients:
         self.retrieval = retrieval_pb2_grpc.RetrievalServiceStub(self._channel)
         self.gateway = gateway_pb2_grpc.GatewayServiceStub(self._channel)
         self.inference = inference_pb2_grpc.InferenceServiceStub(self._channel)
+        self.training = training_pb2_grpc.TrainingServiceStub(self._channel)
 
     async def close(self) -> None:
         await self._channel.close()

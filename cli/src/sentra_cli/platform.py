@@ -49,7 +49,7 @@ from sentra_common.tls import TlsMaterial, generate_certificates
 from sentra_cli import keycloak
 from sentra_cli.settings import CONFIG_NAME, PORT_LABELS, SERVICES, Config, ConfigError, layer, load_config
 
-INTERNAL = ("embedding", "ingestion", "retrieval", "inference")
+INTERNAL = ("embedding", "ingestion", "retrieval", "inference", "training")
 GATEWAY_ISSUER = "gateway"
 
 
@@ -534,9 +534,9 @@ class Platform:
                     f"{prefix}{section}__CERT_FILE": str(self.tls_dir / f"{name}.crt"),
                     f"{prefix}{section}__KEY_FILE": str(self.tls_dir / f"{name}.key"),
                 })
-        if name in ("ingestion", "retrieval"):
+        if name in ("ingestion", "retrieval", "training"):
             env[f"{prefix}DATA_DIR"] = str(self.data_dir / "data")
-        if name in ("ingestion", "inference"):
+        if name in ("ingestion", "inference", "training"):
             env[f"{prefix}DATABASE__URL"] = self.database_url
         if name == "inference":
             env[f"{prefix}RETRIEVAL_TARGET"] = state.target("retrieval")
@@ -546,6 +546,8 @@ class Platform:
                 suggested[f"{prefix}BACKEND"] = self.inference_backend
         if name == "embedding":
             suggested[f"{prefix}ONNX_DIR"] = str(embedding_model_dir())
+        if name == "training":
+            suggested[f"{prefix}BASE_MODEL_DIR"] = str(base_model_dir())
         if name == "retrieval":
             env[f"{prefix}EMBEDDING_TARGET"] = state.target("embedding")
             env[f"{prefix}INGESTION_TARGET"] = state.target("ingestion")

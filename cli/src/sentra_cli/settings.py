@@ -42,7 +42,7 @@ from pathlib import Path
 CONFIG_NAME = "sentra.toml"
 # Start order matters: retrieval asks the embedding service for its dimension; the
 # gateway comes last.
-SERVICES = ("embedding", "ingestion", "retrieval", "inference", "gateway")
+SERVICES = ("embedding", "ingestion", "retrieval", "inference", "training", "gateway")
 DEFAULT_PORTS = {"gateway_grpc": 50051, "gateway_http": 8080, "keycloak": 8180}
 PORT_LABELS = {"gateway_grpc": "gateway gRPC", "gateway_http": "gateway HTTP", "keycloak": "Keycloak"}
 SOURCES = ("platform default", "file", "environment", "caller", "platform")

@@ -51,6 +51,7 @@ SERVICE_ACCESS: dict[str, BusAccess] = {
         consumes={"retrieval-indexer": events.CHUNKS_EMBEDDED, "retrieval-deleter": events.DOCUMENT_DELETED},
     ),
     "inference": BusAccess(),
+    "training": BusAccess(),
     "gateway": BusAccess(consumes={"gateway-audit-refusals": f"{events.REFUSED_CALL}.*"}),
 }
 STREAMS = (events.PIPELINE_STREAM, events.DEADLETTER_STREAM, events.AUDIT_STREAM)

@@ -243,15 +243,59 @@ class TrainingJob(_message.Message):
     METRICS_FIELD_NUMBER: _builtins.int
     ADAPTER_VERSION_FIELD_NUMBER: _builtins.int
     PROMOTED_FIELD_NUMBER: _builtins.int
+    DEPARTMENT_FIELD_NUMBER: _builtins.int
+    CREATED_BY_FIELD_NUMBER: _builtins.int
+    STEP_FIELD_NUMBER: _builtins.int
+    TOTAL_STEPS_FIELD_NUMBER: _builtins.int
+    LOSS_FIELD_NUMBER: _builtins.int
+    TOKENS_PER_SECOND_FIELD_NUMBER: _builtins.int
+    ETA_SECONDS_FIELD_NUMBER: _builtins.int
+    RESUMED_FROM_STEP_FIELD_NUMBER: _builtins.int
+    RESTARTS_FIELD_NUMBER: _builtins.int
+    QUEUE_POSITION_FIELD_NUMBER: _builtins.int
+    CREATED_AT_FIELD_NUMBER: _builtins.int
+    STARTED_AT_FIELD_NUMBER: _builtins.int
+    FINISHED_AT_FIELD_NUMBER: _builtins.int
+    REPRODUCIBILITY_JSON_FIELD_NUMBER: _builtins.int
     job_id: _builtins.str
     dataset_id: _builtins.str
     adapter_name: _builtins.str
     state: Global___JobState.ValueType
     failure_reason: _builtins.str
+    """Why it FAILED or was CANCELLED (and by whom), in words."""
     adapter_version: _builtins.int
     promoted: _builtins.bool
+    department: _builtins.str
+    created_by: _builtins.str
+    """Who started it (the principal's subject)."""
+    step: _builtins.int
+    """Progress: optimizer steps done and planned, the last step's loss, training tokens per
+    second and the estimated seconds left.
+    """
+    total_steps: _builtins.int
+    loss: _builtins.float
+    tokens_per_second: _builtins.float
+    eta_seconds: _builtins.float
+    resumed_from_step: _builtins.int
+    """The checkpoint step the current run resumed from (0: started from scratch), and how
+    many times the job's run was started again (after the service or a worker died).
+    """
+    restarts: _builtins.int
+    queue_position: _builtins.int
+    """1 for the next job of its department to run; 0 when not QUEUED."""
+    reproducibility_json: _builtins.str
+    """Everything needed to run it again: the hyper-parameters with their defaults filled in
+    (seed included), the dataset's SHA-256 and example count, the base model's digest and
+    the code version (JSON).
+    """
     @_builtins.property
     def metrics(self) -> _containers.ScalarMap[_builtins.str, _builtins.float]: ...
+    @_builtins.property
+    def created_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def started_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def finished_at(self) -> _timestamp_pb2.Timestamp: ...
     def __init__(
         self,
         *,
@@ -263,14 +307,76 @@ class TrainingJob(_message.Message):
         metrics: _abc.Mapping[_builtins.str, _builtins.float] | None = ...,
         adapter_version: _builtins.int = ...,
         promoted: _builtins.bool = ...,
+        department: _builtins.str = ...,
+        created_by: _builtins.str = ...,
+        step: _builtins.int = ...,
+        total_steps: _builtins.int = ...,
+        loss: _builtins.float = ...,
+        tokens_per_second: _builtins.float = ...,
+        eta_seconds: _builtins.float = ...,
+        resumed_from_step: _builtins.int = ...,
+        restarts: _builtins.int = ...,
+        queue_position: _builtins.int = ...,
+        created_at: _timestamp_pb2.Timestamp | None = ...,
+        started_at: _timestamp_pb2.Timestamp | None = ...,
+        finished_at: _timestamp_pb2.Timestamp | None = ...,
+        reproducibility_json: _builtins.str = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "finished_at", b"finished_at", "started_at", b"started_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["adapter_name", b"adapter_name", "adapter_version", b"adapter_version", "dataset_id", b"dataset_id", "failure_reason", b"failure_reason", "job_id", b"job_id", "metrics", b"metrics", "promoted", b"promoted", "state", b"state"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["adapter_name", b"adapter_name", "adapter_version", b"adapter_version", "created_at", b"created_at", "created_by", b"created_by", "dataset_id", b"dataset_id", "department", b"department", "eta_seconds", b"eta_seconds", "failure_reason", b"failure_reason", "finished_at", b"finished_at", "job_id", b"job_id", "loss", b"loss", "metrics", b"metrics", "promoted", b"promoted", "queue_position", b"queue_position", "reproducibility_json", b"reproducibility_json", "restarts", b"restarts", "resumed_from_step", b"resumed_from_step", "started_at", b"started_at", "state", b"state", "step", b"step", "tokens_per_second", b"tokens_per_second", "total_steps", b"total_steps"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___TrainingJob: _TypeAlias = TrainingJob  # noqa: Y015
+
+@_typing.final
+class TrainingSettings(_message.Message):
+    """Hyper-parameters; 0 (or empty) takes the default. Bounds are checked, and a bad value is
+    refused naming the field and its bound.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EPOCHS_FIELD_NUMBER: _builtins.int
+    LEARNING_RATE_FIELD_NUMBER: _builtins.int
+    LORA_RANK_FIELD_NUMBER: _builtins.int
+    LORA_ALPHA_FIELD_NUMBER: _builtins.int
+    MAX_SEQ_LENGTH_FIELD_NUMBER: _builtins.int
+    BATCH_SIZE_FIELD_NUMBER: _builtins.int
+    SEED_FIELD_NUMBER: _builtins.int
+    CHECKPOINT_EVERY_FIELD_NUMBER: _builtins.int
+    MAX_STEPS_FIELD_NUMBER: _builtins.int
+    epochs: _builtins.int
+    learning_rate: _builtins.float
+    lora_rank: _builtins.int
+    lora_alpha: _builtins.int
+    max_seq_length: _builtins.int
+    batch_size: _builtins.int
+    seed: _builtins.int
+    checkpoint_every: _builtins.int
+    max_steps: _builtins.int
+    """At most this many optimizer steps (0: all epochs)."""
+    def __init__(
+        self,
+        *,
+        epochs: _builtins.int = ...,
+        learning_rate: _builtins.float = ...,
+        lora_rank: _builtins.int = ...,
+        lora_alpha: _builtins.int = ...,
+        max_seq_length: _builtins.int = ...,
+        batch_size: _builtins.int = ...,
+        seed: _builtins.int = ...,
+        checkpoint_every: _builtins.int = ...,
+        max_steps: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["batch_size", b"batch_size", "checkpoint_every", b"checkpoint_every", "epochs", b"epochs", "learning_rate", b"learning_rate", "lora_alpha", b"lora_alpha", "lora_rank", b"lora_rank", "max_seq_length", b"max_seq_length", "max_steps", b"max_steps", "seed", b"seed"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TrainingSettings: _TypeAlias = TrainingSettings  # noqa: Y015
 
 @_typing.final
 class StartTrainingJobRequest(_message.Message):
@@ -281,11 +387,26 @@ class StartTrainingJobRequest(_message.Message):
     MAX_STEPS_FIELD_NUMBER: _builtins.int
     LEARNING_RATE_FIELD_NUMBER: _builtins.int
     LORA_RANK_FIELD_NUMBER: _builtins.int
+    DEPARTMENT_FIELD_NUMBER: _builtins.int
+    DATASET_JSONL_FIELD_NUMBER: _builtins.int
+    DATASET_FILENAME_FIELD_NUMBER: _builtins.int
+    SETTINGS_FIELD_NUMBER: _builtins.int
     dataset_id: _builtins.str
+    """A dataset version (the datasets issue) — or, instead, an imported JSONL file below."""
     adapter_name: _builtins.str
     max_steps: _builtins.int
+    """Deprecated in favour of `settings` (still honoured when `settings` leaves them 0)."""
     learning_rate: _builtins.float
     lora_rank: _builtins.int
+    department: _builtins.str
+    """The department the job trains for (the caller must be a member)."""
+    dataset_jsonl: _builtins.bytes
+    """An imported JSONL file: one example per line, `{"messages": [...]}` or
+    `{"instruction", "input"?, "output"}`; checked line by line before anything starts.
+    """
+    dataset_filename: _builtins.str
+    @_builtins.property
+    def settings(self) -> Global___TrainingSettings: ...
     def __init__(
         self,
         *,
@@ -294,10 +415,14 @@ class StartTrainingJobRequest(_message.Message):
         max_steps: _builtins.int = ...,
         learning_rate: _builtins.float = ...,
         lora_rank: _builtins.int = ...,
+        department: _builtins.str = ...,
+        dataset_jsonl: _builtins.bytes = ...,
+        dataset_filename: _builtins.str = ...,
+        settings: Global___TrainingSettings | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["settings", b"settings"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["adapter_name", b"adapter_name", "dataset_id", b"dataset_id", "learning_rate", b"learning_rate", "lora_rank", b"lora_rank", "max_steps", b"max_steps"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["adapter_name", b"adapter_name", "dataset_filename", b"dataset_filename", "dataset_id", b"dataset_id", "dataset_jsonl", b"dataset_jsonl", "department", b"department", "learning_rate", b"learning_rate", "lora_rank", b"lora_rank", "max_steps", b"max_steps", "settings", b"settings"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -322,6 +447,126 @@ class StartTrainingJobResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___StartTrainingJobResponse: _TypeAlias = StartTrainingJobResponse  # noqa: Y015
+
+@_typing.final
+class GetTrainingJobRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    JOB_ID_FIELD_NUMBER: _builtins.int
+    job_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        job_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["job_id", b"job_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetTrainingJobRequest: _TypeAlias = GetTrainingJobRequest  # noqa: Y015
+
+@_typing.final
+class GetTrainingJobResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    JOB_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def job(self) -> Global___TrainingJob: ...
+    def __init__(
+        self,
+        *,
+        job: Global___TrainingJob | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["job", b"job"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["job", b"job"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetTrainingJobResponse: _TypeAlias = GetTrainingJobResponse  # noqa: Y015
+
+@_typing.final
+class ListTrainingJobsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DEPARTMENT_FIELD_NUMBER: _builtins.int
+    department: _builtins.str
+    """Empty: every department the caller belongs to."""
+    def __init__(
+        self,
+        *,
+        department: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["department", b"department"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListTrainingJobsRequest: _TypeAlias = ListTrainingJobsRequest  # noqa: Y015
+
+@_typing.final
+class ListTrainingJobsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    JOBS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def jobs(self) -> _containers.RepeatedCompositeFieldContainer[Global___TrainingJob]:
+        """Newest first."""
+
+    def __init__(
+        self,
+        *,
+        jobs: _abc.Iterable[Global___TrainingJob] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["jobs", b"jobs"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListTrainingJobsResponse: _TypeAlias = ListTrainingJobsResponse  # noqa: Y015
+
+@_typing.final
+class CancelTrainingJobRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    JOB_ID_FIELD_NUMBER: _builtins.int
+    job_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        job_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["job_id", b"job_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CancelTrainingJobRequest: _TypeAlias = CancelTrainingJobRequest  # noqa: Y015
+
+@_typing.final
+class CancelTrainingJobResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    JOB_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def job(self) -> Global___TrainingJob: ...
+    def __init__(
+        self,
+        *,
+        job: Global___TrainingJob | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["job", b"job"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["job", b"job"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CancelTrainingJobResponse: _TypeAlias = CancelTrainingJobResponse  # noqa: Y015
 
 @_typing.final
 class WatchTrainingJobRequest(_message.Message):

@@ -54,6 +54,21 @@ class TrainingServiceStub:
                 request_serializer=sentra_dot_training_dot_v1_dot_training__pb2.StartTrainingJobRequest.SerializeToString,
                 response_deserializer=sentra_dot_training_dot_v1_dot_training__pb2.StartTrainingJobResponse.FromString,
                 _registered_method=True)
+        self.GetTrainingJob = channel.unary_unary(
+                '/sentra.training.v1.TrainingService/GetTrainingJob',
+                request_serializer=sentra_dot_training_dot_v1_dot_training__pb2.GetTrainingJobRequest.SerializeToString,
+                response_deserializer=sentra_dot_training_dot_v1_dot_training__pb2.GetTrainingJobResponse.FromString,
+                _registered_method=True)
+        self.ListTrainingJobs = channel.unary_unary(
+                '/sentra.training.v1.TrainingService/ListTrainingJobs',
+                request_serializer=sentra_dot_training_dot_v1_dot_training__pb2.ListTrainingJobsRequest.SerializeToString,
+                response_deserializer=sentra_dot_training_dot_v1_dot_training__pb2.ListTrainingJobsResponse.FromString,
+                _registered_method=True)
+        self.CancelTrainingJob = channel.unary_unary(
+                '/sentra.training.v1.TrainingService/CancelTrainingJob',
+                request_serializer=sentra_dot_training_dot_v1_dot_training__pb2.CancelTrainingJobRequest.SerializeToString,
+                response_deserializer=sentra_dot_training_dot_v1_dot_training__pb2.CancelTrainingJobResponse.FromString,
+                _registered_method=True)
         self.WatchTrainingJob = channel.unary_stream(
                 '/sentra.training.v1.TrainingService/WatchTrainingJob',
                 request_serializer=sentra_dot_training_dot_v1_dot_training__pb2.WatchTrainingJobRequest.SerializeToString,
@@ -108,8 +123,27 @@ class TrainingServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
-    def WatchTrainingJob(self, request, context):
+    def GetTrainingJob(self, request, context):
         """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListTrainingJobs(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CancelTrainingJob(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def WatchTrainingJob(self, request, context):
+        """The job now, then each change (step, state) until it ends.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -160,6 +194,21 @@ def add_TrainingServiceServicer_to_server(servicer, server):
                     servicer.StartTrainingJob,
                     request_deserializer=sentra_dot_training_dot_v1_dot_training__pb2.StartTrainingJobRequest.FromString,
                     response_serializer=sentra_dot_training_dot_v1_dot_training__pb2.StartTrainingJobResponse.SerializeToString,
+            ),
+            'GetTrainingJob': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetTrainingJob,
+                    request_deserializer=sentra_dot_training_dot_v1_dot_training__pb2.GetTrainingJobRequest.FromString,
+                    response_serializer=sentra_dot_training_dot_v1_dot_training__pb2.GetTrainingJobResponse.SerializeToString,
+            ),
+            'ListTrainingJobs': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListTrainingJobs,
+                    request_deserializer=sentra_dot_training_dot_v1_dot_training__pb2.ListTrainingJobsRequest.FromString,
+                    response_serializer=sentra_dot_training_dot_v1_dot_training__pb2.ListTrainingJobsResponse.SerializeToString,
+            ),
+            'CancelTrainingJob': grpc.unary_unary_rpc_method_handler(
+                    servicer.CancelTrainingJob,
+                    request_deserializer=sentra_dot_training_dot_v1_dot_training__pb2.CancelTrainingJobRequest.FromString,
+                    response_serializer=sentra_dot_training_dot_v1_dot_training__pb2.CancelTrainingJobResponse.SerializeToString,
             ),
             'WatchTrainingJob': grpc.unary_stream_rpc_method_handler(
                     servicer.WatchTrainingJob,
@@ -295,6 +344,87 @@ class TrainingService:
             '/sentra.training.v1.TrainingService/StartTrainingJob',
             sentra_dot_training_dot_v1_dot_training__pb2.StartTrainingJobRequest.SerializeToString,
             sentra_dot_training_dot_v1_dot_training__pb2.StartTrainingJobResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetTrainingJob(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sentra.training.v1.TrainingService/GetTrainingJob',
+            sentra_dot_training_dot_v1_dot_training__pb2.GetTrainingJobRequest.SerializeToString,
+            sentra_dot_training_dot_v1_dot_training__pb2.GetTrainingJobResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListTrainingJobs(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sentra.training.v1.TrainingService/ListTrainingJobs',
+            sentra_dot_training_dot_v1_dot_training__pb2.ListTrainingJobsRequest.SerializeToString,
+            sentra_dot_training_dot_v1_dot_training__pb2.ListTrainingJobsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CancelTrainingJob(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sentra.training.v1.TrainingService/CancelTrainingJob',
+            sentra_dot_training_dot_v1_dot_training__pb2.CancelTrainingJobRequest.SerializeToString,
+            sentra_dot_training_dot_v1_dot_training__pb2.CancelTrainingJobResponse.FromString,
             options,
             channel_credentials,
             insecure,

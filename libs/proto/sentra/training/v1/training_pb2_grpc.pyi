@@ -37,7 +37,11 @@ class TrainingServiceStub:
     GetDataset: _grpc.UnaryUnaryMultiCallable[_training_pb2.GetDatasetRequest, _training_pb2.GetDatasetResponse]
     ListDatasets: _grpc.UnaryUnaryMultiCallable[_training_pb2.ListDatasetsRequest, _training_pb2.ListDatasetsResponse]
     StartTrainingJob: _grpc.UnaryUnaryMultiCallable[_training_pb2.StartTrainingJobRequest, _training_pb2.StartTrainingJobResponse]
+    GetTrainingJob: _grpc.UnaryUnaryMultiCallable[_training_pb2.GetTrainingJobRequest, _training_pb2.GetTrainingJobResponse]
+    ListTrainingJobs: _grpc.UnaryUnaryMultiCallable[_training_pb2.ListTrainingJobsRequest, _training_pb2.ListTrainingJobsResponse]
+    CancelTrainingJob: _grpc.UnaryUnaryMultiCallable[_training_pb2.CancelTrainingJobRequest, _training_pb2.CancelTrainingJobResponse]
     WatchTrainingJob: _grpc.UnaryStreamMultiCallable[_training_pb2.WatchTrainingJobRequest, _training_pb2.WatchTrainingJobResponse]
+    """The job now, then each change (step, state) until it ends."""
     EvaluateAdapter: _grpc.UnaryUnaryMultiCallable[_training_pb2.EvaluateAdapterRequest, _training_pb2.EvaluateAdapterResponse]
     CreateSchedule: _grpc.UnaryUnaryMultiCallable[_training_pb2.CreateScheduleRequest, _training_pb2.CreateScheduleResponse]
     ListSchedules: _grpc.UnaryUnaryMultiCallable[_training_pb2.ListSchedulesRequest, _training_pb2.ListSchedulesResponse]
@@ -50,7 +54,11 @@ class TrainingServiceAsyncStub(TrainingServiceStub):
     GetDataset: _aio.UnaryUnaryMultiCallable[_training_pb2.GetDatasetRequest, _training_pb2.GetDatasetResponse]  # type: ignore[assignment]
     ListDatasets: _aio.UnaryUnaryMultiCallable[_training_pb2.ListDatasetsRequest, _training_pb2.ListDatasetsResponse]  # type: ignore[assignment]
     StartTrainingJob: _aio.UnaryUnaryMultiCallable[_training_pb2.StartTrainingJobRequest, _training_pb2.StartTrainingJobResponse]  # type: ignore[assignment]
+    GetTrainingJob: _aio.UnaryUnaryMultiCallable[_training_pb2.GetTrainingJobRequest, _training_pb2.GetTrainingJobResponse]  # type: ignore[assignment]
+    ListTrainingJobs: _aio.UnaryUnaryMultiCallable[_training_pb2.ListTrainingJobsRequest, _training_pb2.ListTrainingJobsResponse]  # type: ignore[assignment]
+    CancelTrainingJob: _aio.UnaryUnaryMultiCallable[_training_pb2.CancelTrainingJobRequest, _training_pb2.CancelTrainingJobResponse]  # type: ignore[assignment]
     WatchTrainingJob: _aio.UnaryStreamMultiCallable[_training_pb2.WatchTrainingJobRequest, _training_pb2.WatchTrainingJobResponse]  # type: ignore[assignment]
+    """The job now, then each change (step, state) until it ends."""
     EvaluateAdapter: _aio.UnaryUnaryMultiCallable[_training_pb2.EvaluateAdapterRequest, _training_pb2.EvaluateAdapterResponse]  # type: ignore[assignment]
     CreateSchedule: _aio.UnaryUnaryMultiCallable[_training_pb2.CreateScheduleRequest, _training_pb2.CreateScheduleResponse]  # type: ignore[assignment]
     ListSchedules: _aio.UnaryUnaryMultiCallable[_training_pb2.ListSchedulesRequest, _training_pb2.ListSchedulesResponse]  # type: ignore[assignment]
@@ -86,11 +94,33 @@ class TrainingServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_training_pb2.StartTrainingJobResponse, _abc.Awaitable[_training_pb2.StartTrainingJobResponse]]: ...
 
     @_abc_1.abstractmethod
+    def GetTrainingJob(
+        self,
+        request: _training_pb2.GetTrainingJobRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_training_pb2.GetTrainingJobResponse, _abc.Awaitable[_training_pb2.GetTrainingJobResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def ListTrainingJobs(
+        self,
+        request: _training_pb2.ListTrainingJobsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_training_pb2.ListTrainingJobsResponse, _abc.Awaitable[_training_pb2.ListTrainingJobsResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def CancelTrainingJob(
+        self,
+        request: _training_pb2.CancelTrainingJobRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_training_pb2.CancelTrainingJobResponse, _abc.Awaitable[_training_pb2.CancelTrainingJobResponse]]: ...
+
+    @_abc_1.abstractmethod
     def WatchTrainingJob(
         self,
         request: _training_pb2.WatchTrainingJobRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_abc.Iterator[_training_pb2.WatchTrainingJobResponse], _abc.AsyncIterator[_training_pb2.WatchTrainingJobResponse]]: ...
+    ) -> _typing.Union[_abc.Iterator[_training_pb2.WatchTrainingJobResponse], _abc.AsyncIterator[_training_pb2.WatchTrainingJobResponse]]:
+        """The job now, then each change (step, state) until it ends."""
 
     @_abc_1.abstractmethod
     def EvaluateAdapter(

@@ -1,0 +1,83 @@
+"""Composition root of the training service."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from sentra.training.v1 import training_pb2_grpc
+from sentra_common.db import create_engine, migrate
+from sentra_common.grpc_server import GrpcServer
+from sentra_common.metrics import ServiceMetrics
+from sentra_common.runtime import every, principal_verifier, serving, tls_material
+
+from sentra_training.adapters.runner import ProcessRunner
+from sentra_training.adapters.store import JobStore
+from sentra_training.config import TrainingSettings
+from sentra_training.domain.service import Environment, TrainingJobs
+from sentra_training.servicer import TrainingServicer
+
+SERVICE = "training"
+MIGRATIONS = Path(__file__).parent / "migrations"
+logger = logging.getLogger(__name__)
+
+
+def code_version() -> str:
+    """The package version and, in a git checkout, its commit (stored with every job)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        text = f"sentra {version('sentra')}"
+    except PackageNotFoundError:
+        text = "sentra (not installed)"
+    head = Path(__file__).resolve().parents[4] / ".git" / "HEAD"
+    with contextlib.suppress(OSError):
+        ref = head.read_text().strip()
+        if ref.startswith("ref: "):
+            ref = (head.parent / ref[5:]).read_text().strip()
+        text += f" @ {ref[:12]}"
+    return text
+
+
+def build_environment(settings: TrainingSettings) -> Environment:
+    return Environment(
+        jobs_dir=settings.jobs_dir.resolve(), base_model_dir=settings.base_model_dir.expanduser().resolve(),
+        code_version=code_version(),
+        ray_address=settings.ray_address, workers=settings.workers,
+        threads_per_worker=settings.threads_per_worker, memory_mb=settings.memory_mb,
+        max_running_jobs=settings.max_running_jobs, max_dataset_bytes=settings.max_dataset_bytes,
+        max_examples=settings.max_examples,
+    )
+
+
+@asynccontextmanager
+async def training_app(settings: TrainingSettings):
+    metrics = ServiceMetrics(SERVICE)
+    server = GrpcServer(SERVICE, settings.grpc, metrics, principal_verifier(SERVICE, settings),
+                        tls_material(SERVICE, settings))
+    engine = create_engine(settings.database.url)
+    runner = ProcessRunner(settings.stop_grace_seconds)
+    ticker: asyncio.Task | None = None
+    try:
+        await migrate(engine, MIGRATIONS, "alembic_version_training")
+        jobs = TrainingJobs(JobStore(engine), runner, build_environment(settings))
+        servicer = TrainingServicer(jobs)
+        server.add_service(
+            "sentra.training.v1.TrainingService",
+            lambda s: training_pb2_grpc.add_TrainingServiceServicer_to_server(servicer, s),
+        )
+        await jobs.tick()  # jobs that were running when the service stopped start again now
+        ticker = asyncio.create_task(every(settings.poll_seconds, jobs.tick, "training jobs"))
+        async with serving(server) as running:
+            yield running
+    finally:
+        if ticker is not None:
+            ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await ticker
+        # A stop (not a crash): the runs end with the service and resume when it is back.
+        await asyncio.to_thread(runner.stop_all)
+        await engine.dispose()

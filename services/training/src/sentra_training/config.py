@@ -1,0 +1,42 @@
+"""Settings of the training service (`SENTRA_TRAINING_…`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+from sentra_common.config import DatabaseSettings, ServiceSettings
+
+
+class TrainingSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="SENTRA_TRAINING_", env_nested_delimiter="__")
+
+    # Jobs live under <data_dir>/training/<department>/<job id>/ (dataset, run, log, result).
+    data_dir: Path = Path("./.sentra/data")
+    database: DatabaseSettings = DatabaseSettings()
+    # The base model the adapters are trained on (a directory of transformers files):
+    # the one `make setup` converts from the shipped GGUF (`sentra up` sets it).
+    base_model_dir: Path = Path("~/.cache/sentra/models/gemma-3-270m")
+    # Empty: each job starts a Ray runtime of its own on this machine (its workers are CPU
+    # processes). An address (ray://host:10001, or host:6379 of `ray start --head`): jobs run
+    # on that cluster, whose token (RAY_AUTH_TOKEN_PATH) this service must have.
+    ray_address: str = ""
+    # Ray Train workers per job, and CPU threads each (1–2 workers on a CPU machine).
+    workers: int = Field(default=1, ge=1, le=64)
+    threads_per_worker: int = Field(default=2, ge=1, le=256)
+    # Memory the local Ray runtime may use for a job's workers (MiB; 0: Ray's default).
+    memory_mb: int = Field(default=6144, ge=0)
+    # Jobs running at once on this machine (one per department at most, always).
+    max_running_jobs: int = Field(default=1, ge=1, le=64)
+    # The largest imported JSONL file, and the most examples in it.
+    max_dataset_bytes: int = Field(default=64 * 1024 * 1024, ge=1)
+    max_examples: int = Field(default=200_000, ge=1)
+    # How often running jobs are checked (progress read, ended runs collected, queue moved).
+    poll_seconds: float = Field(default=1.0, gt=0, le=60)
+    # A cancelled job's run gets this long to stop after SIGTERM before it is killed.
+    stop_grace_seconds: float = Field(default=10.0, ge=0)
+
+    @property
+    def jobs_dir(self) -> Path:
+        return self.data_dir / "training"

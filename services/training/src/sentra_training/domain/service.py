@@ -1,0 +1,285 @@
+"""Training jobs: started from an imported JSONL file for one department, queued (one
+running job per department, `max_running_jobs` on the machine), run by the `Runner`,
+followed step by step, cancelled, and started again from their last checkpoint when the
+service (or a worker) died under them.
+
+Every job belongs to its department and follows the same rule as documents
+(`sentra_common.access`): a job of another department is "not found", never "forbidden".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import re
+import shutil
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sentra_common.access import readable_departments, require_department_member, validate_department
+from sentra_common.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
+from sentra_common.principal import Principal
+
+from sentra_training.adapters import job_process
+from sentra_training.domain.model import JobRecord, JobState
+from sentra_training.domain.ports import Runner, Store
+from sentra_training.lora.config import parse_config
+from sentra_training.lora.data import DatasetError, read_jsonl
+
+logger = logging.getLogger(__name__)
+
+TRAINING_ROLES = frozenset({"platform-admin", "dept-admin", "trainer"})
+ADAPTER_NAME_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Environment:
+    """What jobs run with, from the service's settings."""
+
+    jobs_dir: Path
+    base_model_dir: Path
+    code_version: str
+    ray_address: str = ""
+    workers: int = 1
+    threads_per_worker: int = 2
+    memory_mb: int = 0
+    max_running_jobs: int = 1
+    max_dataset_bytes: int = 64 * 1024 * 1024
+    max_examples: int = 200_000
+
+
+@dataclass(frozen=True)
+class StartRequest:
+    department: str
+    adapter_name: str
+    dataset_jsonl: bytes
+    dataset_filename: str
+    settings: dict  # hyper-parameters given (the rest take their defaults)
+
+
+def model_digest(directory: Path) -> str:
+    """SHA-256 over the base model's files (names, sizes and bytes), as stored with each job."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in directory.rglob("*") if p.is_file()):
+        digest.update(f"{path.relative_to(directory)}\0{path.stat().st_size}\0".encode())
+        with path.open("rb") as fh:
+            while piece := fh.read(1 << 20):
+                digest.update(piece)
+    return digest.hexdigest()
+
+
+class TrainingJobs:
+    def __init__(self, store: Store, runner: Runner, environment: Environment,
+                 clock: Callable[[], datetime] = utcnow) -> None:
+        self.store = store
+        self.runner = runner
+        self.env = environment
+        self.clock = clock
+        self._base_digest: str | None = None
+        self._tick_lock = asyncio.Lock()
+
+    def job_dir(self, job: JobRecord) -> Path:
+        return self.env.jobs_dir / job.department / job.id
+
+    async def base_digest(self) -> str:
+        if self._base_digest is None:
+            self._base_digest = await asyncio.to_thread(model_digest, self.env.base_model_dir)
+        return self._base_digest
+
+    # ---- the doors
+
+    async def start(self, principal: Principal, request: StartRequest) -> JobRecord:
+        department = validate_department(request.department)
+        _require_trainer(principal, department)
+        if not ADAPTER_NAME_RE.fullmatch(request.adapter_name):
+            raise InvalidArgument(
+                f"adapter name {request.adapter_name!r} is not valid: use 1-64 lowercase letters, digits, '-' or '_'"
+            )
+        if not request.dataset_jsonl:
+            raise InvalidArgument("no training data: send a JSONL file (one example per line, "
+                                  "{\"messages\": [...]} or {\"instruction\", \"output\"})")
+        if len(request.dataset_jsonl) > self.env.max_dataset_bytes:
+            raise InvalidArgument(
+                f"the training file is {len(request.dataset_jsonl)} bytes, more than the limit of "
+                f"{self.env.max_dataset_bytes} (SENTRA_TRAINING_MAX_DATASET_BYTES); split it or raise the limit"
+            )
+        try:
+            config = parse_config(request.settings)
+        except ValueError as exc:
+            raise InvalidArgument(str(exc)) from None
+        job = JobRecord(
+            id=str(uuid.uuid4()), department=department, adapter_name=request.adapter_name,
+            created_by=principal.subject, state=JobState.QUEUED, reproducibility={}, created_at=self.clock(),
+        )
+        job_dir = self.job_dir(job)
+        job_dir.mkdir(parents=True)
+        try:
+            dataset = job_dir / job_process.DATASET_FILE
+            dataset.write_bytes(request.dataset_jsonl)
+            try:
+                examples = await asyncio.to_thread(read_jsonl, dataset, max_examples=self.env.max_examples)
+            except DatasetError as exc:
+                raise InvalidArgument(f"{request.dataset_filename or 'the training file'}: {exc}") from None
+            job.reproducibility = {
+                "config": json.loads(config.model_dump_json()),
+                "dataset": {"filename": request.dataset_filename, "examples": len(examples),
+                            "sha256": hashlib.sha256(request.dataset_jsonl).hexdigest()},
+                "base_model": {"path": str(self.env.base_model_dir), "sha256": await self.base_digest()},
+                "code_version": self.env.code_version,
+                "ray": {"address": self.env.ray_address or "local", "workers": self.env.workers,
+                        "threads_per_worker": self.env.threads_per_worker},
+            }
+            (job_dir / job_process.JOB_FILE).write_text(json.dumps({
+                "config": job.reproducibility["config"], "base_model_dir": str(self.env.base_model_dir),
+                "ray_address": self.env.ray_address, "workers": self.env.workers,
+                "threads_per_worker": self.env.threads_per_worker,
+                "memory_bytes": self.env.memory_mb * 1024 * 1024,
+            }, indent=2))
+            await self.store.insert(job)
+        except BaseException:
+            shutil.rmtree(job_dir, ignore_errors=True)  # nothing half-started
+            raise
+        logger.info("training job %s queued for department %s (adapter %s, %d examples)", job.id, department,
+                    job.adapter_name, len(examples))
+        await self.tick()
+        return await self._positioned(await self.store.get(job.id))
+
+    async def get(self, principal: Principal, job_id: str) -> JobRecord:
+        return await self._positioned(await self._readable(principal, job_id))
+
+    async def list(self, principal: Principal, department: str = "") -> list[JobRecord]:
+        if department:
+            validate_department(department)
+            require_department_member(principal, department)
+            departments: list[str] | None = [department]
+        else:
+            departments = readable_departments(principal)
+        jobs = await self.store.list(departments)
+        positions = _queue_positions(await self.store.list(departments, (JobState.QUEUED,)))
+        for job in jobs:
+            job.queue_position = positions.get(job.id, 0)
+        return sorted(jobs, key=lambda j: j.created_at, reverse=True)
+
+    async def cancel(self, principal: Principal, job_id: str) -> JobRecord:
+        job = await self._readable(principal, job_id)
+        _require_trainer(principal, job.department)
+        if job.state.ended:
+            raise FailedPrecondition(f"training job {job_id} has already ended ({job.state.value}); nothing to cancel")
+        async with self._tick_lock:
+            job = await self.store.get(job_id)
+            if job.state == JobState.RUNNING:
+                await asyncio.to_thread(self.runner.stop, job_id)
+            if job.state.ended:
+                raise FailedPrecondition(f"training job {job_id} has already ended ({job.state.value})")
+            await self.store.update(job_id, expect_state=job.state, state=JobState.CANCELLED,
+                                    failure_reason=f"cancelled by {principal.subject}", finished_at=self.clock(),
+                                    eta_seconds=0.0)
+        logger.info("training job %s cancelled by %s", job_id, principal.subject)
+        await self.tick()
+        return await self._positioned(await self.store.get(job_id))
+
+    # ---- the loop
+
+    async def tick(self) -> None:
+        """One pass: collect ended runs, record progress, start again the runs this
+        service did not start (it was restarted), and start queued jobs where allowed."""
+        async with self._tick_lock:
+            running = await self.store.list(None, (JobState.RUNNING,))
+            for job in running:
+                await self._follow(job)
+            running = await self.store.list(None, (JobState.RUNNING,))
+            busy = {job.department for job in running}
+            free = self.env.max_running_jobs - len(running)
+            for job in await self.store.list(None, (JobState.QUEUED,)):
+                if free <= 0:
+                    break
+                if job.department in busy:
+                    continue
+                if await self.store.update(job.id, expect_state=JobState.QUEUED, state=JobState.RUNNING,
+                                           started_at=self.clock()):
+                    self.runner.launch(job.id, self.job_dir(job))
+                    logger.info("training job %s started", job.id)
+                    busy.add(job.department)
+                    free -= 1
+
+    async def _follow(self, job: JobRecord) -> None:
+        status = await asyncio.to_thread(self.runner.status, job.id, self.job_dir(job))
+        progress = _progress_fields(status.progress)
+        if not status.known:
+            # Running when this service last stopped: its run died with it; start it again
+            # on the same run directory, which resumes from the last checkpoint.
+            self.runner.launch(job.id, self.job_dir(job))
+            await self.store.update(job.id, expect_state=JobState.RUNNING, restarts=job.restarts + 1, **progress)
+            logger.warning("training job %s was running when the service stopped; started again (it resumes from "
+                           "its last checkpoint)", job.id)
+            return
+        if not status.ended:
+            if progress:
+                await self.store.update(job.id, expect_state=JobState.RUNNING, **progress)
+            return
+        if status.succeeded:
+            metrics = {"final_loss": float(status.progress.get("loss", 0.0)),
+                       "tokens_per_second": float(status.progress.get("tokens_per_s", 0.0)),
+                       "train_seconds": float(status.progress.get("elapsed_s", 0.0))}
+            await self.store.update(job.id, expect_state=JobState.RUNNING, state=JobState.SUCCEEDED,
+                                    finished_at=self.clock(), metrics=metrics, **{**progress, "eta_seconds": 0.0})
+            logger.info("training job %s succeeded: adapter at %s", job.id, status.adapter_dir)
+        else:
+            await self.store.update(job.id, expect_state=JobState.RUNNING, state=JobState.FAILED,
+                                    failure_reason=status.reason, finished_at=self.clock(), **progress)
+            logger.warning("training job %s failed: %s", job.id, status.reason)
+
+    async def _readable(self, principal: Principal, job_id: str) -> JobRecord:
+        job = await self.store.get(job_id) if _is_uuid(job_id) else None
+        if job is None or not principal.may_access_department(job.department):
+            raise NotFound(f"training job {job_id} not found")
+        return job
+
+    async def _positioned(self, job: JobRecord) -> JobRecord:
+        if job.state == JobState.QUEUED:
+            queued = await self.store.list([job.department], (JobState.QUEUED,))
+            job.queue_position = _queue_positions(queued).get(job.id, 0)
+        return job
+
+
+def _require_trainer(principal: Principal, department: str) -> None:
+    require_department_member(principal, department)
+    if not (TRAINING_ROLES & set(principal.roles)):
+        raise PermissionDenied("training needs the trainer or department-admin role; ask your department's admin")
+
+
+def _queue_positions(queued: list[JobRecord]) -> dict[str, int]:
+    """1 for the next job of its department, 2 for the one after…"""
+    seen: dict[str, int] = {}
+    positions = {}
+    for job in sorted(queued, key=lambda j: (j.created_at, j.id)):
+        seen[job.department] = seen.get(job.department, 0) + 1
+        positions[job.id] = seen[job.department]
+    return positions
+
+
+def _progress_fields(progress: dict) -> dict:
+    if not progress:
+        return {}
+    return {
+        "step": int(progress.get("step", 0)), "total_steps": int(progress.get("total_steps", 0)),
+        "loss": float(progress.get("loss", 0.0)), "tokens_per_second": float(progress.get("tokens_per_s", 0.0)),
+        "eta_seconds": float(progress.get("eta_s", 0.0)), "resumed_from_step": int(progress.get("started_step", 0)),
+    }
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except (ValueError, TypeError):
+        return False
+    return True

@@ -1,0 +1,166 @@
+"""Training jobs' rules with a real SQLite store and a scripted runner (no Ray): bad
+hyper-parameters and malformed files refused with what to fix and nothing stored; one
+running job per department and a queue; cancel; a run that died with the service started
+again; departments isolated."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sentra_common.db import create_engine, migrate, sqlite_url
+from sentra_common.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
+from sentra_common.principal import Principal
+from sentra_training.adapters.store import JobStore
+from sentra_training.app import MIGRATIONS
+from sentra_training.domain.model import JobState
+from sentra_training.domain.ports import RunStatus
+from sentra_training.domain.service import Environment, StartRequest, TrainingJobs
+
+ANA = Principal("ana", departments=("legal",), roles=("trainer",))
+EVA = Principal("eva", departments=("legal",), roles=("member",))
+LUIS = Principal("luis", departments=("rrhh",), roles=("trainer",))
+GOOD = "\n".join(json.dumps({"instruction": f"¿Plazo {i}?", "output": f"{i} días."}) for i in range(3)).encode()
+
+
+class ScriptedRunner:
+    """Runs nothing: the test says how each run is doing."""
+
+    def __init__(self) -> None:
+        self.launched: list[str] = []
+        self.stopped: list[str] = []
+        self.states: dict[str, RunStatus] = {}
+
+    def launch(self, job_id, job_dir):
+        assert (job_dir / "job.json").exists() and (job_dir / "dataset.jsonl").exists()
+        self.launched.append(job_id)
+        self.states[job_id] = RunStatus(known=True)
+
+    def status(self, job_id, job_dir):
+        return self.states.get(job_id, RunStatus(known=False))
+
+    def stop(self, job_id):
+        self.stopped.append(job_id)
+        self.states.pop(job_id, None)
+
+    def stop_all(self):
+        pass
+
+
+class Clock:
+    def __init__(self):
+        self.now = datetime(2026, 12, 4, 18, 0, tzinfo=UTC)
+
+    def __call__(self):
+        self.now += timedelta(seconds=1)
+        return self.now
+
+
+@pytest.fixture
+async def setup(tmp_path):
+    engine = create_engine(sqlite_url(tmp_path / "meta.db"))
+    await migrate(engine, MIGRATIONS, "alembic_version_training")
+    base = tmp_path / "base"
+    base.mkdir()
+    (base / "config.json").write_text("{}")
+    runner = ScriptedRunner()
+    jobs = TrainingJobs(JobStore(engine), runner, Environment(jobs_dir=tmp_path / "jobs", base_model_dir=base,
+                                                              code_version="test"), clock=Clock())
+    yield jobs, runner, tmp_path / "jobs"
+    await engine.dispose()
+
+
+def request(department="legal", data=GOOD, **settings) -> StartRequest:
+    return StartRequest(department, "contratos", data, "train.jsonl", settings)
+
+
+async def test_bad_settings_and_malformed_files_are_refused_with_what_to_fix_and_nothing_is_kept(setup):
+    jobs, runner, jobs_dir = setup
+    with pytest.raises(InvalidArgument, match=r"bad training settings: learning_rate: .*less than or equal to 0.01"):
+        await jobs.start(ANA, request(learning_rate=0.5))
+    with pytest.raises(InvalidArgument, match=r"rank: .*greater than or equal to 1"):
+        await jobs.start(ANA, request(rank=0))
+    bad = GOOD + b'\n{"instruction": "sin respuesta"}\n'
+    with pytest.raises(InvalidArgument, match=r"train\.jsonl: line 4: 'output' must be a non-empty string"):
+        await jobs.start(ANA, request(data=bad))
+    with pytest.raises(InvalidArgument, match="no training data"):
+        await jobs.start(ANA, request(data=b""))
+    assert await jobs.list(ANA) == [] and runner.launched == []
+    assert not any(p.is_file() for p in jobs_dir.rglob("*"))  # nothing half-stored
+
+
+async def test_one_running_job_per_department_the_rest_queued_in_order(setup):
+    jobs, runner, _ = setup
+    jobs.env = replace(jobs.env, max_running_jobs=2)  # room for both departments
+    first = await jobs.start(ANA, request(max_steps=4))
+    second = await jobs.start(ANA, request())
+    third = await jobs.start(ANA, request())
+    other = await jobs.start(LUIS, request(department="rrhh"))
+    assert first.state == JobState.RUNNING and other.state == JobState.RUNNING
+    assert (second.state, second.queue_position, third.queue_position) == (JobState.QUEUED, 1, 2)
+    assert runner.launched == [first.id, other.id]
+    stored = json.loads(json.dumps(first.reproducibility))
+    assert stored["config"]["max_steps"] == 4 and stored["config"]["seed"] == 0
+    assert stored["dataset"]["examples"] == 3 and len(stored["dataset"]["sha256"]) == 64
+    assert len(stored["base_model"]["sha256"]) == 64 and stored["code_version"] == "test"
+
+    runner.states[first.id] = RunStatus(known=True, ended=True, succeeded=True, adapter_dir="/x",
+                                        progress={"step": 4, "total_steps": 4, "loss": 1.5, "tokens_per_s": 90.0})
+    await jobs.tick()
+    done = await jobs.get(ANA, first.id)
+    assert done.state == JobState.SUCCEEDED and done.step == 4 and done.metrics["final_loss"] == 1.5
+    assert (await jobs.get(ANA, second.id)).state == JobState.RUNNING
+    assert (await jobs.get(ANA, third.id)).queue_position == 1
+
+
+async def test_the_machine_limit_holds_jobs_of_other_departments_too(setup):
+    jobs, runner, _ = setup
+    first = await jobs.start(ANA, request())
+    other = await jobs.start(LUIS, request(department="rrhh"))
+    assert first.state == JobState.RUNNING and other.state == JobState.QUEUED and other.queue_position == 1
+    runner.states[first.id] = RunStatus(known=True, ended=True, succeeded=False, reason="out of memory")
+    await jobs.tick()
+    failed = await jobs.get(ANA, first.id)
+    assert failed.state == JobState.FAILED and failed.failure_reason == "out of memory"
+    assert (await jobs.get(LUIS, other.id)).state == JobState.RUNNING
+
+
+async def test_cancel_a_running_and_a_queued_job(setup):
+    jobs, runner, _ = setup
+    running = await jobs.start(ANA, request())
+    queued = await jobs.start(ANA, request())
+    cancelled = await jobs.cancel(ANA, queued.id)
+    assert cancelled.state == JobState.CANCELLED and cancelled.failure_reason == "cancelled by ana"
+    cancelled = await jobs.cancel(ANA, running.id)
+    assert cancelled.state == JobState.CANCELLED and runner.stopped == [running.id]
+    with pytest.raises(FailedPrecondition, match="already ended"):
+        await jobs.cancel(ANA, running.id)
+
+
+async def test_a_run_that_died_with_the_service_is_started_again(setup):
+    jobs, runner, _ = setup
+    job = await jobs.start(ANA, request())
+    runner.states.clear()  # a new service process: it knows no run
+    runner.launched.clear()
+    await jobs.tick()
+    again = await jobs.get(ANA, job.id)
+    assert runner.launched == [job.id] and again.state == JobState.RUNNING and again.restarts == 1
+
+
+async def test_departments_are_isolated_and_members_without_the_role_cannot_train(setup):
+    jobs, _, _ = setup
+    job = await jobs.start(ANA, request())
+    with pytest.raises(NotFound):
+        await jobs.get(LUIS, job.id)
+    with pytest.raises(NotFound):
+        await jobs.cancel(LUIS, job.id)
+    assert await jobs.list(LUIS) == []
+    with pytest.raises(PermissionDenied, match="not a member of department 'legal'"):
+        await jobs.start(LUIS, request())
+    with pytest.raises(PermissionDenied, match="trainer or department-admin role"):
+        await jobs.start(EVA, request())
+    with pytest.raises(NotFound):
+        await jobs.get(ANA, "../../etc/passwd")
+    assert [j.id for j in await jobs.list(EVA)] == [job.id]  # members see their department's jobs

@@ -1,0 +1,202 @@
+"""The training service through the real platform (nats-server, every service, the gateway
+as separate processes, `Platform.up()`'s supervisor) and a real Ray runtime started by each
+job: a job from an imported JSONL file to SUCCEEDED, followed with `sentra train`; kill -9 of
+the training service mid-job → restarted by the supervisor, the job resumes from its last
+checkpoint and ends once; cancel; bad settings and a malformed file refused with what to fix
+and nothing started; another department's trainer sees nothing, a member without the role
+may not train."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import grpc
+import pytest
+from sentra.training.v1 import training_pb2
+from sentra_cli.client import Clients
+from sentra_cli.platform import Platform
+
+from tests.support.platform import TEST_ENV
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+ANA = "ana:legal:trainer"
+LUIS = "luis:rrhh:trainer"
+EVA = "eva:legal:member"
+SMALL = training_pb2.TrainingSettings(batch_size=2, max_seq_length=96, checkpoint_every=2, seed=3)
+ENDED = (training_pb2.JOB_STATE_SUCCEEDED, training_pb2.JOB_STATE_FAILED, training_pb2.JOB_STATE_CANCELLED)
+
+
+def examples(n: int = 6) -> bytes:
+    return ("\n".join(json.dumps({
+        "messages": [{"role": "user", "content": f"¿Cuántos días de teletrabajo hay en la sede {i}?"},
+                     {"role": "assistant", "content": f"En la sede {i}, dos días por semana."}]},
+        ensure_ascii=False) for i in range(n)) + "\n").encode()
+
+
+@pytest.fixture(scope="module")
+def platform(tmp_path_factory):
+    home = tmp_path_factory.mktemp("training-platform")
+    (home / "sentra.toml").write_text("[supervisor]\nbackoff_initial_seconds = 0.5\nbackoff_max_seconds = 4\n")
+    platform = Platform(home, identity="development", extra_env=TEST_ENV)
+    try:
+        platform.up(timeout=300)
+        yield platform
+    finally:
+        platform.down()
+
+
+class As:
+    """Calls through the gateway as one development identity (what the CLI sends)."""
+
+    def __init__(self, platform: Platform, identity: str, monkeypatch) -> None:
+        monkeypatch.setenv("SENTRA_IDENTITY", identity)
+        self.clients = Clients(platform)
+        self.training = self.clients.training
+
+    async def start(self, data: bytes = b"", name: str = "train.jsonl", settings=SMALL, **fields):
+        request = training_pb2.StartTrainingJobRequest(
+            department="legal", adapter_name="teletrabajo", dataset_jsonl=data or examples(),
+            dataset_filename=name, settings=settings, **fields)
+        return (await self.training.StartTrainingJob(request)).job
+
+    async def get(self, job_id: str):
+        return (await self.training.GetTrainingJob(training_pb2.GetTrainingJobRequest(job_id=job_id))).job
+
+    async def until(self, job_id: str, done, timeout: float = 600):
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                job = await self.get(job_id)
+            except grpc.aio.AioRpcError as exc:  # the service restarting
+                if exc.code() != grpc.StatusCode.UNAVAILABLE or time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(0.5)
+                continue
+            if done(job):
+                return job
+            assert time.monotonic() < deadline, f"job never got there: {job}"
+            await asyncio.sleep(0.5)
+
+    async def close(self):
+        await self.clients.close()
+
+
+@pytest.fixture
+def no_login(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))  # no stored login: the development identity is used
+
+
+def sentra(platform: Platform, *args: str, identity: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "SENTRA_IDENTITY": identity, "SENTRA_HOME": str(platform.data_dir)}
+    env.pop("SENTRA_GATEWAY", None)
+    return subprocess.run([sys.executable, "-m", "sentra_cli.main", *args], env=env, capture_output=True,
+                          text=True, timeout=900)
+
+
+def runner_processes(job_id: str) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as fh:
+                    cmdline = fh.read().decode(errors="replace")
+            except OSError:
+                continue
+            if "sentra_training.adapters.job_process" in cmdline and job_id in cmdline:
+                found.append(int(entry))
+    return found
+
+
+def test_a_job_from_a_jsonl_file_to_succeeded_with_the_cli(platform, tmp_path, no_login):
+    dataset = tmp_path / "teletrabajo.jsonl"
+    dataset.write_bytes(examples())
+    started = sentra(platform, "train", "start", str(dataset), "--adapter", "teletrabajo", "--department", "legal",
+                     "--max-steps", "4", "--batch-size", "2", "--max-seq-length", "96", "--checkpoint-every", "2",
+                     "--follow", identity=ANA)
+    assert started.returncode == 0, started.stdout + started.stderr
+    assert "SUCCEEDED" in started.stdout and "4 steps" in started.stdout
+    listed = sentra(platform, "train", "list", "--json", identity=ANA)
+    jobs = json.loads(listed.stdout)
+    assert len(jobs) == 1 and jobs[0]["state"] == "JOB_STATE_SUCCEEDED" and jobs[0]["created_by"] == "ana"
+    shown = json.loads(sentra(platform, "train", "show", jobs[0]["job_id"], "--json", identity=ANA).stdout)
+    reproducible = json.loads(shown["reproducibility_json"])
+    assert reproducible["config"]["max_steps"] == 4 and reproducible["config"]["seed"] == 0
+    assert reproducible["dataset"]["examples"] == 6 and len(reproducible["base_model"]["sha256"]) == 64
+    adapter = platform.data_dir / "data" / "training" / "legal" / jobs[0]["job_id"] / "runs" / "run"
+    assert list(adapter.glob("checkpoint_*/adapter_model.safetensors"))
+    # Another department's trainer sees none of it.
+    assert json.loads(sentra(platform, "train", "list", "--json", identity=LUIS).stdout) == []
+    other = sentra(platform, "train", "show", jobs[0]["job_id"], identity=LUIS)
+    assert other.returncode == 1 and "NOT_FOUND" in other.stderr
+
+
+async def test_kill_9_of_the_training_service_mid_job_resumes_from_the_checkpoint(platform, no_login,
+                                                                                   monkeypatch):
+    ana = As(platform, ANA, monkeypatch)
+    try:
+        settings = training_pb2.TrainingSettings(batch_size=2, max_seq_length=96, checkpoint_every=2, seed=3)
+        job = await ana.start(settings=settings)
+        await ana.until(job.job_id, lambda j: j.step >= 3)
+        before = runner_processes(job.job_id)
+        assert len(before) == 1
+        victim = platform.load_state().services["training"].pid
+        os.kill(victim, signal.SIGKILL)
+        await asyncio.to_thread(platform.wait_restarted, "training", victim, 300)
+        done = await ana.until(job.job_id, lambda j: j.state in ENDED)
+        assert done.state == training_pb2.JOB_STATE_SUCCEEDED, done.failure_reason
+        assert done.restarts == 1 and done.resumed_from_step >= 2 and done.resumed_from_step % 2 == 0
+        assert done.step == done.total_steps == 9  # 6 examples, batches of 2, 3 epochs
+        assert not any(pid in runner_processes(job.job_id) for pid in before)  # the first run died with it
+        jobs = (await ana.training.ListTrainingJobs(training_pb2.ListTrainingJobsRequest())).jobs
+        assert [j.job_id for j in jobs].count(job.job_id) == 1
+    finally:
+        await ana.close()
+
+
+async def test_cancel_stops_the_run(platform, no_login, monkeypatch):
+    ana = As(platform, ANA, monkeypatch)
+    try:
+        job = await ana.start(settings=training_pb2.TrainingSettings(batch_size=2, max_seq_length=96, max_steps=200))
+        await ana.until(job.job_id, lambda j: j.state == training_pb2.JOB_STATE_RUNNING and j.step >= 1)
+        cancelled = (await ana.training.CancelTrainingJob(
+            training_pb2.CancelTrainingJobRequest(job_id=job.job_id))).job
+        assert cancelled.state == training_pb2.JOB_STATE_CANCELLED and cancelled.failure_reason == "cancelled by ana"
+        assert runner_processes(job.job_id) == []
+        with pytest.raises(grpc.aio.AioRpcError) as again:
+            await ana.training.CancelTrainingJob(training_pb2.CancelTrainingJobRequest(job_id=job.job_id))
+        assert again.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    finally:
+        await ana.close()
+
+
+async def test_bad_requests_are_refused_with_what_to_fix_and_nothing_starts(platform, no_login, monkeypatch):
+    ana, luis, eva = (As(platform, who, monkeypatch) for who in (ANA, LUIS, EVA))
+    try:
+        before = (await ana.training.ListTrainingJobs(training_pb2.ListTrainingJobsRequest())).jobs
+        cases = [
+            (dict(settings=training_pb2.TrainingSettings(learning_rate=0.5)), "learning_rate"),
+            (dict(data=examples(2) + b'{"instruction": "sin respuesta"}\n'), "train.jsonl: line 3: 'output'"),
+            (dict(data=b"not json\n"), "line 1"),
+        ]
+        for fields, words in cases:
+            with pytest.raises(grpc.aio.AioRpcError) as bad:
+                await ana.start(**fields)
+            assert bad.value.code() == grpc.StatusCode.INVALID_ARGUMENT and words in bad.value.details()
+        with pytest.raises(grpc.aio.AioRpcError) as outsider:
+            await luis.start()  # a trainer of rrhh, training for legal
+        assert outsider.value.code() == grpc.StatusCode.PERMISSION_DENIED
+        with pytest.raises(grpc.aio.AioRpcError) as member:
+            await eva.start()  # a member of legal without the trainer role: refused at the gateway
+        assert member.value.code() == grpc.StatusCode.PERMISSION_DENIED
+        after = (await ana.training.ListTrainingJobs(training_pb2.ListTrainingJobsRequest())).jobs
+        assert len(after) == len(before)
+    finally:
+        for who in (ana, luis, eva):
+            await who.close()
