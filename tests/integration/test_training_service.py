@@ -1,6 +1,8 @@
 """The training service through the real platform (nats-server, every service, the gateway
 as separate processes, `Platform.up()`'s supervisor) and a real Ray runtime started by each
-job: a job from an imported JSONL file to SUCCEEDED, followed with `sentra train`; kill -9 of
+job: a job from an imported JSONL file to SUCCEEDED, followed with `sentra train`, evaluated,
+published with its model card, promoted (the gate's margin is opened for the test) and then
+served by the inference service under the department's alias; kill -9 of
 the training service mid-job → restarted by the supervisor, the job resumes from its last
 checkpoint and ends once; cancel; bad settings and a malformed file refused with what to fix
 and nothing started; another department's trainer sees nothing, a member without the role
@@ -44,7 +46,11 @@ def examples(n: int = 6) -> bytes:
 def platform(tmp_path_factory):
     home = tmp_path_factory.mktemp("training-platform")
     (home / "sentra.toml").write_text("[supervisor]\nbackoff_initial_seconds = 0.5\nbackoff_max_seconds = 4\n")
-    platform = Platform(home, identity="development", extra_env=TEST_ENV)
+    # A margin of -1 promotes whatever trains (the gate's rules have unit tests): here the
+    # point is the hand-off to serving.
+    env = {**TEST_ENV, "SENTRA_TRAINING_PROMOTION__MARGIN": "-1",
+           "SENTRA_TRAINING_PROMOTION__REGRESSION_TOLERANCE": "100"}
+    platform = Platform(home, identity="development", extra_env=env)
     try:
         platform.up(timeout=300)
         yield platform
@@ -129,12 +135,42 @@ def test_a_job_from_a_jsonl_file_to_succeeded_with_the_cli(platform, tmp_path, n
     reproducible = json.loads(shown["reproducibility_json"])
     assert reproducible["config"]["max_steps"] == 4 and reproducible["config"]["seed"] == 0
     assert reproducible["dataset"]["examples"] == 6 and len(reproducible["base_model"]["sha256"]) == 64
-    adapter = platform.data_dir / "data" / "training" / "legal" / jobs[0]["job_id"] / "runs" / "run"
-    assert list(adapter.glob("checkpoint_*/adapter_model.safetensors"))
+    run = platform.data_dir / "data" / "training" / "legal" / jobs[0]["job_id"] / "runs" / "run"
+    assert list(run.glob("checkpoint_*/adapter_model.safetensors"))
+    # Evaluated on the example held out of the file, judged, handed to serving with its card.
+    assert shown["promoted"] and "gain" in shown["decision"]
+    assert shown["artifact_path"] == f"teletrabajo/{jobs[0]['job_id']}"
+    card = json.loads(shown["model_card_json"])
+    assert card["dataset"]["test_examples"] == 1 and card["dataset"]["train_examples"] == 5
+    assert set(card["evaluation"]) == {"base", "candidate"} and card["promoted"]
+    assert card["evaluation"]["candidate"]["regression_perplexity"] > 0
+    stored = platform.adapter_root / "legal" / shown["artifact_path"]
+    assert sorted(p.name for p in stored.iterdir()) == [
+        "adapter_config.json", "adapter_model.safetensors", "model_card.json"]
+    # The inference service registered it and moved the department's alias to it.
+    adapters = json.loads(wait_for(lambda: _active(platform), 300))
+    assert adapters["aliases"][0]["alias"] == "teletrabajo" and adapters["aliases"][0]["active"]
+    assert adapters["adapters"][0]["department"] == "legal"
     # Another department's trainer sees none of it.
     assert json.loads(sentra(platform, "train", "list", "--json", identity=LUIS).stdout) == []
     other = sentra(platform, "train", "show", jobs[0]["job_id"], identity=LUIS)
     assert other.returncode == 1 and "NOT_FOUND" in other.stderr
+
+
+def _active(platform: Platform) -> str | None:
+    listed = sentra(platform, "adapters", "list", "--json", identity=ANA)
+    if listed.returncode != 0:
+        return None
+    data = json.loads(listed.stdout)
+    return listed.stdout if any(a.get("active") for a in data.get("aliases", [])) else None
+
+
+def wait_for(probe, timeout: float):
+    deadline = time.monotonic() + timeout
+    while (found := probe()) is None:
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(1)
+    return found
 
 
 async def test_kill_9_of_the_training_service_mid_job_resumes_from_the_checkpoint(platform, no_login,

@@ -548,6 +548,7 @@ class Platform:
             suggested[f"{prefix}ONNX_DIR"] = str(embedding_model_dir())
         if name == "training":
             suggested[f"{prefix}BASE_MODEL_DIR"] = str(base_model_dir())
+            env[f"{prefix}ADAPTER_ROOT"] = str(self.adapter_root)
         if name == "retrieval":
             env[f"{prefix}EMBEDDING_TARGET"] = state.target("embedding")
             env[f"{prefix}INGESTION_TARGET"] = state.target("ingestion")

@@ -40,3 +40,14 @@ def test_contains_answer_needs_whole_words():
     assert contains_answer("The answer is the Denver Broncos.", ["Denver Broncos"]) == 1.0
     assert contains_answer("", ["x"]) == 0.0
     assert contains_answer("anything", [""]) == 0.0
+
+
+def test_rouge_l_against_hand_computed_cases():
+    from sentra_training.metrics import rouge_l
+
+    # normalised: "plazo es de tres dias" vs "tres dias de plazo": LCS "tres dias" (2);
+    # P = 2/5, R = 2/4, F = 2PR/(P+R) = 0.444…
+    assert abs(rouge_l("El plazo es de tres días.", ["tres días de plazo"]) - 4 / 9) < 1e-9
+    assert rouge_l("dos días", ["Dos días."]) == 1.0
+    assert rouge_l("", ["algo"]) == 0.0 and rouge_l("nada que ver", ["tres días"]) == 0.0
+    assert rouge_l("tres días", ["otra cosa", "tres días"]) == 1.0  # the best gold counts

@@ -8,16 +8,25 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sentra_common.db import create_engine, migrate, sqlite_url
 from sentra_common.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 from sentra_common.principal import Principal
+from sentra_training.adapters.lora_core import LoraCore
 from sentra_training.adapters.store import JobStore
 from sentra_training.app import MIGRATIONS
 from sentra_training.domain.model import JobState
 from sentra_training.domain.ports import RunStatus
-from sentra_training.domain.service import Environment, StartRequest, TrainingJobs
+from sentra_training.domain.service import (
+    Environment,
+    PromotionRules,
+    StartRequest,
+    TrainingJobs,
+    gate,
+    split_for_test,
+)
 
 ANA = Principal("ana", departments=("legal",), roles=("trainer",))
 EVA = Principal("eva", departments=("legal",), roles=("member",))
@@ -33,7 +42,7 @@ class ScriptedRunner:
         self.stopped: list[str] = []
         self.states: dict[str, RunStatus] = {}
 
-    def launch(self, job_id, job_dir):
+    def launch(self, job_id, job_dir, reference=None):
         assert (job_dir / "job.json").exists() and (job_dir / "dataset.jsonl").exists()
         self.launched.append(job_id)
         self.states[job_id] = RunStatus(known=True)
@@ -47,6 +56,19 @@ class ScriptedRunner:
 
     def stop_all(self):
         pass
+
+
+class RecordingPublisher:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.published: list[tuple[str, dict, bool]] = []
+
+    def stored(self, department, artifact_path):
+        return self.root / department / artifact_path
+
+    async def publish(self, job, adapter_dir, card, decision):
+        self.published.append((job.id, card, decision.promote))
+        return f"{job.adapter_name}/{job.id}"
 
 
 class Clock:
@@ -66,8 +88,10 @@ async def setup(tmp_path):
     base.mkdir()
     (base / "config.json").write_text("{}")
     runner = ScriptedRunner()
-    jobs = TrainingJobs(JobStore(engine), runner, Environment(jobs_dir=tmp_path / "jobs", base_model_dir=base,
-                                                              code_version="test"), clock=Clock())
+    publisher = RecordingPublisher(tmp_path / "adapters")
+    environment = Environment(jobs_dir=tmp_path / "jobs", base_model_dir=base, code_version="test")
+    jobs = TrainingJobs(JobStore(engine), runner, environment, publisher, LoraCore(), clock=Clock())
+    jobs.publisher_log = publisher.published
     yield jobs, runner, tmp_path / "jobs"
     await engine.dispose()
 
@@ -164,3 +188,58 @@ async def test_departments_are_isolated_and_members_without_the_role_cannot_trai
     with pytest.raises(NotFound):
         await jobs.get(ANA, "../../etc/passwd")
     assert [j.id for j in await jobs.list(EVA)] == [job.id]  # members see their department's jobs
+
+
+def scores(f1: float, regression: float = 10.0) -> dict:
+    return {"token_f1": f1, "regression_perplexity": regression, "examples": 4.0}
+
+
+def test_the_promotion_gate():
+    rules = PromotionRules(margin=0.02, regression_tolerance=0.10)
+    promoted = gate({"base": scores(0.10), "candidate": scores(0.40)}, rules)
+    assert promoted.promote and "0.400 against 0.100 for the base model" in promoted.reason
+    small = gate({"base": scores(0.10), "candidate": scores(0.11)}, rules)
+    assert not small.promote and "below the margin of +0.020" in small.reason
+    forgot = gate({"base": scores(0.10, 10.0), "candidate": scores(0.50, 11.5)}, rules)
+    assert not forgot.promote and "more than 10% worse" in forgot.reason
+    # Against the adapter promoted before, not the base model, when there is one.
+    worse = gate({"base": scores(0.1), "reference": scores(0.6), "candidate": scores(0.5)}, rules)
+    assert not worse.promote and "the adapter promoted before" in worse.reason
+    assert not gate({}, rules).promote and "not evaluated" in gate({}, rules).reason
+
+
+def test_a_seeded_share_of_the_file_is_held_out_for_the_test(tmp_path):
+    dataset, test = tmp_path / "train.jsonl", tmp_path / "test.jsonl"
+    lines = [json.dumps({"instruction": f"q{i}", "output": f"a{i}"}) for i in range(20)]
+    dataset.write_text("\n".join(lines) + "\n\n")
+    assert split_for_test(dataset, test, 7, PromotionRules(test_fraction=0.1)) == (18, 2)
+    train_lines, test_lines = dataset.read_text().splitlines(), test.read_text().splitlines()
+    assert sorted(train_lines + test_lines) == sorted(lines) and not set(train_lines) & set(test_lines)
+    again = tmp_path / "again.jsonl"
+    again.write_text("\n".join(lines) + "\n")
+    split_for_test(again, tmp_path / "again-test.jsonl", 7, PromotionRules(test_fraction=0.1))
+    assert (tmp_path / "again-test.jsonl").read_text() == test.read_text()  # the seed decides
+    few = tmp_path / "few.jsonl"
+    few.write_text("\n".join(lines[:4]) + "\n")
+    assert split_for_test(few, tmp_path / "few-test.jsonl", 7, PromotionRules()) == (4, 0)
+
+
+async def test_a_finished_job_is_judged_published_with_its_card_and_becomes_the_next_reference(setup):
+    jobs, runner, _ = setup
+    first = await jobs.start(ANA, request())
+    evaluation = {"base": scores(0.1), "candidate": scores(0.5)}
+    runner.states[first.id] = RunStatus(known=True, ended=True, succeeded=True, adapter_dir="/run/ckpt",
+                                        progress={"step": 3, "total_steps": 3, "loss": 0.8}, evaluation=evaluation)
+    await jobs.tick()
+    done = await jobs.get(ANA, first.id)
+    assert done.state == JobState.SUCCEEDED and done.promoted and done.artifact_path == f"contratos/{first.id}"
+    assert done.metrics["candidate.token_f1"] == 0.5 and done.metrics["base.token_f1"] == 0.1
+    job_id, card, promote = jobs.publisher_log[0]
+    assert job_id == first.id and promote and card["promoted"] and card["created_by"] == "ana"
+    assert card["dataset"]["sha256"] == first.reproducibility["dataset"]["sha256"]
+    assert card["evaluation"] == evaluation and "gain" in card["decision"]
+
+    launched = []
+    runner.launch = lambda job_id, job_dir, reference=None: launched.append(reference)
+    await jobs.start(ANA, request())
+    assert launched == [jobs.publisher.stored("legal", f"contratos/{first.id}")]

@@ -19,7 +19,8 @@ train_app = typer.Typer(help="LoRA training jobs: start one from a JSONL file, f
 app.add_typer(train_app, name="train")
 
 STATES = {value: name.removeprefix("JOB_STATE_") for name, value in training_pb2.JobState.items()}
-STYLES = {"SUCCEEDED": "green", "RUNNING": "yellow", "QUEUED": "cyan", "FAILED": "red", "CANCELLED": "magenta"}
+STYLES = {"SUCCEEDED": "green", "RUNNING": "yellow", "EVALUATING": "yellow", "QUEUED": "cyan", "FAILED": "red",
+          "CANCELLED": "magenta"}
 ENDED = {"SUCCEEDED", "FAILED", "CANCELLED"}
 
 
@@ -37,7 +38,10 @@ def _summary(job) -> str:
     if name in ("FAILED", "CANCELLED"):
         return job.failure_reason
     if name == "SUCCEEDED":
-        return f"{job.step} steps, final loss {job.loss:.3f}"
+        verdict = "promoted" if job.promoted else "not promoted"
+        return f"{job.step} steps, final loss {job.loss:.3f}, {verdict}"
+    if name == "EVALUATING":
+        return "comparing with the base model (and the adapter promoted before) on the held-out examples"
     return ""
 
 
@@ -125,7 +129,11 @@ def show(
         return
     console.print(f"[bold]{job.job_id}[/bold]  {job.department}/{job.adapter_name}  {_state(job)}  {_summary(job)}")
     console.print(f"started by {job.created_by}; restarts {job.restarts}; resumed from step {job.resumed_from_step}")
-    console.print_json(job.reproducibility_json)
+    if job.decision:
+        verdict = "[green]promoted[/green]" if job.promoted else "[yellow]not promoted[/yellow]"
+        console.print(f"{verdict}: {job.decision}")
+        console.print(f"adapter stored as {job.department}/{job.artifact_path}")
+    console.print_json(job.model_card_json or job.reproducibility_json)
 
 
 @train_app.command("cancel")

@@ -50,11 +50,11 @@ SERVICE_ACCESS: dict[str, BusAccess] = {
         publishes=(events.STAGE_COMPLETED, events.DOCUMENT_INDEXED),
         consumes={"retrieval-indexer": events.CHUNKS_EMBEDDED, "retrieval-deleter": events.DOCUMENT_DELETED},
     ),
-    "inference": BusAccess(),
-    "training": BusAccess(),
+    "inference": BusAccess(consumes={"inference-adapters": events.ADAPTER_PUBLISHED}),
+    "training": BusAccess(publishes=(events.ADAPTER_PUBLISHED,)),
     "gateway": BusAccess(consumes={"gateway-audit-refusals": f"{events.REFUSED_CALL}.*"}),
 }
-STREAMS = (events.PIPELINE_STREAM, events.DEADLETTER_STREAM, events.AUDIT_STREAM)
+STREAMS = (events.PIPELINE_STREAM, events.DEADLETTER_STREAM, events.AUDIT_STREAM, events.MODELS_STREAM)
 
 
 def inbox_prefix(service: str) -> str:

@@ -10,6 +10,10 @@ from google.protobuf.message import Message
 # Stream holding the document pipeline: work queues and notifications.
 PIPELINE_STREAM = "SENTRA_PIPELINE"
 PIPELINE_SUBJECTS = ("sentra.documents.v1.>", "sentra.chunks.v1.>")
+# Stream holding the model events (adapters published by the training service).
+MODELS_STREAM = "SENTRA_MODELS"
+MODELS_SUBJECTS = ("sentra.adapters.v1.>",)
+ADAPTER_PUBLISHED = "sentra.adapters.v1.published"
 # Stream holding messages that failed their bounded retries.
 DEADLETTER_STREAM = "SENTRA_DEADLETTER"
 DEADLETTER_PREFIX = "sentra.deadletter.v1"

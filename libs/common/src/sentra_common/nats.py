@@ -103,6 +103,7 @@ class EventBus:
             (events.PIPELINE_STREAM, list(events.PIPELINE_SUBJECTS)),
             (events.DEADLETTER_STREAM, [f"{events.DEADLETTER_PREFIX}.>"]),
             (events.AUDIT_STREAM, list(events.AUDIT_SUBJECTS)),
+            (events.MODELS_STREAM, list(events.MODELS_SUBJECTS)),
         ):
             config = StreamConfig(
                 name=name,

@@ -24,6 +24,7 @@ from sentra_inference.config import InferenceSettings
 from sentra_inference.domain.answering import AnswerService
 from sentra_inference.domain.ports import GenerationBackend
 from sentra_inference.domain.registry import AdapterRegistry
+from sentra_inference.events import subscribe
 from sentra_inference.servicer import InferenceServicer
 
 SERVICE = "inference"
@@ -127,8 +128,10 @@ async def inference_app(settings: InferenceSettings):
             lambda s: inference_pb2_grpc.add_InferenceServiceServicer_to_server(servicer, s),
         )
         await server.start()
-        if settings.report_refusals:
+        if settings.report_refusals or settings.consume_events:
             bus = await connect_reporting_refusals(settings.nats, SERVICE, metrics, server)
+            if settings.consume_events:
+                subscribe(bus, registry)  # adapters the training service publishes
         sync_task = asyncio.create_task(
             # The reconciler: re-read the registry and make the backend match.
             every(settings.registry_sync_seconds, registry.sync, "adapter registry sync"))

@@ -109,6 +109,8 @@ class InferenceSettings(ServiceSettings):
     registry_sync_seconds: float = Field(default=10.0, gt=0)
     nats: NatsSettings = NatsSettings()
     report_refusals: bool = True
+    # Register (and, when promoted, activate) the adapters the training service publishes.
+    consume_events: bool = True
 
     @model_validator(mode="after")
     def _adapter_root_is_absolute(self) -> InferenceSettings:

@@ -12,12 +12,15 @@ from sentra.training.v1 import training_pb2_grpc
 from sentra_common.db import create_engine, migrate
 from sentra_common.grpc_server import GrpcServer
 from sentra_common.metrics import ServiceMetrics
-from sentra_common.runtime import every, principal_verifier, serving, tls_material
+from sentra_common.nats import EventBus, refusal_reporter
+from sentra_common.runtime import every, principal_verifier, tls_material
 
+from sentra_training.adapters.lora_core import LoraCore
+from sentra_training.adapters.publisher import AdapterHandOff
 from sentra_training.adapters.runner import ProcessRunner
 from sentra_training.adapters.store import JobStore
 from sentra_training.config import TrainingSettings
-from sentra_training.domain.service import Environment, TrainingJobs
+from sentra_training.domain.service import Environment, PromotionRules, TrainingJobs
 from sentra_training.servicer import TrainingServicer
 
 SERVICE = "training"
@@ -49,7 +52,7 @@ def build_environment(settings: TrainingSettings) -> Environment:
         ray_address=settings.ray_address, workers=settings.workers,
         threads_per_worker=settings.threads_per_worker, memory_mb=settings.memory_mb,
         max_running_jobs=settings.max_running_jobs, max_dataset_bytes=settings.max_dataset_bytes,
-        max_examples=settings.max_examples,
+        max_examples=settings.max_examples, promotion=PromotionRules(**settings.promotion.model_dump()),
     )
 
 
@@ -61,23 +64,32 @@ async def training_app(settings: TrainingSettings):
     engine = create_engine(settings.database.url)
     runner = ProcessRunner(settings.stop_grace_seconds)
     ticker: asyncio.Task | None = None
+    # The bus carries the hand-off to serving (and reports refused calls).
+    bus = EventBus(settings.nats, SERVICE, metrics)
     try:
         await migrate(engine, MIGRATIONS, "alembic_version_training")
-        jobs = TrainingJobs(JobStore(engine), runner, build_environment(settings))
+        hand_off = AdapterHandOff(settings.adapter_root.resolve(), bus)
+        jobs = TrainingJobs(JobStore(engine), runner, build_environment(settings), hand_off, LoraCore())
         servicer = TrainingServicer(jobs)
         server.add_service(
             "sentra.training.v1.TrainingService",
             lambda s: training_pb2_grpc.add_TrainingServiceServicer_to_server(servicer, s),
         )
+        await server.start()
+        await bus.connect()
+        server.report_refusals(refusal_reporter(bus, SERVICE))
         await jobs.tick()  # jobs that were running when the service stopped start again now
         ticker = asyncio.create_task(every(settings.poll_seconds, jobs.tick, "training jobs"))
-        async with serving(server) as running:
-            yield running
+        await server.set_serving(True)
+        yield server
     finally:
+        await server.set_serving(False)
         if ticker is not None:
             ticker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await ticker
+        await bus.close()
+        await server.stop()
         # A stop (not a crash): the runs end with the service and resume when it is back.
         await asyncio.to_thread(runner.stop_all)
         await engine.dispose()

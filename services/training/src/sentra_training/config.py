@@ -4,9 +4,27 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import BaseModel, Field
 from pydantic_settings import SettingsConfigDict
-from sentra_common.config import DatabaseSettings, ServiceSettings
+from sentra_common.config import DatabaseSettings, NatsSettings, ServiceSettings
+
+
+class PromotionSettings(BaseModel):
+    """The promotion gate: a candidate adapter is promoted (its alias moved to it) only if,
+    on its job's test split, its token F1 beats the reference (the adapter promoted before,
+    else the base model) by `margin`, and its perplexity on the regression set is at most
+    `regression_tolerance` (relative) above the reference's. Otherwise it is registered,
+    inactive, with the reason."""
+
+    margin: float = Field(default=0.02, ge=-1.0, le=1.0)
+    regression_tolerance: float = Field(default=0.10, ge=0.0)
+    # Held out of each imported file for the evaluation: this share of its examples (at
+    # least 1, at most `max_test_examples`) when it has `min_examples_for_test` or more.
+    test_fraction: float = Field(default=0.1, gt=0.0, lt=1.0)
+    min_examples_for_test: int = Field(default=5, ge=2)
+    max_test_examples: int = Field(default=50, ge=1)
+    # Tokens each model may generate per test answer.
+    max_new_tokens: int = Field(default=48, ge=1, le=512)
 
 
 class TrainingSettings(ServiceSettings):
@@ -15,6 +33,11 @@ class TrainingSettings(ServiceSettings):
     # Jobs live under <data_dir>/training/<department>/<job id>/ (dataset, run, log, result).
     data_dir: Path = Path("./.sentra/data")
     database: DatabaseSettings = DatabaseSettings()
+    nats: NatsSettings = NatsSettings()
+    # Where adapters are handed to serving: <adapter_root>/<department>/<adapter>/<job id>/
+    # (the inference service's SENTRA_INFERENCE_ADAPTER_ROOT; `sentra up` sets both).
+    adapter_root: Path = Path("./.sentra/adapters")
+    promotion: PromotionSettings = PromotionSettings()
     # The base model the adapters are trained on (a directory of transformers files):
     # the one `make setup` converts from the shipped GGUF (`sentra up` sets it).
     base_model_dir: Path = Path("~/.cache/sentra/models/gemma-3-270m")

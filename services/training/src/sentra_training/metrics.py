@@ -44,3 +44,29 @@ def contains_answer(text: str, golds: Iterable[str]) -> float:
     """1.0 when a normalised gold answer appears in the normalised text as whole words."""
     haystack = f" {normalize_answer(text)} "
     return float(any(f" {g} " in haystack for g in (normalize_answer(g) for g in golds) if g))
+
+
+def rouge_l(prediction: str, golds: Iterable[str]) -> float:
+    """ROUGE-L F-measure (longest common subsequence of the normalised words, precision and
+    recall weighted equally, as rouge-score's `rougeL` without stemming), best over the golds."""
+    predicted = normalize_answer(prediction).split()
+    best = 0.0
+    for gold in golds:
+        reference = normalize_answer(gold).split()
+        if not predicted or not reference:
+            continue
+        lcs = _lcs_length(predicted, reference)
+        if lcs:
+            precision, recall = lcs / len(predicted), lcs / len(reference)
+            best = max(best, 2 * precision * recall / (precision + recall))
+    return best
+
+
+def _lcs_length(a: list[str], b: list[str]) -> int:
+    previous = [0] * (len(b) + 1)
+    for word in a:
+        current = [0]
+        for j, other in enumerate(b, start=1):
+            current.append(previous[j - 1] + 1 if word == other else max(previous[j], current[j - 1]))
+        previous = current
+    return previous[-1]

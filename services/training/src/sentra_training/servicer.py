@@ -15,6 +15,7 @@ from sentra_training.domain.service import StartRequest, TrainingJobs
 
 _STATES = {
     JobState.QUEUED: training_pb2.JOB_STATE_QUEUED, JobState.RUNNING: training_pb2.JOB_STATE_RUNNING,
+    JobState.EVALUATING: training_pb2.JOB_STATE_EVALUATING,
     JobState.SUCCEEDED: training_pb2.JOB_STATE_SUCCEEDED, JobState.FAILED: training_pb2.JOB_STATE_FAILED,
     JobState.CANCELLED: training_pb2.JOB_STATE_CANCELLED,
 }
@@ -42,6 +43,7 @@ def job_to_proto(job: JobRecord) -> training_pb2.TrainingJob:
         eta_seconds=job.eta_seconds, resumed_from_step=job.resumed_from_step, restarts=job.restarts,
         queue_position=job.queue_position, created_at=_ts(job.created_at), started_at=_ts(job.started_at),
         finished_at=_ts(job.finished_at), reproducibility_json=json.dumps(job.reproducibility, sort_keys=True),
+        promoted=job.promoted, decision=job.decision, artifact_path=job.artifact_path,
     )
 
 
@@ -72,8 +74,10 @@ class TrainingServicer(training_pb2_grpc.TrainingServiceServicer):
         return training_pb2.StartTrainingJobResponse(job=job_to_proto(job))
 
     async def GetTrainingJob(self, request, context):
-        return training_pb2.GetTrainingJobResponse(job=job_to_proto(await self.jobs.get(current_principal(),
-                                                                                     request.job_id)))
+        job = await self.jobs.get(current_principal(), request.job_id)
+        reply = job_to_proto(job)
+        reply.model_card_json = await self.jobs.model_card(job)
+        return training_pb2.GetTrainingJobResponse(job=reply)
 
     async def ListTrainingJobs(self, request, context):
         jobs = await self.jobs.list(current_principal(), request.department)

@@ -352,6 +352,76 @@ class StageCompleted(_message.Message):
 Global___StageCompleted: _TypeAlias = StageCompleted  # noqa: Y015
 
 @_typing.final
+class AdapterPublished(_message.Message):
+    """sentra.adapters.v1.published: the training service trained, evaluated and stored an
+    adapter version under the department's adapter directory; the inference service
+    registers it (and moves the department's alias to it when `promote`). Only the training
+    service may publish it (the bus's permissions).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    @_typing.final
+    class MetricsEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.float
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.float = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    DEPARTMENT_FIELD_NUMBER: _builtins.int
+    ADAPTER_NAME_FIELD_NUMBER: _builtins.int
+    ARTIFACT_PATH_FIELD_NUMBER: _builtins.int
+    JOB_ID_FIELD_NUMBER: _builtins.int
+    CREATED_BY_FIELD_NUMBER: _builtins.int
+    PROMOTE_FIELD_NUMBER: _builtins.int
+    DECISION_FIELD_NUMBER: _builtins.int
+    METRICS_FIELD_NUMBER: _builtins.int
+    department: _builtins.str
+    adapter_name: _builtins.str
+    artifact_path: _builtins.str
+    """The artifact's directory, relative to the department's adapter directory."""
+    job_id: _builtins.str
+    created_by: _builtins.str
+    """Who started the training job."""
+    promote: _builtins.bool
+    decision: _builtins.str
+    """The promotion gate's decision, in words."""
+    @_builtins.property
+    def metrics(self) -> _containers.ScalarMap[_builtins.str, _builtins.float]: ...
+    def __init__(
+        self,
+        *,
+        department: _builtins.str = ...,
+        adapter_name: _builtins.str = ...,
+        artifact_path: _builtins.str = ...,
+        job_id: _builtins.str = ...,
+        created_by: _builtins.str = ...,
+        promote: _builtins.bool = ...,
+        decision: _builtins.str = ...,
+        metrics: _abc.Mapping[_builtins.str, _builtins.float] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["adapter_name", b"adapter_name", "artifact_path", b"artifact_path", "created_by", b"created_by", "decision", b"decision", "department", b"department", "job_id", b"job_id", "metrics", b"metrics", "promote", b"promote"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AdapterPublished: _TypeAlias = AdapterPublished  # noqa: Y015
+
+@_typing.final
 class DeadLetter(_message.Message):
     """sentra.deadletter.v1.<consumer>: a message that failed its bounded retries."""
 

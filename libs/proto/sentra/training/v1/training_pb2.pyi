@@ -257,6 +257,9 @@ class TrainingJob(_message.Message):
     STARTED_AT_FIELD_NUMBER: _builtins.int
     FINISHED_AT_FIELD_NUMBER: _builtins.int
     REPRODUCIBILITY_JSON_FIELD_NUMBER: _builtins.int
+    DECISION_FIELD_NUMBER: _builtins.int
+    ARTIFACT_PATH_FIELD_NUMBER: _builtins.int
+    MODEL_CARD_JSON_FIELD_NUMBER: _builtins.int
     job_id: _builtins.str
     dataset_id: _builtins.str
     adapter_name: _builtins.str
@@ -288,6 +291,13 @@ class TrainingJob(_message.Message):
     (seed included), the dataset's SHA-256 and example count, the base model's digest and
     the code version (JSON).
     """
+    decision: _builtins.str
+    """The promotion gate's decision in words (why `promoted` is what it is), and where the
+    adapter was handed to serving (relative to the department's adapter directory).
+    """
+    artifact_path: _builtins.str
+    model_card_json: _builtins.str
+    """The model card stored beside the adapter (JSON): data, settings, scores, decision."""
     @_builtins.property
     def metrics(self) -> _containers.ScalarMap[_builtins.str, _builtins.float]: ...
     @_builtins.property
@@ -321,10 +331,13 @@ class TrainingJob(_message.Message):
         started_at: _timestamp_pb2.Timestamp | None = ...,
         finished_at: _timestamp_pb2.Timestamp | None = ...,
         reproducibility_json: _builtins.str = ...,
+        decision: _builtins.str = ...,
+        artifact_path: _builtins.str = ...,
+        model_card_json: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "finished_at", b"finished_at", "started_at", b"started_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["adapter_name", b"adapter_name", "adapter_version", b"adapter_version", "created_at", b"created_at", "created_by", b"created_by", "dataset_id", b"dataset_id", "department", b"department", "eta_seconds", b"eta_seconds", "failure_reason", b"failure_reason", "finished_at", b"finished_at", "job_id", b"job_id", "loss", b"loss", "metrics", b"metrics", "promoted", b"promoted", "queue_position", b"queue_position", "reproducibility_json", b"reproducibility_json", "restarts", b"restarts", "resumed_from_step", b"resumed_from_step", "started_at", b"started_at", "state", b"state", "step", b"step", "tokens_per_second", b"tokens_per_second", "total_steps", b"total_steps"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["adapter_name", b"adapter_name", "adapter_version", b"adapter_version", "artifact_path", b"artifact_path", "created_at", b"created_at", "created_by", b"created_by", "dataset_id", b"dataset_id", "decision", b"decision", "department", b"department", "eta_seconds", b"eta_seconds", "failure_reason", b"failure_reason", "finished_at", b"finished_at", "job_id", b"job_id", "loss", b"loss", "metrics", b"metrics", "model_card_json", b"model_card_json", "promoted", b"promoted", "queue_position", b"queue_position", "reproducibility_json", b"reproducibility_json", "restarts", b"restarts", "resumed_from_step", b"resumed_from_step", "started_at", b"started_at", "state", b"state", "step", b"step", "tokens_per_second", b"tokens_per_second", "total_steps", b"total_steps"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

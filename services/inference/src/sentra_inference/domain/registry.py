@@ -233,6 +233,27 @@ class AdapterRegistry:
         logger.info("adapter registered", extra={"adapter": record.key, "by": principal.subject})
         return record
 
+    async def register_published(self, *, department: str, name: str, artifact_path: str, created_by: str,
+                                 metrics: dict[str, float], promote: bool) -> AdapterRecord:
+        """An adapter the training service trained and stored under `department`'s adapter
+        directory (`sentra.adapters.v1.published`): registered as the next version on behalf
+        of the job's creator, and activated when the promotion gate said so. The same event
+        again (a redelivery) registers nothing twice: the version with that artifact is
+        returned (and activated, if that had not happened yet)."""
+        principal = Principal(subject=created_by or "training", departments=(department,), roles=("trainer",))
+        artifact = await self.artifacts.locate(department, artifact_path)
+        async with self._lock:
+            await self.refresh()
+            existing = [r for r in self._adapters.values()
+                        if r.name == name and r.department == department and r.artifact_uri == artifact.path]
+        record = existing[0] if existing else await self.register(
+            principal, name=name, version=0, department=department, artifact_uri=artifact_path, metrics=metrics)
+        if promote:
+            alias = self._aliases.get(name)
+            if not (alias and alias.active and alias.version == record.version):
+                await self.activate(principal, name, record.version)
+        return record
+
     async def activate(self, principal: Principal, name: str, version: int = 0) -> AliasRecord:
         async with self._lock:
             await self.refresh()

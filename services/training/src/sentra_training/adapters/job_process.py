@@ -3,8 +3,10 @@
 
 It reads `job.json` (hyper-parameters, dataset, base model, Ray settings), runs the LoRA job
 on Ray Train (`lora.ray_job.run`: a local Ray runtime of its own, or the configured
-cluster), and leaves `result.json` (the adapter directory, the last progress) or
-`error.txt` (the reason, in words). Started again on the same directory it resumes from the
+cluster), evaluates the adapter against the base model and the reference adapter on the
+job's test split and the regression set (`lora.evaluate`; `phase` says `evaluating`
+meanwhile), and leaves `result.json` (the adapter directory, the last progress, the
+evaluation) or `error.txt` (the reason, in words). Started again on the same directory it resumes from the
 run's last checkpoint. It dies with the service that started it (so a restarted service
 starts it again instead of finding two).
 """
@@ -19,13 +21,17 @@ import sys
 import traceback
 from pathlib import Path
 
-JOB_FILE = "job.json"
-DATASET_FILE = "dataset.jsonl"
-RESULT_FILE = "result.json"
-ERROR_FILE = "error.txt"
-LOG_FILE = "run.log"
-RUNS_DIR = "runs"
-RUN_NAME = "run"
+from sentra_training.domain.model import JobFiles
+
+JOB_FILE = JobFiles.JOB
+DATASET_FILE = JobFiles.DATASET
+TEST_FILE = JobFiles.TEST
+PHASE_FILE = JobFiles.PHASE
+RESULT_FILE = JobFiles.RESULT
+ERROR_FILE = JobFiles.ERROR
+LOG_FILE = JobFiles.LOG
+RUNS_DIR = JobFiles.RUNS
+RUN_NAME = JobFiles.RUN_NAME
 
 
 def run_dir(job_dir: Path) -> Path:
@@ -46,22 +52,37 @@ def main(argv: list[str]) -> int:
         _die_with(int(argv[1]))
     spec = json.loads((job_dir / JOB_FILE).read_text())
     (job_dir / ERROR_FILE).unlink(missing_ok=True)
+    (job_dir / PHASE_FILE).write_text("training")
     try:
-        from sentra_training.lora import ray_job
-        from sentra_training.lora.config import LoraJobConfig
+        import ray
 
+        from sentra_training.lora import evaluate, ray_job
+        from sentra_training.lora.config import LoraJobConfig
+        from sentra_training.lora.data import read_jsonl
+
+        base = Path(spec["base_model_dir"])
         result = ray_job.run(
-            LoraJobConfig(**spec["config"]), job_dir / DATASET_FILE, Path(spec["base_model_dir"]),
+            LoraJobConfig(**spec["config"]), job_dir / DATASET_FILE, base,
             job_dir / RUNS_DIR, RUN_NAME, address=spec.get("ray_address") or None, workers=spec["workers"],
             threads_per_worker=spec["threads_per_worker"], memory_bytes=spec.get("memory_bytes") or None,
         )
+        ray.shutdown()
+        evaluation = {}
+        if (job_dir / TEST_FILE).exists():
+            (job_dir / PHASE_FILE).write_text("evaluating")
+            reference = spec.get("reference_adapter_dir")
+            evaluation = evaluate.evaluate(
+                base, Path(result.adapter_dir), read_jsonl(job_dir / TEST_FILE),
+                reference=Path(reference) if reference else None, max_new_tokens=spec.get("max_new_tokens", 48),
+                threads=spec["workers"] * spec["threads_per_worker"],
+            )
     except Exception as exc:  # the job's failure, told to whoever started it
         traceback.print_exc()
         (job_dir / ERROR_FILE).write_text(str(exc)[:4000] or type(exc).__name__)
         return 1
     (job_dir / RESULT_FILE).write_text(json.dumps({
         "adapter_dir": str(result.adapter_dir), "progress": result.progress,
-        "resumed_from_step": result.resumed_from_step,
+        "resumed_from_step": result.resumed_from_step, "evaluation": evaluation,
     }))
     return 0
 

@@ -22,8 +22,12 @@ class ProcessRunner:
         self.stop_grace_seconds = stop_grace_seconds
         self._processes: dict[str, subprocess.Popen] = {}
 
-    def launch(self, job_id: str, job_dir: Path) -> None:
+    def launch(self, job_id: str, job_dir: Path, reference_adapter_dir: Path | None = None) -> None:
         (job_dir / job_process.RESULT_FILE).unlink(missing_ok=True)
+        spec_file = job_dir / job_process.JOB_FILE
+        spec = json.loads(spec_file.read_text())
+        spec["reference_adapter_dir"] = str(reference_adapter_dir) if reference_adapter_dir else None
+        spec_file.write_text(json.dumps(spec, indent=2))
         env = {k: v for k, v in os.environ.items() if not k.startswith("SENTRA_")}  # no service secrets
         env.update({"RAY_USAGE_STATS_ENABLED": "0", "PYTHONUNBUFFERED": "1"})
         with (job_dir / job_process.LOG_FILE).open("ab") as log:
@@ -37,16 +41,17 @@ class ProcessRunner:
         process = self._processes.get(job_id)
         progress = read_progress(job_process.run_dir(job_dir))
         last = progress[-1] if progress else {}
+        result_file = job_dir / job_process.RESULT_FILE
         if process is None:
+            if result_file.exists():  # it ended, and what came after (recording it) did not
+                return _succeeded(result_file, last)
             return RunStatus(known=False, progress=last)
         code = process.poll()
         if code is None:
-            return RunStatus(known=True, progress=last)
+            return RunStatus(known=True, progress=last, phase=_read(job_dir / job_process.PHASE_FILE))
         del self._processes[job_id]
-        if code == 0 and (job_dir / job_process.RESULT_FILE).exists():
-            result = json.loads((job_dir / job_process.RESULT_FILE).read_text())
-            return RunStatus(known=True, progress=result.get("progress") or last, ended=True, succeeded=True,
-                             adapter_dir=result["adapter_dir"])
+        if code == 0 and result_file.exists():
+            return _succeeded(result_file, last)
         reason = _read(job_dir / job_process.ERROR_FILE) or _exit_reason(code)
         return RunStatus(known=True, progress=last, ended=True, succeeded=False, reason=reason)
 
@@ -65,6 +70,12 @@ class ProcessRunner:
     def stop_all(self) -> None:
         for job_id in list(self._processes):
             self.stop(job_id)
+
+
+def _succeeded(result_file: Path, last: dict) -> RunStatus:
+    result = json.loads(result_file.read_text())
+    return RunStatus(known=True, progress=result.get("progress") or last, ended=True, succeeded=True,
+                     adapter_dir=result["adapter_dir"], evaluation=result.get("evaluation") or {})
 
 
 def _signal_group(process: subprocess.Popen, sig: int) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, Column, DateTime, Float, Index, Integer, MetaData, String, Table, Text
+from sqlalchemy import JSON, Boolean, Column, DateTime, Float, Index, Integer, MetaData, String, Table, Text
 
 metadata = MetaData()
 
@@ -27,6 +27,11 @@ jobs = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("started_at", DateTime(timezone=True), nullable=True),
     Column("finished_at", DateTime(timezone=True), nullable=True),
+    # The promotion gate's decision, and where the adapter was handed to serving (relative
+    # to the department's adapter directory).
+    Column("promoted", Boolean, nullable=False, default=False),
+    Column("decision", Text, nullable=False, default=""),
+    Column("artifact_path", String(1024), nullable=False, default=""),
     Index("ix_training_jobs_state", "state", "created_at"),
     Index("ix_training_jobs_department", "department", "created_at"),
 )

@@ -7,9 +7,25 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 
+class JobFiles:
+    """A job's directory (`<data>/training/<department>/<job id>/`), shared by the service
+    and the job's run (`adapters.job_process`)."""
+
+    JOB = "job.json"  # what the run needs: settings, base model, Ray, the reference adapter
+    DATASET = "dataset.jsonl"  # the examples it trains on
+    TEST = "test.jsonl"  # the examples held out for its evaluation
+    PHASE = "phase"  # "training" or "evaluating"
+    RESULT = "result.json"  # the adapter directory, the last progress, the evaluation
+    ERROR = "error.txt"  # why the run failed, in words
+    LOG = "run.log"
+    RUNS = "runs"  # Ray's storage: runs/run/checkpoint_*, runs/run/progress.jsonl
+    RUN_NAME = "run"
+
+
 class JobState(enum.StrEnum):
     QUEUED = "QUEUED"
     RUNNING = "RUNNING"
+    EVALUATING = "EVALUATING"
     SUCCEEDED = "SUCCEEDED"
     FAILED = "FAILED"
     CANCELLED = "CANCELLED"
@@ -41,4 +57,7 @@ class JobRecord:
     started_at: datetime | None = None
     finished_at: datetime | None = None
     metrics: dict[str, float] = field(default_factory=dict)
+    promoted: bool = False
+    decision: str = ""  # the promotion gate's, in words
+    artifact_path: str = ""  # handed to serving, relative to the department's adapter directory
     queue_position: int = 0  # computed when listed, not stored

@@ -21,16 +21,48 @@ class RunStatus:
     succeeded: bool = False
     adapter_dir: str = ""
     reason: str = ""
+    phase: str = ""  # "training" or "evaluating" while it runs
+    # {"base": scores, "reference": scores?, "candidate": scores} (lora.evaluate)
+    evaluation: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Decision:
+    promote: bool
+    reason: str
 
 
 class Runner(Protocol):
-    def launch(self, job_id: str, job_dir: Path) -> None: ...
+    def launch(self, job_id: str, job_dir: Path, reference_adapter_dir: Path | None = None) -> None: ...
 
     def status(self, job_id: str, job_dir: Path) -> RunStatus: ...
 
     def stop(self, job_id: str) -> None: ...
 
     def stop_all(self) -> None: ...
+
+
+class TrainingCore(Protocol):
+    """The training core's checks, before anything is stored (`adapters.lora_core`)."""
+
+    def settings(self, values: dict) -> dict:
+        """The full hyper-parameters (defaults filled in), or ValueError naming each bad
+        field and its bound."""
+        ...
+
+    def count_examples(self, path: Path, max_examples: int) -> int:
+        """The examples of a training file, or ValueError naming the first bad line."""
+        ...
+
+
+class AdapterPublisher(Protocol):
+    """Hands a finished job's adapter to serving: stores it under the department's adapter
+    directory (with its model card) and announces it; returns the stored path relative to
+    the department's directory. Idempotent per job."""
+
+    async def publish(self, job: JobRecord, adapter_dir: Path, card: dict, decision: Decision) -> str: ...
+
+    def stored(self, department: str, artifact_path: str) -> Path: ...
 
 
 class Store(Protocol):

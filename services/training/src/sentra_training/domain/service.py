@@ -1,7 +1,9 @@
 """Training jobs: started from an imported JSONL file for one department, queued (one
 running job per department, `max_running_jobs` on the machine), run by the `Runner`,
 followed step by step, cancelled, and started again from their last checkpoint when the
-service (or a worker) died under them.
+service (or a worker) died under them. A finished job's adapter is evaluated (by its run),
+judged by the promotion gate (`gate`), given a model card and handed to serving
+(`AdapterPublisher`): registered, and its alias moved to it when promoted.
 
 Every job belongs to its department and follows the same rule as documents
 (`sentra_common.access`): a job of another department is "not found", never "forbidden".
@@ -13,6 +15,7 @@ import asyncio
 import hashlib
 import json
 import logging
+import random
 import re
 import shutil
 import uuid
@@ -25,11 +28,8 @@ from sentra_common.access import readable_departments, require_department_member
 from sentra_common.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 from sentra_common.principal import Principal
 
-from sentra_training.adapters import job_process
-from sentra_training.domain.model import JobRecord, JobState
-from sentra_training.domain.ports import Runner, Store
-from sentra_training.lora.config import parse_config
-from sentra_training.lora.data import DatasetError, read_jsonl
+from sentra_training.domain.model import JobFiles, JobRecord, JobState
+from sentra_training.domain.ports import AdapterPublisher, Decision, Runner, Store, TrainingCore
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +39,18 @@ ADAPTER_NAME_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class PromotionRules:
+    """See `config.PromotionSettings`."""
+
+    margin: float = 0.02
+    regression_tolerance: float = 0.10
+    test_fraction: float = 0.1
+    min_examples_for_test: int = 5
+    max_test_examples: int = 50
+    max_new_tokens: int = 48
 
 
 @dataclass(frozen=True)
@@ -55,6 +67,7 @@ class Environment:
     max_running_jobs: int = 1
     max_dataset_bytes: int = 64 * 1024 * 1024
     max_examples: int = 200_000
+    promotion: PromotionRules = PromotionRules()
 
 
 @dataclass(frozen=True)
@@ -78,10 +91,12 @@ def model_digest(directory: Path) -> str:
 
 
 class TrainingJobs:
-    def __init__(self, store: Store, runner: Runner, environment: Environment,
-                 clock: Callable[[], datetime] = utcnow) -> None:
+    def __init__(self, store: Store, runner: Runner, environment: Environment, publisher: AdapterPublisher,
+                 core: TrainingCore, clock: Callable[[], datetime] = utcnow) -> None:
+        self.core = core
         self.store = store
         self.runner = runner
+        self.publisher = publisher
         self.env = environment
         self.clock = clock
         self._base_digest: str | None = None
@@ -113,7 +128,7 @@ class TrainingJobs:
                 f"{self.env.max_dataset_bytes} (SENTRA_TRAINING_MAX_DATASET_BYTES); split it or raise the limit"
             )
         try:
-            config = parse_config(request.settings)
+            config = self.core.settings(request.settings)
         except ValueError as exc:
             raise InvalidArgument(str(exc)) from None
         job = JobRecord(
@@ -123,38 +138,52 @@ class TrainingJobs:
         job_dir = self.job_dir(job)
         job_dir.mkdir(parents=True)
         try:
-            dataset = job_dir / job_process.DATASET_FILE
+            dataset = job_dir / JobFiles.DATASET
             dataset.write_bytes(request.dataset_jsonl)
             try:
-                examples = await asyncio.to_thread(read_jsonl, dataset, max_examples=self.env.max_examples)
-            except DatasetError as exc:
+                examples = await asyncio.to_thread(self.core.count_examples, dataset, self.env.max_examples)
+            except ValueError as exc:
                 raise InvalidArgument(f"{request.dataset_filename or 'the training file'}: {exc}") from None
+            train_count, test_count = split_for_test(dataset, job_dir / JobFiles.TEST, config["seed"],
+                                                     self.env.promotion)
             job.reproducibility = {
-                "config": json.loads(config.model_dump_json()),
-                "dataset": {"filename": request.dataset_filename, "examples": len(examples),
-                            "sha256": hashlib.sha256(request.dataset_jsonl).hexdigest()},
+                "config": config,
+                "dataset": {"filename": request.dataset_filename, "examples": examples,
+                            "sha256": hashlib.sha256(request.dataset_jsonl).hexdigest(),
+                            "train_examples": train_count, "test_examples": test_count},
                 "base_model": {"path": str(self.env.base_model_dir), "sha256": await self.base_digest()},
                 "code_version": self.env.code_version,
                 "ray": {"address": self.env.ray_address or "local", "workers": self.env.workers,
                         "threads_per_worker": self.env.threads_per_worker},
             }
-            (job_dir / job_process.JOB_FILE).write_text(json.dumps({
+            (job_dir / JobFiles.JOB).write_text(json.dumps({
                 "config": job.reproducibility["config"], "base_model_dir": str(self.env.base_model_dir),
                 "ray_address": self.env.ray_address, "workers": self.env.workers,
                 "threads_per_worker": self.env.threads_per_worker,
                 "memory_bytes": self.env.memory_mb * 1024 * 1024,
+                "max_new_tokens": self.env.promotion.max_new_tokens,
             }, indent=2))
             await self.store.insert(job)
         except BaseException:
             shutil.rmtree(job_dir, ignore_errors=True)  # nothing half-started
             raise
         logger.info("training job %s queued for department %s (adapter %s, %d examples)", job.id, department,
-                    job.adapter_name, len(examples))
+                    job.adapter_name, examples)
         await self.tick()
         return await self._positioned(await self.store.get(job.id))
 
     async def get(self, principal: Principal, job_id: str) -> JobRecord:
         return await self._positioned(await self._readable(principal, job_id))
+
+    async def model_card(self, job: JobRecord) -> str:
+        """The stored model card of the job's adapter (JSON text), or "" before there is one."""
+        if not job.artifact_path:
+            return ""
+        path = self.publisher.stored(job.department, job.artifact_path) / "model_card.json"
+        try:
+            return await asyncio.to_thread(path.read_text, encoding="utf-8")
+        except OSError:
+            return ""
 
     async def list(self, principal: Principal, department: str = "") -> list[JobRecord]:
         if department:
@@ -193,10 +222,9 @@ class TrainingJobs:
         """One pass: collect ended runs, record progress, start again the runs this
         service did not start (it was restarted), and start queued jobs where allowed."""
         async with self._tick_lock:
-            running = await self.store.list(None, (JobState.RUNNING,))
-            for job in running:
+            for job in await self.store.list(None, ACTIVE):
                 await self._follow(job)
-            running = await self.store.list(None, (JobState.RUNNING,))
+            running = await self.store.list(None, ACTIVE)
             busy = {job.department for job in running}
             free = self.env.max_running_jobs - len(running)
             for job in await self.store.list(None, (JobState.QUEUED,)):
@@ -206,7 +234,7 @@ class TrainingJobs:
                     continue
                 if await self.store.update(job.id, expect_state=JobState.QUEUED, state=JobState.RUNNING,
                                            started_at=self.clock()):
-                    self.runner.launch(job.id, self.job_dir(job))
+                    self.runner.launch(job.id, self.job_dir(job), await self._reference(job))
                     logger.info("training job %s started", job.id)
                     busy.add(job.department)
                     free -= 1
@@ -217,26 +245,44 @@ class TrainingJobs:
         if not status.known:
             # Running when this service last stopped: its run died with it; start it again
             # on the same run directory, which resumes from the last checkpoint.
-            self.runner.launch(job.id, self.job_dir(job))
-            await self.store.update(job.id, expect_state=JobState.RUNNING, restarts=job.restarts + 1, **progress)
+            self.runner.launch(job.id, self.job_dir(job), await self._reference(job))
+            await self.store.update(job.id, expect_state=job.state, state=JobState.RUNNING,
+                                    restarts=job.restarts + 1, **progress)
             logger.warning("training job %s was running when the service stopped; started again (it resumes from "
                            "its last checkpoint)", job.id)
             return
         if not status.ended:
-            if progress:
-                await self.store.update(job.id, expect_state=JobState.RUNNING, **progress)
+            state = JobState.EVALUATING if status.phase == "evaluating" else job.state
+            if progress or state != job.state:
+                await self.store.update(job.id, expect_state=job.state, state=state, **progress)
             return
-        if status.succeeded:
-            metrics = {"final_loss": float(status.progress.get("loss", 0.0)),
-                       "tokens_per_second": float(status.progress.get("tokens_per_s", 0.0)),
-                       "train_seconds": float(status.progress.get("elapsed_s", 0.0))}
-            await self.store.update(job.id, expect_state=JobState.RUNNING, state=JobState.SUCCEEDED,
-                                    finished_at=self.clock(), metrics=metrics, **{**progress, "eta_seconds": 0.0})
-            logger.info("training job %s succeeded: adapter at %s", job.id, status.adapter_dir)
-        else:
-            await self.store.update(job.id, expect_state=JobState.RUNNING, state=JobState.FAILED,
+        if not status.succeeded:
+            await self.store.update(job.id, expect_state=job.state, state=JobState.FAILED,
                                     failure_reason=status.reason, finished_at=self.clock(), **progress)
             logger.warning("training job %s failed: %s", job.id, status.reason)
+            return
+        decision = gate(status.evaluation, self.env.promotion)
+        metrics = {"final_loss": float(status.progress.get("loss", 0.0)),
+                   "tokens_per_second": float(status.progress.get("tokens_per_s", 0.0)),
+                   "train_seconds": float(status.progress.get("elapsed_s", 0.0))}
+        for model, scores in status.evaluation.items():
+            metrics.update({f"{model}.{name}": float(value) for name, value in scores.items()})
+        finished = self.clock()
+        card = model_card(job, metrics, status.evaluation, decision, finished)
+        # Published before it is recorded: a failure here leaves the job as it was, and
+        # the next pass publishes again (the same artifact, the same event id).
+        path = await self.publisher.publish(job, Path(status.adapter_dir), card, decision)
+        await self.store.update(job.id, expect_state=job.state, state=JobState.SUCCEEDED, finished_at=finished,
+                                metrics=metrics, promoted=decision.promote, decision=decision.reason,
+                                artifact_path=path, **{**progress, "eta_seconds": 0.0})
+        logger.info("training job %s succeeded; adapter %s/%s %s: %s", job.id, job.department, path,
+                    "promoted" if decision.promote else "not promoted", decision.reason)
+
+    async def _reference(self, job: JobRecord) -> Path | None:
+        """The adapter this job's candidate must beat: the last one promoted under its name."""
+        promoted = [j for j in await self.store.list([job.department], (JobState.SUCCEEDED,))
+                    if j.adapter_name == job.adapter_name and j.promoted and j.artifact_path]
+        return self.publisher.stored(job.department, promoted[-1].artifact_path) if promoted else None
 
     async def _readable(self, principal: Principal, job_id: str) -> JobRecord:
         job = await self.store.get(job_id) if _is_uuid(job_id) else None
@@ -249,6 +295,69 @@ class TrainingJobs:
             queued = await self.store.list([job.department], (JobState.QUEUED,))
             job.queue_position = _queue_positions(queued).get(job.id, 0)
         return job
+
+
+ACTIVE = (JobState.RUNNING, JobState.EVALUATING)
+
+
+def split_for_test(dataset: Path, test_file: Path, seed: int, rules: PromotionRules) -> tuple[int, int]:
+    """Move a seeded share of the file's examples to `test_file` (never trained on); the
+    counts (train, test). A file with fewer than `min_examples_for_test` keeps them all."""
+    lines = [line for line in dataset.read_text(encoding="utf-8").splitlines() if line.strip()]
+    if len(lines) < rules.min_examples_for_test:
+        return len(lines), 0
+    count = min(max(1, round(len(lines) * rules.test_fraction)), rules.max_test_examples)
+    order = list(range(len(lines)))
+    random.Random(f"sentra-test-split:{seed}").shuffle(order)
+    held = set(order[:count])
+    test_file.write_text("".join(lines[i] + "\n" for i in sorted(held)), encoding="utf-8")
+    dataset.write_text("".join(lines[i] + "\n" for i in range(len(lines)) if i not in held), encoding="utf-8")
+    return len(lines) - count, count
+
+
+def gate(evaluation: dict, rules: PromotionRules) -> Decision:
+    """Promote only a candidate that beats the reference (the adapter promoted before, else
+    the base model) on the test split by the margin, without losing on the regression set."""
+    if "candidate" not in evaluation:
+        return Decision(False, f"not evaluated: the file had fewer than {rules.min_examples_for_test} examples, so "
+                               "none were held out for a test; registered inactive (activate it yourself if you "
+                               "trust it)")
+    candidate = evaluation["candidate"]
+    against = "reference" if "reference" in evaluation else "base"
+    reference = evaluation[against]
+    label = "the adapter promoted before" if against == "reference" else "the base model"
+    gain = candidate["token_f1"] - reference["token_f1"]
+    if gain < rules.margin:
+        return Decision(False, f"token F1 on the {int(candidate['examples'])} test examples {candidate['token_f1']:.3f}"
+                               f" against {reference['token_f1']:.3f} for {label}: a gain of {gain:+.3f}, below the "
+                               f"margin of {rules.margin:+.3f}")
+    limit = reference["regression_perplexity"] * (1 + rules.regression_tolerance)
+    if candidate["regression_perplexity"] > limit:
+        return Decision(False, f"perplexity on the regression set {candidate['regression_perplexity']:.2f} against "
+                               f"{reference['regression_perplexity']:.2f} for {label}: more than "
+                               f"{rules.regression_tolerance:.0%} worse")
+    return Decision(True, f"token F1 on the {int(candidate['examples'])} test examples {candidate['token_f1']:.3f} "
+                          f"against {reference['token_f1']:.3f} for {label} (gain {gain:+.3f}, margin "
+                          f"{rules.margin:+.3f}); regression-set perplexity {candidate['regression_perplexity']:.2f} "
+                          f"against {reference['regression_perplexity']:.2f}")
+
+
+def model_card(job: JobRecord, metrics: dict, evaluation: dict, decision: Decision, finished: datetime) -> dict:
+    """What the adapter is, from what and how it was trained, how it scored, and whether it
+    was promoted: stored beside its files and with its job."""
+    return {
+        "adapter": job.adapter_name, "department": job.department, "job_id": job.id,
+        "created_by": job.created_by, "created_at": job.created_at.isoformat(), "finished_at": finished.isoformat(),
+        "base_model": job.reproducibility.get("base_model", {}), "dataset": job.reproducibility.get("dataset", {}),
+        "config": job.reproducibility.get("config", {}), "code_version": job.reproducibility.get("code_version", ""),
+        "training": {"steps": job.step, "restarts": job.restarts, "resumed_from_step": job.resumed_from_step,
+                     "final_loss": metrics.get("final_loss"), "tokens_per_second": metrics.get("tokens_per_second")},
+        "evaluation": evaluation,
+        "evaluation_sets": {"test": "held out of the job's file (never trained on)",
+                            "regression": "30 SQuAD-es questions with their paragraphs, XQuAD paragraphs excluded "
+                                          "(sentra_training/lora/regression.jsonl; CC BY 4.0)"},
+        "promoted": decision.promote, "decision": decision.reason,
+    }
 
 
 def _require_trainer(principal: Principal, department: str) -> None:

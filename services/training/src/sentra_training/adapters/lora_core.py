@@ -1,0 +1,21 @@
+"""The domain's `TrainingCore` port on the LoRA core (`sentra_training.lora`): its
+hyper-parameter model and its JSONL reader, the same checks the job's run applies."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from sentra_training.lora.config import parse_config
+from sentra_training.lora.data import DatasetError, read_jsonl
+
+
+class LoraCore:
+    def settings(self, values: dict) -> dict:
+        return json.loads(parse_config(values).model_dump_json())
+
+    def count_examples(self, path: Path, max_examples: int) -> int:
+        try:
+            return len(read_jsonl(path, max_examples=max_examples))
+        except DatasetError as exc:
+            raise ValueError(str(exc)) from None

@@ -1,0 +1,122 @@
+"""What a trained adapter knows: the base model, the reference adapter (the one promoted
+before, if any) and the candidate answer the same held-out examples, and each is scored.
+
+On the job's test split (examples held out of its training file, never trained on):
+answers generated greedily and scored against the expected answer — contains it, exact
+match, token F1, ROUGE-L (`sentra_training.metrics`) — and the perplexity of the expected
+answer given the question. On the regression set (general questions with their context,
+not the department's): perplexity of the expected answer, so a candidate that learned the
+department's facts by forgetting how to read is seen.
+
+    python -m sentra_training.lora.evaluate --base DIR --candidate DIR --test test.jsonl [--reference DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from pathlib import Path
+
+from sentra_training.lora.data import Example, read_jsonl, render
+from sentra_training.metrics import contains_answer, exact_match, rouge_l, token_f1
+
+# A general set shipped with the package (SQuAD-es examples, XQuAD paragraphs excluded).
+REGRESSION_FILE = Path(__file__).parent / "regression.jsonl"
+END_OF_TURN = "<end_of_turn>"
+
+
+def _load(base_model_dir: Path, threads: int):
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    torch.set_num_threads(max(1, threads))
+    tokenizer = AutoTokenizer.from_pretrained(str(base_model_dir))
+    model = AutoModelForCausalLM.from_pretrained(str(base_model_dir), dtype=torch.float32)
+    model.eval()
+    return model, tokenizer
+
+
+def _answer(model, tokenizer, example: Example, max_new_tokens: int) -> str:
+    import torch
+
+    prompt, _ = render(example)
+    ids = tokenizer(prompt, return_tensors="pt", add_special_tokens=True)
+    end = tokenizer.convert_tokens_to_ids(END_OF_TURN)
+    with torch.no_grad():
+        out = model.generate(**ids, max_new_tokens=max_new_tokens, do_sample=False, eos_token_id=end,
+                             pad_token_id=tokenizer.pad_token_id or 0)
+    text = tokenizer.decode(out[0, ids["input_ids"].shape[1]:], skip_special_tokens=False)
+    return text.split(END_OF_TURN)[0].replace("<eos>", "").strip()
+
+
+def _nll(model, tokenizer, example: Example) -> tuple[float, int]:
+    """Summed negative log-likelihood of the expected answer's tokens, and their count."""
+    import torch
+
+    prompt, completion = render(example)
+    prompt_ids = tokenizer(prompt, add_special_tokens=True)["input_ids"]
+    answer_ids = tokenizer(completion, add_special_tokens=False)["input_ids"]
+    ids = torch.tensor([prompt_ids + answer_ids])
+    labels = torch.tensor([[-100] * len(prompt_ids) + answer_ids])
+    with torch.no_grad():
+        loss = model(input_ids=ids, labels=labels).loss.item()
+    return loss * len(answer_ids), len(answer_ids)
+
+
+def score(model, tokenizer, test: list[Example], regression: list[Example], max_new_tokens: int) -> dict:
+    totals = {"contains": 0.0, "exact_match": 0.0, "token_f1": 0.0, "rouge_l": 0.0}
+    nll = count = 0.0
+    for example in test:
+        answer = _answer(model, tokenizer, example, max_new_tokens)
+        golds = [example.answer]
+        totals["contains"] += contains_answer(answer, golds)
+        totals["exact_match"] += exact_match(answer, golds)
+        totals["token_f1"] += token_f1(answer, golds)
+        totals["rouge_l"] += rouge_l(answer, golds)
+        n, c = _nll(model, tokenizer, example)
+        nll, count = nll + n, count + c
+    scores = {name: value / max(len(test), 1) for name, value in totals.items()}
+    scores["perplexity"] = math.exp(nll / count) if count else 0.0
+    r_nll = r_count = 0.0
+    for example in regression:
+        n, c = _nll(model, tokenizer, example)
+        r_nll, r_count = r_nll + n, r_count + c
+    scores["regression_perplexity"] = math.exp(r_nll / r_count) if r_count else 0.0
+    scores["examples"] = float(len(test))
+    return scores
+
+
+def evaluate(base_model_dir: Path, candidate: Path, test: list[Example], *, reference: Path | None = None,
+             regression: list[Example] | None = None, max_new_tokens: int = 48, threads: int = 2) -> dict[str, dict]:
+    """{"base": scores, "reference": scores (when given), "candidate": scores}."""
+    from peft import PeftModel
+
+    regression = read_jsonl(REGRESSION_FILE) if regression is None else regression
+    model, tokenizer = _load(base_model_dir, threads)
+    results = {"base": score(model, tokenizer, test, regression, max_new_tokens)}
+    peft = PeftModel.from_pretrained(model, str(candidate), adapter_name="candidate")
+    peft.eval()
+    if reference is not None:
+        peft.load_adapter(str(reference), adapter_name="reference")
+        peft.set_adapter("reference")
+        results["reference"] = score(peft, tokenizer, test, regression, max_new_tokens)
+    peft.set_adapter("candidate")
+    results["candidate"] = score(peft, tokenizer, test, regression, max_new_tokens)
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--base", type=Path, required=True)
+    parser.add_argument("--candidate", type=Path, required=True)
+    parser.add_argument("--reference", type=Path)
+    parser.add_argument("--test", type=Path, required=True)
+    parser.add_argument("--max-new-tokens", type=int, default=48)
+    args = parser.parse_args()
+    print(json.dumps(evaluate(args.base, args.candidate, read_jsonl(args.test), reference=args.reference,
+                              max_new_tokens=args.max_new_tokens), indent=2))
+
+
+if __name__ == "__main__":
+    main()
