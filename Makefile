@@ -37,4 +37,5 @@ bench: setup
 	$(PY) bench/answers_heldout.py
 	$(PY) bench/fairness.py
 	$(PY) bench/llamacpp.py
-	$(PY) bench/training.py --steps 30 --checkpoints 3 --two-workers
+	$(PY) bench/training.py --steps 30 --checkpoints 3 --two-workers --service
+	$(PY) bench/facts.py

@@ -7,6 +7,7 @@ Imported as a sibling module (`python bench/<name>.py` puts `bench/` on sys.path
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import math
@@ -93,6 +94,27 @@ def temporary_platform(
         platform.down()
         signal.signal(signal.SIGTERM, previous)
         shutil.rmtree(data_dir, ignore_errors=True)
+
+
+async def training_job(platform: Platform, principal: Principal, request, on_progress=None):
+    """Start a job through the platform's training service and poll it until it ends:
+    (the job as it ended, seconds from the request to then). `on_progress(job)` sees each poll."""
+    from sentra.training.v1 import training_pb2, training_pb2_grpc
+
+    ended = (training_pb2.JOB_STATE_SUCCEEDED, training_pb2.JOB_STATE_FAILED, training_pb2.JOB_STATE_CANCELLED)
+    channel = platform.internal_channel("training", principal, 60)
+    stub = training_pb2_grpc.TrainingServiceStub(channel)
+    try:
+        started = time.perf_counter()
+        job = (await stub.StartTrainingJob(request)).job
+        while job.state not in ended:
+            await asyncio.sleep(0.5)
+            job = (await stub.GetTrainingJob(training_pb2.GetTrainingJobRequest(job_id=job.job_id))).job
+            if on_progress is not None:
+                on_progress(job)
+        return job, time.perf_counter() - started
+    finally:
+        await channel.close()
 
 
 class Stubs:

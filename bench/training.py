@@ -2,7 +2,7 @@
 worker process, checkpoints through ray.train.report) against a plain PEFT loop in this
 process, on the same examples, base model, hyper-parameters and threads, in the same run.
 
-    python bench/training.py [--examples 64] [--steps 12] [--threads 2] [--two-workers]
+    python bench/training.py [--examples 64] [--steps 12] [--threads 2] [--two-workers] [--service]
 
 Examples: question–answer pairs from the example corpus's questions (`examples/`), as
 JSONL in the instruction format. The plain loop is written here, apart from Sentra's
@@ -10,6 +10,12 @@ JSONL in the instruction format. The plain loop is written here, apart from Sent
 count the non-padding tokens of the batches over the steps' time; the Ray figure is the
 job's own (its worker's training time), and its wall time (Ray start, worker start,
 model load) is printed beside it. Aim (issue 13): Ray ÷ plain ≥ 0.9 with one worker.
+
+`--service`: the same job through the training service of a temporary platform
+(StartTrainingJob over gRPC, the job's own process, its Ray runtime, progress polled until
+SUCCEEDED; no examples held out for evaluation, so it trains on the same data). Its
+tokens/s is the job's own; its wall time runs from the request to SUCCEEDED. Aim (issue
+13): service ÷ plain ≥ 0.9.
 """
 
 from __future__ import annotations
@@ -81,6 +87,36 @@ def ray_job(dataset: Path, base: Path, config, threads: int, workers: int, stora
             "tokens_per_s": m["tokens_per_s"], "wall_s": wall}
 
 
+def through_service(dataset: Path, config, threads: int) -> dict:
+    import asyncio
+
+    from benchlib import temporary_platform, training_job
+    from sentra.training.v1 import training_pb2
+    from sentra_common.principal import Principal
+
+    env = {"SENTRA_TRAINING_THREADS_PER_WORKER": str(threads),
+           # Nothing held out: the job trains on the same examples as the other paths.
+           "SENTRA_TRAINING_PROMOTION__MIN_EXAMPLES_FOR_TEST": "1000000"}
+    trainer = Principal("bench", departments=("bench",), roles=("trainer",))
+    settings = training_pb2.TrainingSettings(
+        epochs=config.epochs, learning_rate=config.learning_rate, lora_rank=config.rank, lora_alpha=config.alpha,
+        max_seq_length=config.max_seq_length, batch_size=config.batch_size, max_steps=config.max_steps,
+        checkpoint_every=config.checkpoint_every)
+
+    async def run(platform) -> dict:
+        job, wall = await training_job(platform, trainer, training_pb2.StartTrainingJobRequest(
+            department="bench", adapter_name="bench", dataset_jsonl=dataset.read_bytes(),
+            dataset_filename=dataset.name, settings=settings))
+        if job.state != training_pb2.JOB_STATE_SUCCEEDED:
+            raise SystemExit(f"the job through the service ended {job.state}: {job.failure_reason}")
+        seconds = job.metrics["train_seconds"]
+        return {"steps": job.step, "tokens": round(job.tokens_per_second * seconds), "seconds": seconds,
+                "tokens_per_s": job.tokens_per_second, "wall_s": wall}
+
+    with temporary_platform(env, prefix="sentra-bench-training-") as platform:
+        return asyncio.run(run(platform))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--examples", type=int, default=64)
@@ -90,6 +126,7 @@ def main() -> None:
     parser.add_argument("--report-every", type=int, default=0,
                         help="progress reports to Ray every N steps (0: at checkpoints only; each is a barrier)")
     parser.add_argument("--checkpoints", type=int, default=2, help="checkpoints during the run (the last at the end)")
+    parser.add_argument("--service", action="store_true", help="also the same job through the training service")
     args = parser.parse_args()
     from sentra_cli.platform import base_model_dir
     from sentra_training.lora.config import LoraJobConfig
@@ -109,12 +146,17 @@ def main() -> None:
         if args.two_workers:
             results["ray_2_workers"] = ray_job(dataset, base, config, args.threads, 2, Path(tmp) / "ray",
                                                args.report_every)
+        if args.service:
+            results["training_service"] = through_service(dataset, config, args.threads)
+            print(f"training service: {results['training_service']['tokens_per_s']:.1f} tokens/s", flush=True)
     plain = results["plain_peft"]["tokens_per_s"]
     rows = [(name, r["steps"], r["tokens"], f"{r['seconds']:.1f}", f"{r['tokens_per_s']:.1f}",
              ratio(r["tokens_per_s"], plain), f"{r.get('wall_s', r['seconds']):.1f}") for name, r in results.items()]
     table(("path", "steps", "tokens", "train s", "tokens/s", "÷ plain", "wall s"), rows,
           f"LoRA rank {config.rank}, batch {config.batch_size}, {args.threads} threads in all")
     results["ray_over_plain"] = results["ray_1_worker"]["tokens_per_s"] / plain
+    if args.service:
+        results["service_over_plain"] = results["training_service"]["tokens_per_s"] / plain
     write_results("training", {**vars(args), "config": config.model_dump()}, results)
 
 

@@ -20,6 +20,7 @@ import time
 
 import grpc
 import pytest
+from sentra.inference.v1 import inference_pb2
 from sentra.training.v1 import training_pb2
 from sentra_cli.client import Clients
 from sentra_cli.platform import Platform
@@ -192,6 +193,15 @@ async def test_kill_9_of_the_training_service_mid_job_resumes_from_the_checkpoin
         assert not any(pid in runner_processes(job.job_id) for pid in before)  # the first run died with it
         jobs = (await ana.training.ListTrainingJobs(training_pb2.ListTrainingJobsRequest())).jobs
         assert [j.job_id for j in jobs].count(job.job_id) == 1
+        # Handed to serving once: one registered version for this job, not one per run.
+        deadline = time.monotonic() + 120
+        while True:
+            listed = await ana.clients.inference.ListAdapters(inference_pb2.ListAdaptersRequest())
+            versions = [a for a in listed.adapters if a.artifact_uri.endswith(job.job_id)]
+            if versions or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(1)
+        assert len(versions) == 1
     finally:
         await ana.close()
 

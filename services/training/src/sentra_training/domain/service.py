@@ -253,7 +253,9 @@ class TrainingJobs:
             return
         if not status.ended:
             state = JobState.EVALUATING if status.phase == "evaluating" else job.state
-            if progress or state != job.state:
+            changed = progress and (progress["step"], progress["resumed_from_step"]) != (job.step,
+                                                                                       job.resumed_from_step)
+            if changed or state != job.state:  # a write only when something moved
                 await self.store.update(job.id, expect_state=job.state, state=state, **progress)
             return
         if not status.succeeded:
@@ -354,8 +356,9 @@ def model_card(job: JobRecord, metrics: dict, evaluation: dict, decision: Decisi
                      "final_loss": metrics.get("final_loss"), "tokens_per_second": metrics.get("tokens_per_second")},
         "evaluation": evaluation,
         "evaluation_sets": {"test": "held out of the job's file (never trained on)",
-                            "regression": "30 SQuAD-es questions with their paragraphs, XQuAD paragraphs excluded "
-                                          "(sentra_training/lora/regression.jsonl; CC BY 4.0)"},
+                            "regression": "perplexity of 30 SQuAD-es paragraphs with a question each, read as plain "
+                                          "text; XQuAD paragraphs excluded (sentra_training/lora/regression.jsonl; "
+                                          "CC BY 4.0)"},
         "promoted": decision.promote, "decision": decision.reason,
     }
 

@@ -4,9 +4,11 @@ before, if any) and the candidate answer the same held-out examples, and each is
 On the job's test split (examples held out of its training file, never trained on):
 answers generated greedily and scored against the expected answer — contains it, exact
 match, token F1, ROUGE-L (`sentra_training.metrics`) — and the perplexity of the expected
-answer given the question. On the regression set (general questions with their context,
-not the department's): perplexity of the expected answer, so a candidate that learned the
-department's facts by forgetting how to read is seen.
+answer given the question. On the regression set (30 general Spanish paragraphs with a
+question each, not the department's): the perplexity of that text read as plain language,
+so a candidate that learned the department's facts by forgetting the language is seen.
+(Not the perplexity of their short answers: an adapter taught to answer in sentences
+would look worse at predicting bare answer spans without reading any worse.)
 
     python -m sentra_training.lora.evaluate --base DIR --candidate DIR --test test.jsonl [--reference DIR]
 """
@@ -64,6 +66,18 @@ def _nll(model, tokenizer, example: Example) -> tuple[float, int]:
     return loss * len(answer_ids), len(answer_ids)
 
 
+def _text_nll(model, tokenizer, text: str, max_tokens: int = 256) -> tuple[float, int]:
+    """Summed negative log-likelihood of a plain text's tokens (after the first), and their count."""
+    import torch
+
+    ids = tokenizer(text, add_special_tokens=True, return_tensors="pt")["input_ids"][:, :max_tokens]
+    if ids.shape[1] < 2:
+        return 0.0, 0
+    with torch.no_grad():
+        loss = model(input_ids=ids, labels=ids).loss.item()
+    return loss * (ids.shape[1] - 1), ids.shape[1] - 1
+
+
 def score(model, tokenizer, test: list[Example], regression: list[Example], max_new_tokens: int) -> dict:
     totals = {"contains": 0.0, "exact_match": 0.0, "token_f1": 0.0, "rouge_l": 0.0}
     nll = count = 0.0
@@ -80,7 +94,7 @@ def score(model, tokenizer, test: list[Example], regression: list[Example], max_
     scores["perplexity"] = math.exp(nll / count) if count else 0.0
     r_nll = r_count = 0.0
     for example in regression:
-        n, c = _nll(model, tokenizer, example)
+        n, c = _text_nll(model, tokenizer, example.prompt)
         r_nll, r_count = r_nll + n, r_count + c
     scores["regression_perplexity"] = math.exp(r_nll / r_count) if r_count else 0.0
     scores["examples"] = float(len(test))
