@@ -204,6 +204,29 @@ async def test_what_one_documents_parser_leaves_behind_is_gone_for_the_next():
     assert seen["tmp"] == [], seen
 
 
+async def test_an_installation_under_tmp_survives_the_sweep(tmp_path):
+    """A checkout or virtual environment under /tmp is bound (read-only) on top of the
+    sandbox's private /tmp: the sweep after each document leaves it, and the directories
+    bubblewrap made for it, alone (CI clones live there)."""
+    installed = tmp_path / "installation"
+    installed.mkdir()
+    (installed / "module.py").write_text("VALUE = 1\n")
+    assert str(installed).startswith("/tmp/")
+    sandbox = ParserSandbox(BWRAP, LIMITS, worker="hostile_parser", extra_roots=(PROBE_DIR, installed))
+    pool = ParserPool(1, 30, sandbox, output_limit(ParseLimits()))
+    await pool.start()
+    try:
+        lingering = (await findings(pool, "linger.bin"))["lingering"]
+        seen = await findings(pool, "leftovers.json", json.dumps({"pid": lingering}).encode())
+        assert (await run(pool, "nda.txt", TEXT)).chunks  # the slot still parses
+        again = await findings(pool, "probe.json", json.dumps({"read": [str(installed / "module.py")]}).encode())
+    finally:
+        await pool.close()
+    assert seen["tmp"] == [installed.parts[2]], seen  # only the way down to the installation
+    assert again[f"read {installed / 'module.py'}"] == "succeeded: 'VALUE = 1\\n'"
+    assert (installed / "module.py").exists()
+
+
 async def test_the_real_parser_runs_in_the_sandbox(make_pdf):
     pool = await started_pool(worker="sentra_ingestion.adapters.parse_worker")
     try:

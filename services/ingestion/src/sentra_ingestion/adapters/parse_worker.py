@@ -205,6 +205,10 @@ def serve(spec: dict, handle: Handler) -> None:
     the control socket."""
     control = socket.socket(fileno=os.dup(0))
     os.close(0)  # children must not hold the control socket
+    # What /tmp holds before any document: the directories bubblewrap made for an
+    # installation that lives under /tmp (a CI checkout, a virtual environment) and that
+    # installation, bound read-only. The sweep keeps these and removes everything else.
+    baseline = snapshot(SANDBOX_TMP) if spec["sandboxed"] else set()
     control.sendall(READY)
     server = os.getpid()
     while True:
@@ -224,7 +228,7 @@ def serve(spec: dict, handle: Handler) -> None:
             _run_child(fds[0], spec, handle, server)
         os.close(fds[0])
         _, status = os.waitpid(child, 0)
-        sweep(spec, child)
+        sweep(spec, child, baseline)
         control.sendall(f"{os.waitstatus_to_exitcode(status)}\n".encode())
 
 
@@ -262,8 +266,25 @@ def _die_with_parent(server: int) -> None:
         raise SystemExit
 
 
-def sweep(spec: dict, child: int) -> None:
-    """Kill whatever the document's process left running and empty the private /tmp."""
+def snapshot(root: str) -> set[str]:
+    """Every path under `root`, not descending into other file systems (bound directories)."""
+    device = os.lstat(root).st_dev
+    paths: set[str] = set()
+    for directory, subdirectories, files in os.walk(root):
+        kept = []
+        for name in subdirectories:
+            path = os.path.join(directory, name)
+            paths.add(path)
+            if os.lstat(path).st_dev == device and not os.path.islink(path):
+                kept.append(name)
+        subdirectories[:] = kept
+        paths.update(os.path.join(directory, name) for name in files)
+    return paths
+
+
+def sweep(spec: dict, child: int, baseline: set[str]) -> None:
+    """Kill whatever the document's process left running and remove what it left in the
+    private /tmp (everything not in `baseline`)."""
     if not spec["sandboxed"]:
         try:
             os.killpg(child, signal.SIGKILL)
@@ -274,7 +295,7 @@ def sweep(spec: dict, child: int) -> None:
     if uid is None:
         # A user namespace: this server and its children share one user, and kill(-1)
         # reaches every process of the sandbox's PID namespace but init and the caller.
-        _kill_all_and_clear()
+        _kill_all_and_clear(baseline)
         return
     # As root (with no capability but setuid/setgid) this server may not signal or delete
     # what the document's user owns: a short-lived process of that user does.
@@ -283,7 +304,7 @@ def sweep(spec: dict, child: int) -> None:
         code = 1
         try:
             become(uid)
-            _kill_all_and_clear()
+            _kill_all_and_clear(baseline)
             code = 0
         finally:
             os._exit(code)
@@ -292,21 +313,26 @@ def sweep(spec: dict, child: int) -> None:
         raise SystemExit("could not sweep after a parser process")
 
 
-def _kill_all_and_clear() -> None:
+def _kill_all_and_clear(baseline: set[str]) -> None:
     try:
         os.kill(-1, signal.SIGKILL)
     except ProcessLookupError:
         pass  # nothing left
-    _empty(SANDBOX_TMP)
+    _clear(SANDBOX_TMP, baseline, os.lstat(SANDBOX_TMP).st_dev)
 
 
-def _empty(directory: str) -> None:
-    """Remove everything under `directory`, including what a parser made unreadable."""
+def _clear(directory: str, baseline: set[str], device: int) -> None:
+    """Remove what is under `directory` and not in `baseline`; look inside what is (on
+    this file system only: a bound installation is read-only and left alone)."""
     for name in os.listdir(directory):
         path = os.path.join(directory, name)
-        if os.path.isdir(path) and not os.path.islink(path):
-            os.chmod(path, 0o700)
-            _empty(path)
+        is_dir = os.path.isdir(path) and not os.path.islink(path)
+        if path in baseline:
+            if is_dir and os.lstat(path).st_dev == device:
+                _clear(path, baseline, device)
+        elif is_dir:
+            os.chmod(path, 0o700)  # a parser may have made it unreadable
+            _clear(path, set(), device)
             os.rmdir(path)
         else:
             os.unlink(path)
