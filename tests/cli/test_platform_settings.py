@@ -196,3 +196,17 @@ def test_the_supervisor_restarts_with_backoff_and_reports_a_crash_loop(tmp_path)
         for child in platform._children.values():
             child.kill()
             child.wait()
+
+
+def test_a_service_that_lost_its_port_to_another_program_is_recognised(tmp_path):
+    """`start_all` starts a service again on other ports when the ones it picked were taken
+    before the service bound them (seen on a busy CI machine); anything else stays an error."""
+    from sentra_cli.platform import _lost_port_race
+
+    log = tmp_path / "training.log"
+    info = ProcessInfo(pid=1, port=32775, log=str(log))
+    log.write_text("RuntimeError: Failed to bind to address 127.0.0.1:32775; set GRPC_VERBOSITY=debug\n")
+    assert _lost_port_race(info)
+    log.write_text("ValueError: SENTRA_TRAINING_WORKERS: Input should be greater than or equal to 1\n")
+    assert not _lost_port_race(info)
+    assert not _lost_port_race(ProcessInfo(pid=1, port=1, log=str(tmp_path / "missing.log")))

@@ -149,6 +149,19 @@ class PlatformState:
         return f"127.0.0.1:{info.port}"
 
 
+def _lost_port_race(info: ProcessInfo) -> bool:
+    """Whether a service's start-up failed because its gRPC or metrics port was taken."""
+    try:
+        with open(info.log, "rb") as fh:
+            fh.seek(0, os.SEEK_END)
+            fh.seek(max(0, fh.tell() - 20_000))
+            tail = fh.read().decode("utf-8", "replace")
+    except OSError:
+        return False
+    return (f"Failed to bind to address 127.0.0.1:{info.port}" in tail
+            or "Address already in use" in tail)
+
+
 def pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -370,10 +383,22 @@ class Platform:
                 if name == "gateway" and kc is not None:
                     kc.wait_ready(self._children.get(state.keycloak.pid), timeout, self.log_dir / "keycloak.log")
                 port = info.port if info else (self.ports.get("gateway_grpc") if name == "gateway" else None)
-                state.services[name] = self.start_service(
-                    name, state, port=port, metrics_port=info.metrics_port if info else None).carry_history(info)
-                self.save_state(state)
-                self.wait_healthy(name, state, timeout)
+                for attempt in range(3):
+                    state.services[name] = self.start_service(
+                        name, state, port=port, metrics_port=info.metrics_port if info else None,
+                    ).carry_history(info)
+                    self.save_state(state)
+                    try:
+                        self.wait_healthy(name, state, timeout)
+                        break
+                    except PlatformError:
+                        # A port this platform picked (free a moment before) taken by another
+                        # program before the service bound it: pick others, twice at most.
+                        picked = state.services[name]
+                        if port is not None or attempt == 2 or not _lost_port_race(picked):
+                            raise
+                        print(f"[sentra] port {picked.port} of {name} was taken meanwhile; starting it on another",
+                              file=sys.stderr, flush=True)
                 if name == "gateway":
                     state.http_port = int((self.run_dir / "gateway-http.port").read_text())
         self.save_state(state)
