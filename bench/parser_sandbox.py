@@ -26,13 +26,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import multiprocessing
-import os
 import resource
 import statistics
 import time
 from concurrent.futures import ProcessPoolExecutor
 
-from benchlib import ROOT, banner, machine_summary, ratio, table, write_results
+from benchlib import ROOT, banner, machine_cpu_seconds, machine_summary, ratio, table, write_results
 from sentra_ingestion.adapters.parse_worker import parse_once
 from sentra_ingestion.adapters.parser_pool import ParserPool, output_limit
 from sentra_ingestion.adapters.sandbox import BWRAP, NONE, Confinement, ParserSandbox
@@ -45,14 +44,6 @@ CORPUS = ROOT / "examples" / "corpus"
 def children_cpu() -> float:
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
-
-
-def machine_cpu() -> float:
-    """Busy CPU seconds of the whole machine so far (user, nice, system, irq, softirq)."""
-    with open("/proc/stat") as fh:
-        fields = fh.readline().split()[1:]
-    user, nice, system, _idle, _iowait, irq, softirq = (int(v) for v in fields[:7])
-    return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
 
 
 def own_cpu() -> float:
@@ -96,13 +87,13 @@ async def main() -> None:
     await loop.run_in_executor(executor, parse_once, b"warm up", "w.txt", limits, chunking)
     for name, data in documents:  # every format's library loaded once, as in a long-lived worker
         await loop.run_in_executor(executor, parse_once, data, name, limits, chunking)
-    cpu, busy = children_cpu(), machine_cpu()
+    cpu, busy = children_cpu(), machine_cpu_seconds()
 
     async def warm(data, name):
         return await loop.run_in_executor(executor, parse_once, data, name, limits, chunking)
 
     times = await measure(warm, documents, args.rounds, args.spacing)
-    busy = machine_cpu() - busy
+    busy = machine_cpu_seconds() - busy
     executor.shutdown()
     record("warm plain child", times, children_cpu() - cpu, busy)
 
@@ -114,19 +105,19 @@ async def main() -> None:
         async def sandboxed(data, name, pool=pool):
             return await pool.parse(data, name, limits, chunking)
 
-        busy = machine_cpu()
+        busy = machine_cpu_seconds()
         times = await measure(sandboxed, documents, args.rounds, args.spacing)
-        busy = machine_cpu() - busy
+        busy = machine_cpu_seconds() - busy
         await pool.close()
         record(label, times, None if mode == BWRAP else children_cpu() - cpu, busy)
 
-    cpu, busy = own_cpu(), machine_cpu()
+    cpu, busy = own_cpu(), machine_cpu_seconds()
 
     async def in_process(data, name):
         return parse_once(data, name, limits, chunking)
 
     times = await measure(in_process, documents, args.rounds, args.spacing)
-    record("in this process", times, own_cpu() - cpu, machine_cpu() - busy)
+    record("in this process", times, own_cpu() - cpu, machine_cpu_seconds() - busy)
 
     base = results["warm plain child"]["wall_ms_mean"]
     plain = results["process per document, no sandbox"]["wall_ms_mean"]
