@@ -127,6 +127,37 @@ def test_access_lists(store, make_point, encoder) -> None:
         assert set(ids(store.search_sparse(query, scope, 10))) == visible
 
 
+def test_scroll_lists_chunks_by_index_under_the_scope(store, make_point) -> None:
+    current = [make_point(f"a2-{i}", f"texto {i}", document_id="a", version=2, chunk_index=i) for i in (3, 0, 4, 1, 2)]
+    older = [make_point(f"a1-{i}", "viejo", document_id="a", version=1, chunk_index=i) for i in range(3)]
+    secret = make_point("a2-5", "confidencial", document_id="a", version=2, chunk_index=5, access_list=("user:alice",))
+    legal = [make_point(f"b-{i}", "contrato", document_id="b", chunk_index=i, department="legal") for i in range(2)]
+    store.upsert([*current, *older, secret, *legal])
+
+    def indexes(scope, limit=10, offset=0, version=None):
+        return [(h.document_id, h.version, h.chunk_index) for h in store.scroll(scope, limit, offset, version=version)]
+
+    hr_a = ScopeFilter(("hr",), document_ids=("a",))
+    assert indexes(hr_a, version=2) == [("a", 2, i) for i in range(5)]  # the secret chunk is absent
+    alice = ScopeFilter(("hr",), principals=("user:alice",), document_ids=("a",))
+    assert indexes(alice, version=2) == [("a", 2, i) for i in range(6)]
+    # Pages follow each other: the next starts at the last index + 1.
+    assert indexes(hr_a, 2, 0, 2) == [("a", 2, 0), ("a", 2, 1)]
+    assert indexes(hr_a, 2, 2, 2) == [("a", 2, 2), ("a", 2, 3)]
+    assert indexes(hr_a, 2, 4, 2) == [("a", 2, 4)]
+    assert indexes(hr_a, 2, 5, 2) == []
+    # Without a version, every stored version, by index.
+    assert [i for _, _, i in indexes(hr_a)] == [0, 0, 1, 1, 2, 2, 3, 4]
+    # Another department's document is absent, even when named.
+    assert indexes(ScopeFilter(("hr",), document_ids=("b",))) == []
+    assert indexes(ScopeFilter(("legal",), document_ids=("a", "b"))) == [("b", 1, 0), ("b", 1, 1)]
+    assert indexes(ScopeFilter((), document_ids=("b",), all_departments=True)) == [("b", 1, 0), ("b", 1, 1)]
+    assert indexes(ScopeFilter((), document_ids=("a", "b"))) == []
+    assert indexes(hr_a, 0) == []
+    [hit] = store.scroll(hr_a, 1, 3, version=2)
+    assert (hit.chunk_id, hit.score, hit.text, hit.department) == (current[0].chunk_id, 0.0, "texto 3", "hr")
+
+
 def test_reserved_acl_value_is_rejected(store, make_point) -> None:
     with pytest.raises(ValueError):
         store.upsert([make_point("bad", "texto", access_list=("*",))])
@@ -277,9 +308,25 @@ def test_edge_store_before_the_collection_exists(tmp_path: Path, make_point, tex
     assert store.count() == 0
     assert store.max_version("x") is None
     assert store.search_dense(text_vector("x", 16), HR, 5) == []
+    assert store.scroll(HR, 5) == []
     with pytest.raises(RuntimeError):
         store.upsert([make_point("x", "x")])
     store.close()
+
+
+def test_edge_store_indexes_chunk_index_on_an_older_shard(tmp_path: Path, make_point) -> None:
+    """A shard made before chunks were scrolled by index gets the index when reopened."""
+    import qdrant_edge as qe
+
+    store = EdgeStore(tmp_path / "old")
+    store.ensure_collection(16)
+    store.upsert([make_point(f"o{i}", "texto", chunk_index=i) for i in (2, 0, 1)])
+    store._shard.update(qe.UpdateOperation.delete_field_index("chunk_index"))
+    store.close()
+    reopened = EdgeStore(tmp_path / "old")
+    reopened.ensure_collection(16)
+    assert [h.chunk_index for h in reopened.scroll(HR, 10)] == [0, 1, 2]
+    reopened.close()
 
 
 def test_edge_store_refuses_a_second_writer(tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ from sentra.retrieval.v1 import retrieval_pb2, retrieval_pb2_grpc
 from sentra_common.errors import PermissionDenied
 from sentra_common.principal import current_principal
 
+from sentra_retrieval.domain.model import StoredHit
 from sentra_retrieval.domain.search import SearchMode
 from sentra_retrieval.domain.service import RetrievalService
 
@@ -15,6 +16,14 @@ _MODES = {
     retrieval_pb2.SEARCH_MODE_DENSE: SearchMode.DENSE,
     retrieval_pb2.SEARCH_MODE_LEXICAL: SearchMode.LEXICAL,
 }
+
+
+def _hit(h: StoredHit) -> retrieval_pb2.SearchHit:
+    return retrieval_pb2.SearchHit(
+        document_id=h.document_id, chunk_id=h.chunk_id, title=h.title, text=h.text,
+        page=h.page, heading=h.heading, score=h.score, department=h.department,
+        chunk_index=h.chunk_index, source_uri=h.source_uri, version=h.version,
+    )
 
 
 def _require_writer() -> None:
@@ -33,14 +42,17 @@ class RetrievalServicer(retrieval_pb2_grpc.RetrievalServiceServicer):
             current_principal(), request.query, top_k=request.top_k, mode=_MODES[request.mode],
             departments=list(request.departments), document_ids=list(request.document_ids),
         )
-        return retrieval_pb2.SearchResponse(hits=[
-            retrieval_pb2.SearchHit(
-                document_id=h.document_id, chunk_id=h.chunk_id, title=h.title, text=h.text,
-                page=h.page, heading=h.heading, score=h.score, department=h.department,
-                chunk_index=h.chunk_index, source_uri=h.source_uri, version=h.version,
-            )
-            for h in hits
-        ])
+        return retrieval_pb2.SearchResponse(hits=[_hit(h) for h in hits])
+
+    async def ListChunks(self, request, context):
+        # Any caller: the scope (departments, access lists) decides which chunks it gets.
+        page = await self.service.list_chunks(
+            current_principal(), list(request.document_ids), list(request.departments),
+            request.page_size, request.page_token,
+        )
+        return retrieval_pb2.ListChunksResponse(
+            chunks=[_hit(h) for h in page.chunks], next_page_token=page.next_page_token,
+        )
 
     async def IndexChunks(self, request, context):
         _require_writer()

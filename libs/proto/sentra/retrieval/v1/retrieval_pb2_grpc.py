@@ -54,6 +54,11 @@ class RetrievalServiceStub:
                 request_serializer=sentra_dot_retrieval_dot_v1_dot_retrieval__pb2.GetIndexStatsRequest.SerializeToString,
                 response_deserializer=sentra_dot_retrieval_dot_v1_dot_retrieval__pb2.GetIndexStatsResponse.FromString,
                 _registered_method=True)
+        self.ListChunks = channel.unary_unary(
+                '/sentra.retrieval.v1.RetrievalService/ListChunks',
+                request_serializer=sentra_dot_retrieval_dot_v1_dot_retrieval__pb2.ListChunksRequest.SerializeToString,
+                response_deserializer=sentra_dot_retrieval_dot_v1_dot_retrieval__pb2.ListChunksResponse.FromString,
+                _registered_method=True)
 
 
 class RetrievalServiceServicer:
@@ -84,6 +89,14 @@ class RetrievalServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListChunks(self, request, context):
+        """The indexed chunks of some documents, in document and chunk order, under the caller's
+        scope (departments and access lists, as Search): what a dataset is generated from.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_RetrievalServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -106,6 +119,11 @@ def add_RetrievalServiceServicer_to_server(servicer, server):
                     servicer.GetIndexStats,
                     request_deserializer=sentra_dot_retrieval_dot_v1_dot_retrieval__pb2.GetIndexStatsRequest.FromString,
                     response_serializer=sentra_dot_retrieval_dot_v1_dot_retrieval__pb2.GetIndexStatsResponse.SerializeToString,
+            ),
+            'ListChunks': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListChunks,
+                    request_deserializer=sentra_dot_retrieval_dot_v1_dot_retrieval__pb2.ListChunksRequest.FromString,
+                    response_serializer=sentra_dot_retrieval_dot_v1_dot_retrieval__pb2.ListChunksResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -216,6 +234,33 @@ class RetrievalService:
             '/sentra.retrieval.v1.RetrievalService/GetIndexStats',
             sentra_dot_retrieval_dot_v1_dot_retrieval__pb2.GetIndexStatsRequest.SerializeToString,
             sentra_dot_retrieval_dot_v1_dot_retrieval__pb2.GetIndexStatsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListChunks(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sentra.retrieval.v1.RetrievalService/ListChunks',
+            sentra_dot_retrieval_dot_v1_dot_retrieval__pb2.ListChunksRequest.SerializeToString,
+            sentra_dot_retrieval_dot_v1_dot_retrieval__pb2.ListChunksResponse.FromString,
             options,
             channel_credentials,
             insecure,

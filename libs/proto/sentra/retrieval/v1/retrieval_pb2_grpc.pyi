@@ -36,6 +36,10 @@ class RetrievalServiceStub:
     """Index embedded chunks directly (the pipeline normally does this from events)."""
     DeleteDocumentVectors: _grpc.UnaryUnaryMultiCallable[_retrieval_pb2.DeleteDocumentVectorsRequest, _retrieval_pb2.DeleteDocumentVectorsResponse]
     GetIndexStats: _grpc.UnaryUnaryMultiCallable[_retrieval_pb2.GetIndexStatsRequest, _retrieval_pb2.GetIndexStatsResponse]
+    ListChunks: _grpc.UnaryUnaryMultiCallable[_retrieval_pb2.ListChunksRequest, _retrieval_pb2.ListChunksResponse]
+    """The indexed chunks of some documents, in document and chunk order, under the caller's
+    scope (departments and access lists, as Search): what a dataset is generated from.
+    """
 
 @_typing.type_check_only
 class RetrievalServiceAsyncStub(RetrievalServiceStub):
@@ -45,6 +49,10 @@ class RetrievalServiceAsyncStub(RetrievalServiceStub):
     """Index embedded chunks directly (the pipeline normally does this from events)."""
     DeleteDocumentVectors: _aio.UnaryUnaryMultiCallable[_retrieval_pb2.DeleteDocumentVectorsRequest, _retrieval_pb2.DeleteDocumentVectorsResponse]  # type: ignore[assignment]
     GetIndexStats: _aio.UnaryUnaryMultiCallable[_retrieval_pb2.GetIndexStatsRequest, _retrieval_pb2.GetIndexStatsResponse]  # type: ignore[assignment]
+    ListChunks: _aio.UnaryUnaryMultiCallable[_retrieval_pb2.ListChunksRequest, _retrieval_pb2.ListChunksResponse]  # type: ignore[assignment]
+    """The indexed chunks of some documents, in document and chunk order, under the caller's
+    scope (departments and access lists, as Search): what a dataset is generated from.
+    """
 
 class RetrievalServiceServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -75,5 +83,15 @@ class RetrievalServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _retrieval_pb2.GetIndexStatsRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_retrieval_pb2.GetIndexStatsResponse, _abc.Awaitable[_retrieval_pb2.GetIndexStatsResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def ListChunks(
+        self,
+        request: _retrieval_pb2.ListChunksRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_retrieval_pb2.ListChunksResponse, _abc.Awaitable[_retrieval_pb2.ListChunksResponse]]:
+        """The indexed chunks of some documents, in document and chunk order, under the caller's
+        scope (departments and access lists, as Search): what a dataset is generated from.
+        """
 
 def add_RetrievalServiceServicer_to_server(servicer: RetrievalServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

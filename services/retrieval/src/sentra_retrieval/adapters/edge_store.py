@@ -39,6 +39,7 @@ from sentra_retrieval.adapters.payload import (
     INTEGER_FIELDS,
     KEYWORD_FIELDS,
     SPARSE_VECTOR,
+    chunks_in_order,
     hits_in_order,
     to_payload,
     validate_points,
@@ -201,6 +202,24 @@ class EdgeStore:
             params=params,
         )
         return hits_in_order(shard.query(request))
+
+    def scroll(self, scope: ScopeFilter, limit: int, offset: int = 0, *, version: int | None = None) -> list[StoredHit]:
+        shard = self._shard
+        if shard is None or scope.matches_nothing or limit <= 0:
+            return []
+        selector = _scope_filter(scope)
+        if version is not None:
+            selector = qe.Filter(must=[selector, _match("version", version)])
+        records, _ = shard.scroll(
+            qe.ScrollRequest(
+                limit=limit,
+                filter=selector,
+                with_payload=True,
+                with_vector=False,
+                order_by=qe.OrderBy("chunk_index", direction=qe.Direction.Asc, start_from=max(offset, 0)),
+            )
+        )
+        return chunks_in_order(records)
 
     # -- helpers ---------------------------------------------------------------------------
 

@@ -16,7 +16,9 @@ logger = logging.getLogger(__name__)
 DENSE_VECTOR = "dense"
 SPARSE_VECTOR = "lexical"
 KEYWORD_FIELDS = ("department", "document_id", "acl")
-INTEGER_FIELDS = ("version",)
+# Integer indexes: "version" for the newest version, "chunk_index" to scroll chunks in order
+# (an engine only orders by an indexed field).
+INTEGER_FIELDS = ("version", "chunk_index")
 
 
 def to_payload(point: IndexedPoint) -> dict[str, Any]:
@@ -60,6 +62,13 @@ def hits_in_order(scored: Iterable[Any]) -> list[StoredHit]:
     ordered by chunk id, so ties come back in the same order from every engine."""
     hits = [hit_from_payload(p.payload or {}, p.score) for p in scored]
     hits.sort(key=lambda h: (-h.score, h.chunk_id))
+    return hits
+
+
+def chunks_in_order(records: Iterable[Any]) -> list[StoredHit]:
+    """Hits with score 0 from scrolled records (``.payload``), by chunk index, then chunk id."""
+    hits = [hit_from_payload(r.payload or {}, 0.0) for r in records]
+    hits.sort(key=lambda h: (h.chunk_index, h.chunk_id))
     return hits
 
 

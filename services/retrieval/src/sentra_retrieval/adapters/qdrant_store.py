@@ -25,6 +25,7 @@ from sentra_retrieval.adapters.payload import (
     INTEGER_FIELDS,
     KEYWORD_FIELDS,
     SPARSE_VECTOR,
+    chunks_in_order,
     hits_in_order,
     to_payload,
     validate_points,
@@ -151,6 +152,22 @@ class QdrantServerStore:
             params = models.SearchParams(idf=corpus)
         query = models.SparseVector(indices=list(vector.indices), values=list(vector.values))
         return self._query(query, SPARSE_VECTOR, scope, params, limit)
+
+    def scroll(self, scope: ScopeFilter, limit: int, offset: int = 0, *, version: int | None = None) -> list[StoredHit]:
+        if scope.matches_nothing or limit <= 0:
+            return []
+        selector = _scope_filter(scope)
+        if version is not None:
+            selector = models.Filter(must=[selector, _match("version", version)])
+        records, _ = self._client.scroll(
+            self.collection,
+            scroll_filter=selector,
+            limit=limit,
+            order_by=models.OrderBy(key="chunk_index", direction=models.Direction.ASC, start_from=max(offset, 0)),
+            with_payload=True,
+            with_vectors=False,
+        )
+        return chunks_in_order(records)
 
     def _query(self, query, using: str, scope: ScopeFilter, params: models.SearchParams | None,
                limit: int) -> list[StoredHit]:

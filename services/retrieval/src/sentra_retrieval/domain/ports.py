@@ -56,6 +56,16 @@ class VectorStore(Protocol):
         ``score`` is the BM25 score."""
         ...
 
+    def scroll(self, scope: ScopeFilter, limit: int, offset: int = 0, *, version: int | None = None) -> list[StoredHit]:
+        """Up to ``limit`` chunks inside ``scope`` (and of ``version`` when given) whose chunk
+        index is at least ``offset``, by chunk index (ties by chunk id); ``score`` is 0.
+
+        Chunk indexes are unique within a document version, so with the scope narrowed to
+        one document and its version given, the page after one ending at index ``i``
+        starts at ``offset=i + 1``, without gaps or repeats; across documents or versions
+        chunks that share an index may fall on either side of a page's end."""
+        ...
+
     def flush(self) -> None:
         """Make every write so far durable on disk."""
         ...

@@ -1,9 +1,12 @@
-"""Search with the caller's scope applied inside the vector query, and the pipeline
-stage chunks.embedded → indexed (idempotent, version-aware)."""
+"""Search and chunk listing with the caller's scope applied inside the vector query, and
+the pipeline stage chunks.embedded → indexed (idempotent, version-aware)."""
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import dataclasses
+import hashlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -48,6 +51,18 @@ class BatchIndexed:
     stored: int  # points written by this batch
     complete: bool  # every chunk of the version is stored now
     stale: bool  # the batch belonged to a superseded version and was ignored
+
+
+# ListChunks: the documents of one request and the chunks of one page (as the proto says).
+MAX_LIST_DOCUMENTS = 1000
+DEFAULT_PAGE_SIZE = 200
+MAX_PAGE_SIZE = 1000
+
+
+@dataclass(frozen=True)
+class ChunkPage:
+    chunks: list[StoredHit]  # score 0
+    next_page_token: str  # empty on the last page
 
 
 def scope_for(principal: Principal, departments: list[str], document_ids: list[str]) -> ScopeFilter:
@@ -109,6 +124,53 @@ class RetrievalService:
             weights=self.fusion_weights(query),
         )
 
+    async def list_chunks(
+        self, principal: Principal, document_ids: Sequence[str], departments: list[str],
+        page_size: int, page_token: str,
+    ) -> ChunkPage:
+        """The chunks of ``document_ids`` the caller may see, document by document in the
+        order given (repeats dropped), each in chunk order; of each document only its newest
+        stored version. A page token is the position of the next page's first chunk
+        (document, chunk index), bound to the list of documents."""
+        documents = _document_list(document_ids)
+        page_size = page_size or DEFAULT_PAGE_SIZE
+        if not 1 <= page_size <= MAX_PAGE_SIZE:
+            raise InvalidArgument(f"page_size must be between 1 and {MAX_PAGE_SIZE} (0 for {DEFAULT_PAGE_SIZE})")
+        scope = scope_for(principal, departments, documents)
+        position, start = _decode_page_token(page_token, documents) if page_token else (0, 0)
+        if scope.matches_nothing:
+            return ChunkPage([], "")
+        chunks, following = await asyncio.to_thread(self._chunk_page, scope, documents, position, start, page_size)
+        token = _encode_page_token(*following, documents) if following else ""
+        return ChunkPage(chunks, token)
+
+    def _chunk_page(
+        self, scope: ScopeFilter, documents: list[str], position: int, start: int, page_size: int,
+    ) -> tuple[list[StoredHit], tuple[int, int] | None]:
+        """One page from (document position, chunk index) on, and where the next page
+        starts, or None when nothing visible follows. One chunk more than fits is asked
+        for, so a token is only handed out when there is something after it."""
+        page: list[StoredHit] = []
+        while position < len(documents):
+            wanted = page_size + 1 - len(page)
+            chunks = self._document_chunks(scope, documents[position], start, wanted)
+            if len(chunks) == wanted:
+                page.extend(chunks[:-1])
+                return page, (position, chunks[-1].chunk_index)
+            page.extend(chunks)
+            position, start = position + 1, 0
+        return page, None
+
+    def _document_chunks(self, scope: ScopeFilter, document_id: str, start: int, limit: int) -> list[StoredHit]:
+        # The newest version, whoever may see it: while a new version is being indexed
+        # beside the old one, only the new one is listed, and a caller it excludes sees
+        # neither (an older version's access list is no longer the document's).
+        version = self.store.max_version(document_id)
+        if version is None:
+            return []
+        narrowed = dataclasses.replace(scope, document_ids=(document_id,))
+        return self.store.scroll(narrowed, limit, start, version=version)
+
     def fusion_weights(self, query: str) -> tuple[float, float]:
         """(dense, lexical) weights: the dense ranking counts less for a query in a
         language the embedding model was not trained on."""
@@ -165,3 +227,40 @@ class RetrievalService:
     async def count(self, document_id: str | None) -> int:
         return await asyncio.to_thread(self.store.count, document_id)
 
+
+def _document_list(document_ids: Sequence[str]) -> list[str]:
+    if not document_ids:
+        raise InvalidArgument("document_ids is empty; give the ids of the documents whose chunks you want")
+    if len(document_ids) > MAX_LIST_DOCUMENTS:
+        raise InvalidArgument(
+            f"{len(document_ids)} document ids in one request; give at most {MAX_LIST_DOCUMENTS} and split the rest"
+        )
+    for i, document_id in enumerate(document_ids):
+        if not document_id.strip():
+            raise InvalidArgument(f"document_ids[{i}] is empty; give a document id")
+    return list(dict.fromkeys(document_ids))
+
+
+_BAD_TOKEN = ("page_token is not valid for this request; pass the next_page_token of the previous response "
+              "with the same document_ids, or none to start from the beginning")
+
+
+def _documents_digest(documents: list[str]) -> str:
+    return hashlib.sha256("\n".join(documents).encode()).hexdigest()[:16]
+
+
+def _encode_page_token(position: int, chunk_index: int, documents: list[str]) -> str:
+    raw = f"{position}:{chunk_index}:{_documents_digest(documents)}"
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def _decode_page_token(token: str, documents: list[str]) -> tuple[int, int]:
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
+        position_text, index_text, digest = raw.split(":")
+        position, chunk_index = int(position_text), int(index_text)
+    except ValueError:  # bad base64 or UTF-8 (both ValueErrors), or not three fields
+        raise InvalidArgument(_BAD_TOKEN) from None
+    if digest != _documents_digest(documents) or not 0 <= position < len(documents) or chunk_index < 0:
+        raise InvalidArgument(_BAD_TOKEN)
+    return position, chunk_index
