@@ -96,3 +96,29 @@ def test_batches_follow_the_seed_and_split_between_workers():
     halves = [r["input_ids"][0] for w in (0, 1) for b in batches(rows, config, 0, w, 2) for r in b]
     assert sorted(halves) == list(range(10))
     assert total_steps(rows, config) == 8 and total_steps(rows, config.model_copy(update={"max_steps": 5})) == 5
+
+
+def test_the_answer_only_loss_equals_the_models_own_loss_over_left_padded_rows():
+    """`loop.answer_loss` projects only the answer positions onto the vocabulary; on a
+    tiny random Gemma 3 it must give the mean loss the model computes row by row."""
+    import torch
+    from sentra_training.lora.loop import answer_loss, collate
+    from transformers import Gemma3ForCausalLM, Gemma3TextConfig
+
+    torch.manual_seed(0)
+    model = Gemma3ForCausalLM(Gemma3TextConfig(
+        vocab_size=97, hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
+        num_key_value_heads=1, head_dim=16, max_position_embeddings=64)).eval()
+    rows = [{"input_ids": [2, 5, 6, 7, 8, 9], "labels": [-100, -100, -100, 7, 8, 9]},
+            {"input_ids": [2, 11, 12, 13], "labels": [-100, -100, 12, 13]},
+            {"input_ids": [2, 20, 21, 22, 23, 24, 25, 26], "labels": [-100] * 7 + [26]}]
+    ids, mask, labels, keep = collate(rows, pad_id=0)
+    assert keep == 4 and ids[1, :4].tolist() == [0, 0, 0, 0]  # left-padded; the longest answer + 1
+    with torch.no_grad():
+        ours = answer_loss(model, ids, mask, labels, keep).item()
+        total = count = 0
+        for r in rows:
+            n = sum(1 for label in r["labels"][1:] if label != -100)
+            loss = model(input_ids=torch.tensor([r["input_ids"]]), labels=torch.tensor([r["labels"]])).loss.item()
+            total, count = total + loss * n, count + n
+    assert abs(ours - total / count) < 1e-4

@@ -62,18 +62,35 @@ def total_steps(rows: list[dict], config: LoraJobConfig, world: int = 1) -> int:
 
 
 def collate(batch: list[dict], pad_id: int):
+    """(ids, mask, labels) left-padded to the batch's longest row, and how many trailing
+    positions hold every label: the answer ends each row, so only those positions' logits
+    are needed (the vocabulary projection of the others is most of a step's cost)."""
     import torch
 
     width = max(len(r["input_ids"]) for r in batch)
     ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
     labels = torch.full((len(batch), width), -100, dtype=torch.long)
     mask = torch.zeros((len(batch), width), dtype=torch.long)
+    keep = 1
     for i, r in enumerate(batch):
         n = len(r["input_ids"])
-        ids[i, :n] = torch.tensor(r["input_ids"])
-        labels[i, :n] = torch.tensor(r["labels"])
-        mask[i, :n] = 1
-    return ids, mask, labels
+        ids[i, width - n:] = torch.tensor(r["input_ids"])
+        labels[i, width - n:] = torch.tensor(r["labels"])
+        mask[i, width - n:] = 1
+        first = next((j for j, label in enumerate(r["labels"]) if label != -100), n - 1)
+        keep = max(keep, n - first + 1)
+    return ids, mask, labels, min(keep, width)
+
+
+def answer_loss(model, ids, mask, labels, keep: int):
+    """Mean cross-entropy over the answer tokens, from the logits of the last `keep`
+    positions only (the same value as the model's own loss over the whole row)."""
+    import torch
+
+    logits = model(input_ids=ids, attention_mask=mask, logits_to_keep=keep).logits
+    targets = labels[:, -keep + 1:] if keep > 1 else labels[:, :0]
+    return torch.nn.functional.cross_entropy(
+        logits[:, :-1].reshape(-1, logits.shape[-1]).float(), targets.reshape(-1), ignore_index=-100)
 
 
 def lora_model(base_model_dir: Path, config: LoraJobConfig, resume_from: Path | None = None):
@@ -126,8 +143,9 @@ def train(rows: list[dict], config: LoraJobConfig, base_model_dir: Path, *, pad_
                 continue  # done before the checkpoint this job resumed from
             if step >= last:
                 break
-            ids, mask, labels = collate(batch, pad_id)
-            loss = trained(input_ids=ids, attention_mask=mask, labels=labels).loss
+            ids, mask, labels, keep = collate(batch, pad_id)
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=config.precision == "bfloat16"):
+                loss = answer_loss(trained, ids, mask, labels, keep)
             loss.backward()
             optimizer.step()
             optimizer.zero_grad(set_to_none=True)
