@@ -107,6 +107,9 @@ async def test_a_chunk_restricted_by_its_access_list_is_absent_for_others(servic
     assert [k for page in ana for k in page] == [("man", 2, 0), ("man", 2, 1), ("man", 2, 3)]
     alice = await every_page(service, ALICE, ["man"], 2)
     assert [k for page in alice for k in page] == [("man", 2, i) for i in range(4)]
+    # what a department's dataset may learn from: only what the whole department may read
+    wide = await service.list_chunks(ALICE, ["man"], [], 10, "", department_wide_only=True)
+    assert keys(wide.chunks) == [("man", 2, 0), ("man", 2, 1), ("man", 2, 3)]
 
 
 async def test_repeated_documents_are_listed_once(service):

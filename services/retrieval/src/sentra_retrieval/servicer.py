@@ -48,7 +48,7 @@ class RetrievalServicer(retrieval_pb2_grpc.RetrievalServiceServicer):
         # Any caller: the scope (departments, access lists) decides which chunks it gets.
         page = await self.service.list_chunks(
             current_principal(), list(request.document_ids), list(request.departments),
-            request.page_size, request.page_token,
+            request.page_size, request.page_token, request.department_wide_only,
         )
         return retrieval_pb2.ListChunksResponse(
             chunks=[_hit(h) for h in page.chunks], next_page_token=page.next_page_token,

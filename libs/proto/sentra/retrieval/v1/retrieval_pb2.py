@@ -25,15 +25,15 @@ _sym_db = _symbol_database.Default()
 from sentra.events.v1 import events_pb2 as sentra_dot_events_dot_v1_dot_events__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#sentra/retrieval/v1/retrieval.proto\x12\x13sentra.retrieval.v1\x1a\x1dsentra/events/v1/events.proto\"\x87\x01\n\rSearchRequest\x12\r\n\x05query\x18\x01 \x01(\t\x12\r\n\x05top_k\x18\x02 \x01(\x05\x12-\n\x04mode\x18\x03 \x01(\x0e\x32\x1f.sentra.retrieval.v1.SearchMode\x12\x13\n\x0b\x64\x65partments\x18\x04 \x03(\t\x12\x14\n\x0c\x64ocument_ids\x18\x05 \x03(\t\"\xcb\x01\n\tSearchHit\x12\x13\n\x0b\x64ocument_id\x18\x01 \x01(\t\x12\x10\n\x08\x63hunk_id\x18\x02 \x01(\t\x12\r\n\x05title\x18\x03 \x01(\t\x12\x0c\n\x04text\x18\x04 \x01(\t\x12\x0c\n\x04page\x18\x05 \x01(\x05\x12\x0f\n\x07heading\x18\x06 \x01(\t\x12\r\n\x05score\x18\x07 \x01(\x02\x12\x12\n\ndepartment\x18\x08 \x01(\t\x12\x13\n\x0b\x63hunk_index\x18\t \x01(\x05\x12\x12\n\nsource_uri\x18\n \x01(\t\x12\x0f\n\x07version\x18\x0b \x01(\x05\">\n\x0eSearchResponse\x12,\n\x04hits\x18\x01 \x03(\x0b\x32\x1e.sentra.retrieval.v1.SearchHit\"E\n\x12IndexChunksRequest\x12/\n\x06\x63hunks\x18\x01 \x03(\x0b\x32\x1f.sentra.events.v1.EmbeddedChunk\"&\n\x13IndexChunksResponse\x12\x0f\n\x07indexed\x18\x01 \x01(\x05\"3\n\x1c\x44\x65leteDocumentVectorsRequest\x12\x13\n\x0b\x64ocument_id\x18\x01 \x01(\t\"\x1f\n\x1d\x44\x65leteDocumentVectorsResponse\"+\n\x14GetIndexStatsRequest\x12\x13\n\x0b\x64ocument_id\x18\x01 \x01(\t\"7\n\x15GetIndexStatsResponse\x12\x0e\n\x06points\x18\x01 \x01(\x03\x12\x0e\n\x06\x65ngine\x18\x02 \x01(\t\"e\n\x11ListChunksRequest\x12\x14\n\x0c\x64ocument_ids\x18\x01 \x03(\t\x12\x13\n\x0b\x64\x65partments\x18\x02 \x03(\t\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\"]\n\x12ListChunksResponse\x12.\n\x06\x63hunks\x18\x01 \x03(\x0b\x32\x1e.sentra.retrieval.v1.SearchHit\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t*q\n\nSearchMode\x12\x1b\n\x17SEARCH_MODE_UNSPECIFIED\x10\x00\x12\x15\n\x11SEARCH_MODE_DENSE\x10\x01\x12\x17\n\x13SEARCH_MODE_LEXICAL\x10\x02\x12\x16\n\x12SEARCH_MODE_HYBRID\x10\x03\x32\x8e\x04\n\x10RetrievalService\x12Q\n\x06Search\x12\".sentra.retrieval.v1.SearchRequest\x1a#.sentra.retrieval.v1.SearchResponse\x12`\n\x0bIndexChunks\x12\'.sentra.retrieval.v1.IndexChunksRequest\x1a(.sentra.retrieval.v1.IndexChunksResponse\x12~\n\x15\x44\x65leteDocumentVectors\x12\x31.sentra.retrieval.v1.DeleteDocumentVectorsRequest\x1a\x32.sentra.retrieval.v1.DeleteDocumentVectorsResponse\x12\x66\n\rGetIndexStats\x12).sentra.retrieval.v1.GetIndexStatsRequest\x1a*.sentra.retrieval.v1.GetIndexStatsResponse\x12]\n\nListChunks\x12&.sentra.retrieval.v1.ListChunksRequest\x1a\'.sentra.retrieval.v1.ListChunksResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#sentra/retrieval/v1/retrieval.proto\x12\x13sentra.retrieval.v1\x1a\x1dsentra/events/v1/events.proto\"\x87\x01\n\rSearchRequest\x12\r\n\x05query\x18\x01 \x01(\t\x12\r\n\x05top_k\x18\x02 \x01(\x05\x12-\n\x04mode\x18\x03 \x01(\x0e\x32\x1f.sentra.retrieval.v1.SearchMode\x12\x13\n\x0b\x64\x65partments\x18\x04 \x03(\t\x12\x14\n\x0c\x64ocument_ids\x18\x05 \x03(\t\"\xcb\x01\n\tSearchHit\x12\x13\n\x0b\x64ocument_id\x18\x01 \x01(\t\x12\x10\n\x08\x63hunk_id\x18\x02 \x01(\t\x12\r\n\x05title\x18\x03 \x01(\t\x12\x0c\n\x04text\x18\x04 \x01(\t\x12\x0c\n\x04page\x18\x05 \x01(\x05\x12\x0f\n\x07heading\x18\x06 \x01(\t\x12\r\n\x05score\x18\x07 \x01(\x02\x12\x12\n\ndepartment\x18\x08 \x01(\t\x12\x13\n\x0b\x63hunk_index\x18\t \x01(\x05\x12\x12\n\nsource_uri\x18\n \x01(\t\x12\x0f\n\x07version\x18\x0b \x01(\x05\">\n\x0eSearchResponse\x12,\n\x04hits\x18\x01 \x03(\x0b\x32\x1e.sentra.retrieval.v1.SearchHit\"E\n\x12IndexChunksRequest\x12/\n\x06\x63hunks\x18\x01 \x03(\x0b\x32\x1f.sentra.events.v1.EmbeddedChunk\"&\n\x13IndexChunksResponse\x12\x0f\n\x07indexed\x18\x01 \x01(\x05\"3\n\x1c\x44\x65leteDocumentVectorsRequest\x12\x13\n\x0b\x64ocument_id\x18\x01 \x01(\t\"\x1f\n\x1d\x44\x65leteDocumentVectorsResponse\"+\n\x14GetIndexStatsRequest\x12\x13\n\x0b\x64ocument_id\x18\x01 \x01(\t\"7\n\x15GetIndexStatsResponse\x12\x0e\n\x06points\x18\x01 \x01(\x03\x12\x0e\n\x06\x65ngine\x18\x02 \x01(\t\"\x83\x01\n\x11ListChunksRequest\x12\x14\n\x0c\x64ocument_ids\x18\x01 \x03(\t\x12\x13\n\x0b\x64\x65partments\x18\x02 \x03(\t\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\x12\x1c\n\x14\x64\x65partment_wide_only\x18\x05 \x01(\x08\"]\n\x12ListChunksResponse\x12.\n\x06\x63hunks\x18\x01 \x03(\x0b\x32\x1e.sentra.retrieval.v1.SearchHit\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t*q\n\nSearchMode\x12\x1b\n\x17SEARCH_MODE_UNSPECIFIED\x10\x00\x12\x15\n\x11SEARCH_MODE_DENSE\x10\x01\x12\x17\n\x13SEARCH_MODE_LEXICAL\x10\x02\x12\x16\n\x12SEARCH_MODE_HYBRID\x10\x03\x32\x8e\x04\n\x10RetrievalService\x12Q\n\x06Search\x12\".sentra.retrieval.v1.SearchRequest\x1a#.sentra.retrieval.v1.SearchResponse\x12`\n\x0bIndexChunks\x12\'.sentra.retrieval.v1.IndexChunksRequest\x1a(.sentra.retrieval.v1.IndexChunksResponse\x12~\n\x15\x44\x65leteDocumentVectors\x12\x31.sentra.retrieval.v1.DeleteDocumentVectorsRequest\x1a\x32.sentra.retrieval.v1.DeleteDocumentVectorsResponse\x12\x66\n\rGetIndexStats\x12).sentra.retrieval.v1.GetIndexStatsRequest\x1a*.sentra.retrieval.v1.GetIndexStatsResponse\x12]\n\nListChunks\x12&.sentra.retrieval.v1.ListChunksRequest\x1a\'.sentra.retrieval.v1.ListChunksResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'sentra.retrieval.v1.retrieval_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_SEARCHMODE']._serialized_start=996
-  _globals['_SEARCHMODE']._serialized_end=1109
+  _globals['_SEARCHMODE']._serialized_start=1027
+  _globals['_SEARCHMODE']._serialized_end=1140
   _globals['_SEARCHREQUEST']._serialized_start=92
   _globals['_SEARCHREQUEST']._serialized_end=227
   _globals['_SEARCHHIT']._serialized_start=230
@@ -52,10 +52,10 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_GETINDEXSTATSREQUEST']._serialized_end=739
   _globals['_GETINDEXSTATSRESPONSE']._serialized_start=741
   _globals['_GETINDEXSTATSRESPONSE']._serialized_end=796
-  _globals['_LISTCHUNKSREQUEST']._serialized_start=798
-  _globals['_LISTCHUNKSREQUEST']._serialized_end=899
-  _globals['_LISTCHUNKSRESPONSE']._serialized_start=901
-  _globals['_LISTCHUNKSRESPONSE']._serialized_end=994
-  _globals['_RETRIEVALSERVICE']._serialized_start=1112
-  _globals['_RETRIEVALSERVICE']._serialized_end=1638
+  _globals['_LISTCHUNKSREQUEST']._serialized_start=799
+  _globals['_LISTCHUNKSREQUEST']._serialized_end=930
+  _globals['_LISTCHUNKSRESPONSE']._serialized_start=932
+  _globals['_LISTCHUNKSRESPONSE']._serialized_end=1025
+  _globals['_RETRIEVALSERVICE']._serialized_start=1143
+  _globals['_RETRIEVALSERVICE']._serialized_end=1669
 # @@protoc_insertion_point(module_scope)

@@ -269,9 +269,14 @@ class ListChunksRequest(_message.Message):
     DEPARTMENTS_FIELD_NUMBER: _builtins.int
     PAGE_SIZE_FIELD_NUMBER: _builtins.int
     PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    DEPARTMENT_WIDE_ONLY_FIELD_NUMBER: _builtins.int
     page_size: _builtins.int
     """1..1000 chunks per page, default 200; page_token from the previous response."""
     page_token: _builtins.str
+    department_wide_only: _builtins.bool
+    """Only chunks the whole department may read (an empty access list): what a department's
+    dataset, and the adapter trained on it, may learn from.
+    """
     @_builtins.property
     def document_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """The documents (1..1000); chunks the caller may not see are left out, as in Search."""
@@ -287,10 +292,11 @@ class ListChunksRequest(_message.Message):
         departments: _abc.Iterable[_builtins.str] | None = ...,
         page_size: _builtins.int = ...,
         page_token: _builtins.str = ...,
+        department_wide_only: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["departments", b"departments", "document_ids", b"document_ids", "page_size", b"page_size", "page_token", b"page_token"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["department_wide_only", b"department_wide_only", "departments", b"departments", "document_ids", b"document_ids", "page_size", b"page_size", "page_token", b"page_token"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -126,17 +126,20 @@ class RetrievalService:
 
     async def list_chunks(
         self, principal: Principal, document_ids: Sequence[str], departments: list[str],
-        page_size: int, page_token: str,
+        page_size: int, page_token: str, department_wide_only: bool = False,
     ) -> ChunkPage:
         """The chunks of ``document_ids`` the caller may see, document by document in the
         order given (repeats dropped), each in chunk order; of each document only its newest
-        stored version. A page token is the position of the next page's first chunk
-        (document, chunk index), bound to the list of documents."""
+        stored version; with `department_wide_only`, only chunks with an empty access list
+        (readable by the whole department). A page token is the position of the next page's
+        first chunk (document, chunk index), bound to the list of documents."""
         documents = _document_list(document_ids)
         page_size = page_size or DEFAULT_PAGE_SIZE
         if not 1 <= page_size <= MAX_PAGE_SIZE:
             raise InvalidArgument(f"page_size must be between 1 and {MAX_PAGE_SIZE} (0 for {DEFAULT_PAGE_SIZE})")
         scope = scope_for(principal, departments, documents)
+        if department_wide_only:  # no principal matches a restricted access list
+            scope = dataclasses.replace(scope, principals=())
         position, start = _decode_page_token(page_token, documents) if page_token else (0, 0)
         if scope.matches_nothing:
             return ChunkPage([], "")
