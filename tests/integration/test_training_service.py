@@ -246,3 +246,128 @@ async def test_bad_requests_are_refused_with_what_to_fix_and_nothing_starts(plat
     finally:
         for who in (ana, luis, eva):
             await who.close()
+
+
+# ---- datasets from documents (the real question generator, reader and PII masker)
+
+LEGAL_TEXT = """Política de teletrabajo de Cierzo Logística
+
+Cada empleado puede teletrabajar un máximo de 2 días por semana, siempre que su puesto lo permita.
+Las solicitudes se envían a Recursos Humanos antes del 15 de marzo de 2026.
+Para dudas escriba a teletrabajo@cierzo-logistica.es o llame al 612 345 678.
+La compensación por gastos de conexión es de 30 euros al mes.
+"""
+RRHH_TEXT = """Plan de formación anual
+
+El presupuesto de formación de la empresa es de 45.000 euros para todo el año.
+Cada trabajador dispone de 40 horas de formación pagada, que se pueden usar hasta el 30 de noviembre.
+La coordinadora del plan es la Sra. Lucía Fernández, con DNI 12345678Z.
+"""
+ADMIN_ID = "root:legal,rrhh:platform-admin"
+_EMAIL_OR_PHONE = r"[\w.+-]+@[\w-]+\.[\w.]+|\b\d{3}[ ]?\d{3}[ ]?\d{3}\b|\b\d{8}[A-Z]\b"
+
+
+async def _upload_and_index(admin: As, text: str, name: str, department: str) -> str:
+    from sentra.ingestion.v1 import ingestion_pb2
+
+    def messages():
+        yield ingestion_pb2.UploadDocumentRequest(metadata=ingestion_pb2.UploadMetadata(
+            filename=name, department=department))
+        yield ingestion_pb2.UploadDocumentRequest(data=text.encode())
+
+    document = (await admin.clients.ingestion.UploadDocument(messages())).document
+    deadline = time.monotonic() + 300
+    while document.state != ingestion_pb2.DOCUMENT_STATE_INDEXED:
+        assert document.state != ingestion_pb2.DOCUMENT_STATE_FAILED, document.failure_reason
+        assert time.monotonic() < deadline, "the document was never indexed"
+        await asyncio.sleep(0.5)
+        document = (await admin.clients.ingestion.GetDocument(
+            ingestion_pb2.GetDocumentRequest(document_id=document.document_id))).document
+    return document.document_id
+
+
+async def _dataset_ready(trainer: As, dataset_id: str):
+    deadline = time.monotonic() + 600
+    while True:
+        dataset = (await trainer.training.GetDataset(training_pb2.GetDatasetRequest(dataset_id=dataset_id))).dataset
+        if dataset.state != training_pb2.DATASET_STATE_GENERATING:
+            return dataset
+        assert time.monotonic() < deadline, "the dataset never finished generating"
+        await asyncio.sleep(1)
+
+
+async def test_datasets_from_two_departments_documents_isolated_masked_withdrawn_and_trained(platform, no_login,
+                                                                                             monkeypatch):
+    import re
+
+    admin = As(platform, ADMIN_ID, monkeypatch)
+    legal_doc = await _upload_and_index(admin, LEGAL_TEXT, "teletrabajo.txt", "legal")
+    rrhh_doc = await _upload_and_index(admin, RRHH_TEXT, "formacion.txt", "rrhh")
+    await admin.close()
+    ana = As(platform, ANA, monkeypatch)
+    try:
+        legal = (await ana.training.CreateDataset(training_pb2.CreateDatasetRequest(
+            department="legal", questions_per_chunk=4))).dataset
+        assert legal.state == training_pb2.DATASET_STATE_GENERATING and legal.document_ids == [legal_doc]
+        legal = await _dataset_ready(ana, legal.dataset_id)
+        assert legal.state == training_pb2.DATASET_STATE_READY, legal.failure_reason
+        assert legal.generator_id.startswith("qg-gemma3-270m-lora-") and legal.pending >= 1
+        items = (await ana.training.ListDatasetItems(training_pb2.ListDatasetItemsRequest(
+            dataset_id=legal.dataset_id))).items
+        assert items and all(i.document_id == legal_doc and i.chunk_id and i.generator_id for i in items)
+        for item in items:  # every answer is copied from its chunk and nothing personal is stored
+            assert "?" in item.question and item.answer
+            for text in (item.question, item.answer, item.context):
+                assert not re.search(_EMAIL_OR_PHONE, text), text
+        assert "<EMAIL_ADDRESS>" in items[0].context and legal.pii_found["EMAIL_ADDRESS"] >= 1
+        # Another department's trainer sees none of it, and cannot build from legal's documents.
+        monkeypatch.setenv("SENTRA_IDENTITY", LUIS)
+        luis = As(platform, LUIS, monkeypatch)
+        try:
+            assert (await luis.training.ListDatasets(training_pb2.ListDatasetsRequest())).datasets == []
+            with pytest.raises(grpc.aio.AioRpcError) as refused:
+                await luis.training.GetDataset(training_pb2.GetDatasetRequest(dataset_id=legal.dataset_id))
+            assert refused.value.code() == grpc.StatusCode.NOT_FOUND
+            with pytest.raises(grpc.aio.AioRpcError) as refused:
+                await luis.training.CreateDataset(training_pb2.CreateDatasetRequest(department="legal"))
+            assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED
+            rrhh = await _dataset_ready(luis, (await luis.training.CreateDataset(
+                training_pb2.CreateDatasetRequest(department="rrhh", questions_per_chunk=4))).dataset.dataset_id)
+            assert rrhh.state == training_pb2.DATASET_STATE_READY and rrhh.document_ids == [rrhh_doc]
+            rrhh_items = (await luis.training.ListDatasetItems(training_pb2.ListDatasetItemsRequest(
+                dataset_id=rrhh.dataset_id))).items
+            assert all("12345678Z" not in i.context for i in rrhh_items)
+        finally:
+            await luis.close()
+        monkeypatch.setenv("SENTRA_IDENTITY", ANA)
+        # Approved items train an adapter; the job's model card names the dataset version.
+        await ana.training.ReviewDatasetItems(training_pb2.ReviewDatasetItemsRequest(
+            dataset_id=legal.dataset_id, decision=training_pb2.ITEM_STATUS_APPROVED, min_score=0.0001))
+        job = (await ana.training.StartTrainingJob(training_pb2.StartTrainingJobRequest(
+            department="legal", adapter_name="teletrabajo-docs", dataset_id=legal.dataset_id,
+            settings=training_pb2.TrainingSettings(batch_size=2, max_seq_length=96, max_steps=2)))).job
+        done = await ana.until(job.job_id, lambda j: j.state in ENDED)
+        assert done.state == training_pb2.JOB_STATE_SUCCEEDED, done.failure_reason
+        lineage = json.loads(done.reproducibility_json)["dataset"]["version"]
+        assert lineage["dataset_id"] == legal.dataset_id and lineage["documents"] == [legal_doc]
+        # Deleting the document withdraws its items: nothing of it trains again.
+        monkeypatch.setenv("SENTRA_IDENTITY", ADMIN_ID)
+        admin = As(platform, ADMIN_ID, monkeypatch)
+        from sentra.ingestion.v1 import ingestion_pb2
+
+        await admin.clients.ingestion.DeleteDocument(ingestion_pb2.DeleteDocumentRequest(document_id=legal_doc))
+        await admin.close()
+        monkeypatch.setenv("SENTRA_IDENTITY", ANA)
+        deadline = time.monotonic() + 60
+        while (legal := (await ana.training.GetDataset(training_pb2.GetDatasetRequest(
+                dataset_id=legal.dataset_id))).dataset).withdrawn_document_ids != [legal_doc]:
+            assert time.monotonic() < deadline, "the deletion never reached the dataset"
+            await asyncio.sleep(0.5)
+        assert legal.withdrawn == len(items) and legal.approved == 0
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await ana.training.StartTrainingJob(training_pb2.StartTrainingJobRequest(
+                department="legal", adapter_name="teletrabajo-docs", dataset_id=legal.dataset_id))
+        assert refused.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+        assert "no approved items" in refused.value.details()
+    finally:
+        await ana.close()

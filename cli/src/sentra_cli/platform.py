@@ -574,6 +574,9 @@ class Platform:
         if name == "training":
             suggested[f"{prefix}BASE_MODEL_DIR"] = str(base_model_dir())
             env[f"{prefix}ADAPTER_ROOT"] = str(self.adapter_root)
+            # datasets read the department's documents and chunks (as the caller)
+            env[f"{prefix}INGESTION_TARGET"] = state.target("ingestion")
+            env[f"{prefix}RETRIEVAL_TARGET"] = state.target("retrieval")
         if name == "retrieval":
             env[f"{prefix}EMBEDDING_TARGET"] = state.target("embedding")
             env[f"{prefix}INGESTION_TARGET"] = state.target("ingestion")

@@ -51,7 +51,8 @@ SERVICE_ACCESS: dict[str, BusAccess] = {
         consumes={"retrieval-indexer": events.CHUNKS_EMBEDDED, "retrieval-deleter": events.DOCUMENT_DELETED},
     ),
     "inference": BusAccess(consumes={"inference-adapters": events.ADAPTER_PUBLISHED}),
-    "training": BusAccess(publishes=(events.ADAPTER_PUBLISHED,)),
+    "training": BusAccess(publishes=(events.ADAPTER_PUBLISHED,),
+                          consumes={"training-withdrawals": events.DOCUMENT_DELETED}),
     "gateway": BusAccess(consumes={"gateway-audit-refusals": f"{events.REFUSED_CALL}.*"}),
 }
 STREAMS = (events.PIPELINE_STREAM, events.DEADLETTER_STREAM, events.AUDIT_STREAM, events.MODELS_STREAM)

@@ -58,7 +58,8 @@ def configure_logging(service: str, level: str = "INFO", json_lines: bool = True
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in ("nats", "httpx", "httpcore", "sentence_transformers", "alembic.runtime.migration"):
+    for noisy in ("nats", "httpx", "httpcore", "sentence_transformers", "alembic.runtime.migration",
+                   "presidio-analyzer", "presidio-anonymizer"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
     # pypdf's warnings can quote raw document bytes: never log document content.
     logging.getLogger("pypdf").setLevel(logging.ERROR)

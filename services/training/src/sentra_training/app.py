@@ -15,12 +15,18 @@ from sentra_common.metrics import ServiceMetrics
 from sentra_common.nats import EventBus, refusal_reporter
 from sentra_common.runtime import every, principal_verifier, tls_material
 
-from sentra_training.adapters.lora_core import LoraCore
+from sentra_training.adapters.dataset_store import DatasetStore
+from sentra_training.adapters.generation import LocalItemWriter
+from sentra_training.adapters.lora_core import LoraCore, parse_example
 from sentra_training.adapters.publisher import AdapterHandOff
 from sentra_training.adapters.runner import ProcessRunner
+from sentra_training.adapters.sources import PlatformChunks
 from sentra_training.adapters.store import JobStore
 from sentra_training.config import TrainingSettings
+from sentra_training.datasets.qg import ASSET_DIR as GENERATOR_DIR
+from sentra_training.domain.datasets import DatasetLimits, Datasets
 from sentra_training.domain.service import Environment, PromotionRules, TrainingJobs
+from sentra_training.events import subscribe
 from sentra_training.servicer import TrainingServicer
 
 SERVICE = "training"
@@ -56,21 +62,52 @@ def build_environment(settings: TrainingSettings) -> Environment:
     )
 
 
+def shipped_reader_dir() -> Path:
+    """The reader the answers use (shipped with the inference service's package)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("sentra_inference")
+    if spec is None or spec.origin is None:
+        raise RuntimeError("the reader is not installed (package sentra_inference); "
+                           "set SENTRA_TRAINING_DATASETS__READER_DIR")
+    return Path(spec.origin).parent / "assets" / "reader"
+
+
+def build_datasets(settings: TrainingSettings, engine, source) -> Datasets:
+    d = settings.datasets
+    writer = LocalItemWriter(
+        settings.base_model_dir.expanduser().resolve(), (d.reader_dir or shipped_reader_dir()).resolve(),
+        (d.generator_dir or GENERATOR_DIR).resolve(), threads=d.threads, near_duplicate=d.near_duplicate,
+        batch_size=d.batch_size,
+    )
+    secret = d.pii_secret_file.read_bytes().strip() if d.pii_secret_file else b""
+    limits = DatasetLimits(
+        max_examples=d.max_examples, questions_per_chunk=d.questions_per_chunk, max_documents=d.max_documents,
+        max_import_bytes=d.max_import_bytes, max_import_examples=d.max_import_examples, default_pii_mode=d.pii_mode,
+    )
+    return Datasets(DatasetStore(engine), source, writer, settings.datasets_dir.resolve(), limits=limits,
+                    pii_secret=secret, parse_line=parse_example)
+
+
 @asynccontextmanager
 async def training_app(settings: TrainingSettings):
     metrics = ServiceMetrics(SERVICE)
-    server = GrpcServer(SERVICE, settings.grpc, metrics, principal_verifier(SERVICE, settings),
-                        tls_material(SERVICE, settings))
+    tls = tls_material(SERVICE, settings)
+    server = GrpcServer(SERVICE, settings.grpc, metrics, principal_verifier(SERVICE, settings), tls)
     engine = create_engine(settings.database.url)
     runner = ProcessRunner(settings.stop_grace_seconds)
     ticker: asyncio.Task | None = None
+    source = PlatformChunks(settings.ingestion_target, settings.retrieval_target, settings.client.deadline_seconds,
+                            tls.channel() if tls else None)
+    datasets: Datasets | None = None
     # The bus carries the hand-off to serving (and reports refused calls).
     bus = EventBus(settings.nats, SERVICE, metrics)
     try:
         await migrate(engine, MIGRATIONS, "alembic_version_training")
         hand_off = AdapterHandOff(settings.adapter_root.resolve(), bus)
         jobs = TrainingJobs(JobStore(engine), runner, build_environment(settings), hand_off, LoraCore())
-        servicer = TrainingServicer(jobs)
+        datasets = build_datasets(settings, engine, source)
+        servicer = TrainingServicer(jobs, datasets)
         server.add_service(
             "sentra.training.v1.TrainingService",
             lambda s: training_pb2_grpc.add_TrainingServiceServicer_to_server(servicer, s),
@@ -78,6 +115,8 @@ async def training_app(settings: TrainingSettings):
         await server.start()
         await bus.connect()
         server.report_refusals(refusal_reporter(bus, SERVICE))
+        subscribe(bus, datasets)
+        await datasets.resume()
         await jobs.tick()  # jobs that were running when the service stopped start again now
         ticker = asyncio.create_task(every(settings.poll_seconds, jobs.tick, "training jobs"))
         await server.set_serving(True)
@@ -88,8 +127,11 @@ async def training_app(settings: TrainingSettings):
             ticker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await ticker
+        if datasets is not None:
+            await datasets.close()
         await bus.close()
         await server.stop()
+        await source.close()
         # A stop (not a crash): the runs end with the service and resume when it is back.
         await asyncio.to_thread(runner.stop_all)
         await engine.dispose()

@@ -27,6 +27,31 @@ class PromotionSettings(BaseModel):
     max_new_tokens: int = Field(default=48, ge=1, le=512)
 
 
+class DatasetSettings(BaseModel):
+    """Datasets generated from documents (questions per chunk, limits, PII)."""
+
+    # The most items one dataset version may hold, and questions asked per chunk by default.
+    max_examples: int = Field(default=2000, ge=1, le=100_000)
+    questions_per_chunk: int = Field(default=2, ge=1, le=10)
+    max_documents: int = Field(default=1000, ge=1, le=100_000)
+    # The largest imported JSONL file, and the most lines in it.
+    max_import_bytes: int = Field(default=64 * 1024 * 1024, ge=1)
+    max_import_examples: int = Field(default=200_000, ge=1)
+    # PII in generated and imported items: "mask", "pseudonymise" (needs the secret) or "keep".
+    pii_mode: str = Field(default="mask", pattern="^(mask|pseudonymise|keep)$")
+    # A file holding the secret that makes pseudonyms (HMAC key); empty: pseudonymising is refused.
+    pii_secret_file: Path | None = None
+    # Two questions at least this similar (cosine, the reader's bi-encoder) are duplicates.
+    near_duplicate: float = Field(default=0.92, gt=0.0, le=1.0)
+    # Questions written per batch, and CPU threads for generation (0: torch's default).
+    batch_size: int = Field(default=16, ge=1, le=256)
+    threads: int = Field(default=0, ge=0, le=256)
+    # The question generator (a LoRA adapter directory with generator.json) and the reader
+    # that checks support; empty: the ones shipped in the packages.
+    generator_dir: Path | None = None
+    reader_dir: Path | None = None
+
+
 class TrainingSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="SENTRA_TRAINING_", env_nested_delimiter="__")
 
@@ -38,6 +63,10 @@ class TrainingSettings(ServiceSettings):
     # (the inference service's SENTRA_INFERENCE_ADAPTER_ROOT; `sentra up` sets both).
     adapter_root: Path = Path("./.sentra/adapters")
     promotion: PromotionSettings = PromotionSettings()
+    datasets: DatasetSettings = DatasetSettings()
+    # The services a dataset's documents and chunks are read from (as the caller).
+    ingestion_target: str = "127.0.0.1:50051"
+    retrieval_target: str = "127.0.0.1:50053"
     # The base model the adapters are trained on (a directory of transformers files):
     # the one `make setup` converts from the shipped GGUF (`sentra up` sets it).
     base_model_dir: Path = Path("~/.cache/sentra/models/gemma-3-270m")
@@ -63,3 +92,7 @@ class TrainingSettings(ServiceSettings):
     @property
     def jobs_dir(self) -> Path:
         return self.data_dir / "training"
+
+    @property
+    def datasets_dir(self) -> Path:
+        return self.data_dir / "datasets"

@@ -4,12 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import UTC
 
 from google.protobuf.timestamp_pb2 import Timestamp
 from sentra.training.v1 import training_pb2, training_pb2_grpc
-from sentra_common.errors import FailedPrecondition
+from sentra_common.errors import InvalidArgument
 from sentra_common.principal import current_principal
 
+from sentra_training.domain.datasets import (
+    CreateRequest,
+    DatasetRecord,
+    Datasets,
+    DatasetState,
+    ItemFilter,
+    ItemRecord,
+    ItemStatus,
+    export_line,
+)
 from sentra_training.domain.model import JobRecord, JobState
 from sentra_training.domain.service import StartRequest, TrainingJobs
 
@@ -24,7 +35,16 @@ _SETTINGS = {"epochs": "epochs", "learning_rate": "learning_rate", "lora_rank": 
              "max_seq_length": "max_seq_length", "batch_size": "batch_size", "seed": "seed",
              "checkpoint_every": "checkpoint_every", "max_steps": "max_steps"}
 WATCH_POLL_SECONDS = 0.5
-NOT_YET = "datasets come with the datasets issue; start a job from a JSONL file (dataset_jsonl)"
+_DATASET_STATES = {
+    DatasetState.GENERATING: training_pb2.DATASET_STATE_GENERATING,
+    DatasetState.READY: training_pb2.DATASET_STATE_READY,
+    DatasetState.FAILED: training_pb2.DATASET_STATE_FAILED,
+}
+_ITEM_STATUSES = {
+    ItemStatus.PENDING: training_pb2.ITEM_STATUS_PENDING, ItemStatus.APPROVED: training_pb2.ITEM_STATUS_APPROVED,
+    ItemStatus.REJECTED: training_pb2.ITEM_STATUS_REJECTED, ItemStatus.WITHDRAWN: training_pb2.ITEM_STATUS_WITHDRAWN,
+}
+_FROM_ITEM_STATUS = {v: k for k, v in _ITEM_STATUSES.items()}
 
 
 def _ts(value) -> Timestamp | None:
@@ -47,6 +67,32 @@ def job_to_proto(job: JobRecord) -> training_pb2.TrainingJob:
     )
 
 
+def dataset_to_proto(record: DatasetRecord) -> training_pb2.Dataset:
+    counts = record.counts
+    return training_pb2.Dataset(
+        dataset_id=record.id, department=record.department, version=record.version,
+        train_examples=counts.get("train", 0), validation_examples=counts.get("validation", 0),
+        test_examples=counts.get("test", 0), created_at=_ts(record.created_at), state=_DATASET_STATES[record.state],
+        failure_reason=record.failure_reason, created_by=record.created_by, source=record.source,
+        generator_id=record.generator_id, pii_mode=record.pii_mode, chunks_done=record.chunks_done,
+        chunks_total=record.chunks_total, pending=counts.get("PENDING", 0), approved=counts.get("APPROVED", 0),
+        rejected=counts.get("REJECTED", 0), withdrawn=counts.get("WITHDRAWN", 0), dropped=record.dropped,
+        withdrawn_document_ids=record.withdrawn_document_ids, pii_found=record.pii_found,
+        document_ids=record.document_ids, finished_at=_ts(record.finished_at), timings=record.timings,
+    )
+
+
+def item_to_proto(item: ItemRecord) -> training_pb2.DatasetItem:
+    return training_pb2.DatasetItem(
+        item_id=item.id, dataset_id=item.dataset_id, document_id=item.document_id,
+        document_version=item.document_version, chunk_id=item.chunk_id, document_title=item.document_title,
+        split=item.split, question=item.question, answer=item.answer, context=item.context,
+        language=item.language, context_language=item.context_language, score=item.score,
+        status=_ITEM_STATUSES[item.status], pii=[training_pb2.PiiCount(entity=k, count=v) for k, v in item.pii.items()],
+        edited=item.edited, generator_id=item.generator_id, reviewed_by=item.reviewed_by,
+    )
+
+
 def settings_from(request: training_pb2.StartTrainingJobRequest) -> dict:
     given = {}
     for field, name in _SETTINGS.items():
@@ -60,18 +106,90 @@ def settings_from(request: training_pb2.StartTrainingJobRequest) -> dict:
 
 
 class TrainingServicer(training_pb2_grpc.TrainingServiceServicer):
-    def __init__(self, jobs: TrainingJobs) -> None:
+    def __init__(self, jobs: TrainingJobs, datasets: Datasets) -> None:
         self.jobs = jobs
+        self.datasets = datasets
 
     async def StartTrainingJob(self, request, context):
-        if request.dataset_id and not request.dataset_jsonl:
-            raise FailedPrecondition(f"dataset versions are not available yet: {NOT_YET}")
-        job = await self.jobs.start(current_principal(), StartRequest(
+        principal = current_principal()
+        start = StartRequest(
             department=request.department, adapter_name=request.adapter_name,
             dataset_jsonl=request.dataset_jsonl, dataset_filename=request.dataset_filename,
             settings=settings_from(request),
-        ))
+        )
+        if request.dataset_id and not request.dataset_jsonl:
+            # A dataset version: its approved train and validation items train, its test
+            # split judges the candidate; withdrawn items never come back.
+            record, items = await self.datasets.training_set(principal, request.dataset_id)
+            train = [i for i in items if i.split != "test"]
+            test = [i for i in items if i.split == "test"]
+            start = StartRequest(
+                department=request.department or record.department, adapter_name=request.adapter_name,
+                dataset_jsonl="".join(export_line(i, "messages") + "\n" for i in train).encode(),
+                dataset_filename=f"dataset {record.department} v{record.version}", settings=start.settings,
+                test_jsonl="".join(export_line(i, "messages") + "\n" for i in test).encode(),
+                lineage={"dataset_id": record.id, "version": record.version, "department": record.department,
+                         "generator_id": record.generator_id, "documents": sorted({i.document_id for i in items
+                                                                                  if i.document_id}),
+                         "items": len(items), "pii_mode": record.pii_mode},
+            )
+            if start.department != record.department:
+                raise InvalidArgument(f"dataset {record.id} belongs to {record.department}; train it for that "
+                                      "department")
+        job = await self.jobs.start(principal, start)
         return training_pb2.StartTrainingJobResponse(job=job_to_proto(job))
+
+    # ---- datasets
+
+    async def CreateDataset(self, request, context):
+        record = await self.datasets.create(current_principal(), CreateRequest(
+            department=request.department, document_ids=tuple(request.document_ids),
+            since=request.since.ToDatetime(UTC) if request.HasField("since") else None,
+            pii_mode=request.pii_mode, questions_per_chunk=request.questions_per_chunk,
+            max_examples=request.max_examples, seed=request.seed,
+        ))
+        return training_pb2.CreateDatasetResponse(dataset=dataset_to_proto(record))
+
+    async def GetDataset(self, request, context):
+        record = await self.datasets.get(current_principal(), request.dataset_id)
+        return training_pb2.GetDatasetResponse(dataset=dataset_to_proto(record))
+
+    async def ListDatasets(self, request, context):
+        records = await self.datasets.list(current_principal(), request.department)
+        return training_pb2.ListDatasetsResponse(datasets=[dataset_to_proto(r) for r in records])
+
+    async def ListDatasetItems(self, request, context):
+        where = ItemFilter(status=_FROM_ITEM_STATUS.get(request.status), document_id=request.document_id,
+                           text=request.text, split=request.split)
+        items, token, total = await self.datasets.items(current_principal(), request.dataset_id, where,
+                                                        request.page_size, request.page_token)
+        return training_pb2.ListDatasetItemsResponse(items=[item_to_proto(i) for i in items],
+                                                     next_page_token=token, total=total)
+
+    async def ReviewDatasetItems(self, request, context):
+        decision = _FROM_ITEM_STATUS.get(request.decision)
+        if decision is None:
+            raise InvalidArgument("decision must be ITEM_STATUS_APPROVED or ITEM_STATUS_REJECTED")
+        changed, record = await self.datasets.review(current_principal(), request.dataset_id, decision,
+                                                     list(request.item_ids), request.min_score)
+        return training_pb2.ReviewDatasetItemsResponse(changed=changed, dataset=dataset_to_proto(record))
+
+    async def EditDatasetItem(self, request, context):
+        item = await self.datasets.edit(current_principal(), request.dataset_id, request.item_id,
+                                        request.question, request.answer)
+        return training_pb2.EditDatasetItemResponse(item=item_to_proto(item))
+
+    async def ExportDataset(self, request, context):
+        data, count = await self.datasets.export(current_principal(), request.dataset_id, request.format,
+                                                 request.items, request.split)
+        return training_pb2.ExportDatasetResponse(jsonl=data, items=count)
+
+    async def ImportDataset(self, request, context):
+        record = await self.datasets.import_(current_principal(), request.department, request.jsonl,
+                                             request.filename, request.pii_mode, request.approved)
+        return training_pb2.ImportDatasetResponse(dataset=dataset_to_proto(record))
+
+    # ---- jobs
 
     async def GetTrainingJob(self, request, context):
         job = await self.jobs.get(current_principal(), request.job_id)

@@ -354,7 +354,8 @@ class BiEncoder:
         self.max_length = max_length
         self.batch_size = batch_size
 
-    def _embed(self, texts: Sequence[str]) -> torch.Tensor:
+    def embed(self, texts: Sequence[str]) -> torch.Tensor:
+        """Unit vectors of `texts`, one row each (dot product = cosine similarity)."""
         vectors = []
         with torch.inference_mode():
             for i in range(0, len(texts), self.batch_size):
@@ -369,5 +370,5 @@ class BiEncoder:
     def similarity(self, question: str, sentences: Sequence[str]) -> list[float]:
         if not sentences:
             return []
-        vectors = self._embed([question, *sentences])
+        vectors = self.embed([question, *sentences])
         return (vectors[1:] @ vectors[0]).tolist()

@@ -22,6 +22,50 @@ else:
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class _DatasetState:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _DatasetStateEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_DatasetState.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    DATASET_STATE_UNSPECIFIED: _DatasetState.ValueType  # 0
+    DATASET_STATE_GENERATING: _DatasetState.ValueType  # 1
+    """Questions are being generated from the documents' chunks (see chunks_done)."""
+    DATASET_STATE_READY: _DatasetState.ValueType  # 2
+    DATASET_STATE_FAILED: _DatasetState.ValueType  # 3
+
+class DatasetState(_DatasetState, metaclass=_DatasetStateEnumTypeWrapper): ...
+
+DATASET_STATE_UNSPECIFIED: DatasetState.ValueType  # 0
+DATASET_STATE_GENERATING: DatasetState.ValueType  # 1
+"""Questions are being generated from the documents' chunks (see chunks_done)."""
+DATASET_STATE_READY: DatasetState.ValueType  # 2
+DATASET_STATE_FAILED: DatasetState.ValueType  # 3
+Global___DatasetState: _TypeAlias = DatasetState  # noqa: Y015
+
+class _ItemStatus:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _ItemStatusEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ItemStatus.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    ITEM_STATUS_UNSPECIFIED: _ItemStatus.ValueType  # 0
+    ITEM_STATUS_PENDING: _ItemStatus.ValueType  # 1
+    ITEM_STATUS_APPROVED: _ItemStatus.ValueType  # 2
+    ITEM_STATUS_REJECTED: _ItemStatus.ValueType  # 3
+    ITEM_STATUS_WITHDRAWN: _ItemStatus.ValueType  # 4
+    """Its document was deleted: never trains again."""
+
+class ItemStatus(_ItemStatus, metaclass=_ItemStatusEnumTypeWrapper): ...
+
+ITEM_STATUS_UNSPECIFIED: ItemStatus.ValueType  # 0
+ITEM_STATUS_PENDING: ItemStatus.ValueType  # 1
+ITEM_STATUS_APPROVED: ItemStatus.ValueType  # 2
+ITEM_STATUS_REJECTED: ItemStatus.ValueType  # 3
+ITEM_STATUS_WITHDRAWN: ItemStatus.ValueType  # 4
+"""Its document was deleted: never trains again."""
+Global___ItemStatus: _TypeAlias = ItemStatus  # noqa: Y015
+
 class _JobState:
     ValueType = _typing.NewType("ValueType", _builtins.int)
     V: _TypeAlias = ValueType  # noqa: Y015
@@ -49,7 +93,71 @@ Global___JobState: _TypeAlias = JobState  # noqa: Y015
 
 @_typing.final
 class Dataset(_message.Message):
+    """A dataset version: immutable once READY (which items it holds, their lineage); review
+    decisions and edits are recorded on its items.
+    """
+
     DESCRIPTOR: _descriptor.Descriptor
+
+    @_typing.final
+    class DroppedEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.int
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.int = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    @_typing.final
+    class PiiFoundEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.int
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.int = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    @_typing.final
+    class TimingsEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.float
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.float = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
 
     DATASET_ID_FIELD_NUMBER: _builtins.int
     DEPARTMENT_FIELD_NUMBER: _builtins.int
@@ -59,18 +167,74 @@ class Dataset(_message.Message):
     TEST_EXAMPLES_FIELD_NUMBER: _builtins.int
     SOURCE_CHUNK_IDS_FIELD_NUMBER: _builtins.int
     CREATED_AT_FIELD_NUMBER: _builtins.int
+    STATE_FIELD_NUMBER: _builtins.int
+    FAILURE_REASON_FIELD_NUMBER: _builtins.int
+    CREATED_BY_FIELD_NUMBER: _builtins.int
+    SOURCE_FIELD_NUMBER: _builtins.int
+    GENERATOR_ID_FIELD_NUMBER: _builtins.int
+    PII_MODE_FIELD_NUMBER: _builtins.int
+    CHUNKS_DONE_FIELD_NUMBER: _builtins.int
+    CHUNKS_TOTAL_FIELD_NUMBER: _builtins.int
+    PENDING_FIELD_NUMBER: _builtins.int
+    APPROVED_FIELD_NUMBER: _builtins.int
+    REJECTED_FIELD_NUMBER: _builtins.int
+    WITHDRAWN_FIELD_NUMBER: _builtins.int
+    DROPPED_FIELD_NUMBER: _builtins.int
+    WITHDRAWN_DOCUMENT_IDS_FIELD_NUMBER: _builtins.int
+    PII_FOUND_FIELD_NUMBER: _builtins.int
+    DOCUMENT_IDS_FIELD_NUMBER: _builtins.int
+    FINISHED_AT_FIELD_NUMBER: _builtins.int
+    TIMINGS_FIELD_NUMBER: _builtins.int
     dataset_id: _builtins.str
     department: _builtins.str
     version: _builtins.int
+    """1, 2, 3… per department."""
     train_examples: _builtins.int
+    """Items per split (every status but withdrawn)."""
     validation_examples: _builtins.int
     test_examples: _builtins.int
+    state: Global___DatasetState.ValueType
+    failure_reason: _builtins.str
+    created_by: _builtins.str
+    source: _builtins.str
+    """"documents" (generated) or "import" (a JSONL file)."""
+    generator_id: _builtins.str
+    """The question generator's id ("" for an import)."""
+    pii_mode: _builtins.str
+    """PII handling of this version: mask, pseudonymise or keep."""
+    chunks_done: _builtins.int
+    chunks_total: _builtins.int
+    pending: _builtins.int
+    """Items by review status."""
+    approved: _builtins.int
+    rejected: _builtins.int
+    withdrawn: _builtins.int
     @_builtins.property
     def source_chunk_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """Chunks the examples were generated from (lineage)."""
 
     @_builtins.property
     def created_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def dropped(self) -> _containers.ScalarMap[_builtins.str, _builtins.int]:
+        """Candidates the filters dropped, by reason (unsupported, duplicate, generic, empty)."""
+
+    @_builtins.property
+    def withdrawn_document_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Documents deleted since: their items are withdrawn and never train again."""
+
+    @_builtins.property
+    def pii_found(self) -> _containers.ScalarMap[_builtins.str, _builtins.int]:
+        """PII found and handled, by entity type, over every item."""
+
+    @_builtins.property
+    def document_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def finished_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def timings(self) -> _containers.ScalarMap[_builtins.str, _builtins.float]:
+        """Seconds spent generating, and where (generation, filters, PII), for the report."""
+
     def __init__(
         self,
         *,
@@ -82,10 +246,28 @@ class Dataset(_message.Message):
         test_examples: _builtins.int = ...,
         source_chunk_ids: _abc.Iterable[_builtins.str] | None = ...,
         created_at: _timestamp_pb2.Timestamp | None = ...,
+        state: Global___DatasetState.ValueType = ...,
+        failure_reason: _builtins.str = ...,
+        created_by: _builtins.str = ...,
+        source: _builtins.str = ...,
+        generator_id: _builtins.str = ...,
+        pii_mode: _builtins.str = ...,
+        chunks_done: _builtins.int = ...,
+        chunks_total: _builtins.int = ...,
+        pending: _builtins.int = ...,
+        approved: _builtins.int = ...,
+        rejected: _builtins.int = ...,
+        withdrawn: _builtins.int = ...,
+        dropped: _abc.Mapping[_builtins.str, _builtins.int] | None = ...,
+        withdrawn_document_ids: _abc.Iterable[_builtins.str] | None = ...,
+        pii_found: _abc.Mapping[_builtins.str, _builtins.int] | None = ...,
+        document_ids: _abc.Iterable[_builtins.str] | None = ...,
+        finished_at: _timestamp_pb2.Timestamp | None = ...,
+        timings: _abc.Mapping[_builtins.str, _builtins.float] | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "finished_at", b"finished_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "dataset_id", b"dataset_id", "department", b"department", "source_chunk_ids", b"source_chunk_ids", "test_examples", b"test_examples", "train_examples", b"train_examples", "validation_examples", b"validation_examples", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["approved", b"approved", "chunks_done", b"chunks_done", "chunks_total", b"chunks_total", "created_at", b"created_at", "created_by", b"created_by", "dataset_id", b"dataset_id", "department", b"department", "document_ids", b"document_ids", "dropped", b"dropped", "failure_reason", b"failure_reason", "finished_at", b"finished_at", "generator_id", b"generator_id", "pending", b"pending", "pii_found", b"pii_found", "pii_mode", b"pii_mode", "rejected", b"rejected", "source", b"source", "source_chunk_ids", b"source_chunk_ids", "state", b"state", "test_examples", b"test_examples", "timings", b"timings", "train_examples", b"train_examples", "validation_examples", b"validation_examples", "version", b"version", "withdrawn", b"withdrawn", "withdrawn_document_ids", b"withdrawn_document_ids"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -97,17 +279,41 @@ class CreateDatasetRequest(_message.Message):
 
     DEPARTMENT_FIELD_NUMBER: _builtins.int
     MAX_EXAMPLES_FIELD_NUMBER: _builtins.int
+    DOCUMENT_IDS_FIELD_NUMBER: _builtins.int
+    SINCE_FIELD_NUMBER: _builtins.int
+    PII_MODE_FIELD_NUMBER: _builtins.int
+    QUESTIONS_PER_CHUNK_FIELD_NUMBER: _builtins.int
+    SEED_FIELD_NUMBER: _builtins.int
     department: _builtins.str
     max_examples: _builtins.int
+    """At most this many items (0: the service's limit)."""
+    pii_mode: _builtins.str
+    """"mask" (default), "pseudonymise" or "keep"."""
+    questions_per_chunk: _builtins.int
+    """At most this many questions per chunk (0: default 2)."""
+    seed: _builtins.int
+    @_builtins.property
+    def document_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Only these documents (empty: every INDEXED document of the department)."""
+
+    @_builtins.property
+    def since(self) -> _timestamp_pb2.Timestamp:
+        """Only documents indexed at or after this time."""
+
     def __init__(
         self,
         *,
         department: _builtins.str = ...,
         max_examples: _builtins.int = ...,
+        document_ids: _abc.Iterable[_builtins.str] | None = ...,
+        since: _timestamp_pb2.Timestamp | None = ...,
+        pii_mode: _builtins.str = ...,
+        questions_per_chunk: _builtins.int = ...,
+        seed: _builtins.int = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["since", b"since"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["department", b"department", "max_examples", b"max_examples"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["department", b"department", "document_ids", b"document_ids", "max_examples", b"max_examples", "pii_mode", b"pii_mode", "questions_per_chunk", b"questions_per_chunk", "seed", b"seed", "since", b"since"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -178,6 +384,7 @@ class ListDatasetsRequest(_message.Message):
 
     DEPARTMENT_FIELD_NUMBER: _builtins.int
     department: _builtins.str
+    """Empty: every department the caller belongs to."""
     def __init__(
         self,
         *,
@@ -197,7 +404,9 @@ class ListDatasetsResponse(_message.Message):
 
     DATASETS_FIELD_NUMBER: _builtins.int
     @_builtins.property
-    def datasets(self) -> _containers.RepeatedCompositeFieldContainer[Global___Dataset]: ...
+    def datasets(self) -> _containers.RepeatedCompositeFieldContainer[Global___Dataset]:
+        """Newest first."""
+
     def __init__(
         self,
         *,
@@ -210,6 +419,378 @@ class ListDatasetsResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ListDatasetsResponse: _TypeAlias = ListDatasetsResponse  # noqa: Y015
+
+@_typing.final
+class PiiCount(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ENTITY_FIELD_NUMBER: _builtins.int
+    COUNT_FIELD_NUMBER: _builtins.int
+    entity: _builtins.str
+    count: _builtins.int
+    def __init__(
+        self,
+        *,
+        entity: _builtins.str = ...,
+        count: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["count", b"count", "entity", b"entity"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PiiCount: _TypeAlias = PiiCount  # noqa: Y015
+
+@_typing.final
+class DatasetItem(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ITEM_ID_FIELD_NUMBER: _builtins.int
+    DATASET_ID_FIELD_NUMBER: _builtins.int
+    DOCUMENT_ID_FIELD_NUMBER: _builtins.int
+    DOCUMENT_VERSION_FIELD_NUMBER: _builtins.int
+    CHUNK_ID_FIELD_NUMBER: _builtins.int
+    DOCUMENT_TITLE_FIELD_NUMBER: _builtins.int
+    SPLIT_FIELD_NUMBER: _builtins.int
+    QUESTION_FIELD_NUMBER: _builtins.int
+    ANSWER_FIELD_NUMBER: _builtins.int
+    CONTEXT_FIELD_NUMBER: _builtins.int
+    LANGUAGE_FIELD_NUMBER: _builtins.int
+    CONTEXT_LANGUAGE_FIELD_NUMBER: _builtins.int
+    SCORE_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    PII_FIELD_NUMBER: _builtins.int
+    EDITED_FIELD_NUMBER: _builtins.int
+    GENERATOR_ID_FIELD_NUMBER: _builtins.int
+    REVIEWED_BY_FIELD_NUMBER: _builtins.int
+    item_id: _builtins.str
+    dataset_id: _builtins.str
+    document_id: _builtins.str
+    """Lineage: the chunk it was generated from (empty for imported items)."""
+    document_version: _builtins.int
+    chunk_id: _builtins.str
+    document_title: _builtins.str
+    split: _builtins.str
+    """"train", "validation" or "test"."""
+    question: _builtins.str
+    answer: _builtins.str
+    context: _builtins.str
+    """The chunk text the answer comes from (masked like the rest), for the reviewer."""
+    language: _builtins.str
+    """Detected language of the question and of the chunk ("es", "en", "" unknown)."""
+    context_language: _builtins.str
+    score: _builtins.float
+    """The reader's support score of the answer in its chunk (0..1; higher: better supported)."""
+    status: Global___ItemStatus.ValueType
+    edited: _builtins.bool
+    generator_id: _builtins.str
+    reviewed_by: _builtins.str
+    @_builtins.property
+    def pii(self) -> _containers.RepeatedCompositeFieldContainer[Global___PiiCount]: ...
+    def __init__(
+        self,
+        *,
+        item_id: _builtins.str = ...,
+        dataset_id: _builtins.str = ...,
+        document_id: _builtins.str = ...,
+        document_version: _builtins.int = ...,
+        chunk_id: _builtins.str = ...,
+        document_title: _builtins.str = ...,
+        split: _builtins.str = ...,
+        question: _builtins.str = ...,
+        answer: _builtins.str = ...,
+        context: _builtins.str = ...,
+        language: _builtins.str = ...,
+        context_language: _builtins.str = ...,
+        score: _builtins.float = ...,
+        status: Global___ItemStatus.ValueType = ...,
+        pii: _abc.Iterable[Global___PiiCount] | None = ...,
+        edited: _builtins.bool = ...,
+        generator_id: _builtins.str = ...,
+        reviewed_by: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["answer", b"answer", "chunk_id", b"chunk_id", "context", b"context", "context_language", b"context_language", "dataset_id", b"dataset_id", "document_id", b"document_id", "document_title", b"document_title", "document_version", b"document_version", "edited", b"edited", "generator_id", b"generator_id", "item_id", b"item_id", "language", b"language", "pii", b"pii", "question", b"question", "reviewed_by", b"reviewed_by", "score", b"score", "split", b"split", "status", b"status"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DatasetItem: _TypeAlias = DatasetItem  # noqa: Y015
+
+@_typing.final
+class ListDatasetItemsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DATASET_ID_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    DOCUMENT_ID_FIELD_NUMBER: _builtins.int
+    TEXT_FIELD_NUMBER: _builtins.int
+    SPLIT_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    dataset_id: _builtins.str
+    status: Global___ItemStatus.ValueType
+    """Filters (all optional): status, one document, text in the question or answer, split."""
+    document_id: _builtins.str
+    text: _builtins.str
+    split: _builtins.str
+    page_size: _builtins.int
+    """1..500, default 100; page_token from the previous response."""
+    page_token: _builtins.str
+    def __init__(
+        self,
+        *,
+        dataset_id: _builtins.str = ...,
+        status: Global___ItemStatus.ValueType = ...,
+        document_id: _builtins.str = ...,
+        text: _builtins.str = ...,
+        split: _builtins.str = ...,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["dataset_id", b"dataset_id", "document_id", b"document_id", "page_size", b"page_size", "page_token", b"page_token", "split", b"split", "status", b"status", "text", b"text"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListDatasetItemsRequest: _TypeAlias = ListDatasetItemsRequest  # noqa: Y015
+
+@_typing.final
+class ListDatasetItemsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ITEMS_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    TOTAL_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    total: _builtins.int
+    @_builtins.property
+    def items(self) -> _containers.RepeatedCompositeFieldContainer[Global___DatasetItem]: ...
+    def __init__(
+        self,
+        *,
+        items: _abc.Iterable[Global___DatasetItem] | None = ...,
+        next_page_token: _builtins.str = ...,
+        total: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["items", b"items", "next_page_token", b"next_page_token", "total", b"total"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListDatasetItemsResponse: _TypeAlias = ListDatasetItemsResponse  # noqa: Y015
+
+@_typing.final
+class ReviewDatasetItemsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DATASET_ID_FIELD_NUMBER: _builtins.int
+    DECISION_FIELD_NUMBER: _builtins.int
+    ITEM_IDS_FIELD_NUMBER: _builtins.int
+    MIN_SCORE_FIELD_NUMBER: _builtins.int
+    dataset_id: _builtins.str
+    decision: Global___ItemStatus.ValueType
+    """ITEM_STATUS_APPROVED or ITEM_STATUS_REJECTED."""
+    min_score: _builtins.float
+    """Instead of ids: every PENDING item whose score is at least this (0: unused)."""
+    @_builtins.property
+    def item_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def __init__(
+        self,
+        *,
+        dataset_id: _builtins.str = ...,
+        decision: Global___ItemStatus.ValueType = ...,
+        item_ids: _abc.Iterable[_builtins.str] | None = ...,
+        min_score: _builtins.float = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["dataset_id", b"dataset_id", "decision", b"decision", "item_ids", b"item_ids", "min_score", b"min_score"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReviewDatasetItemsRequest: _TypeAlias = ReviewDatasetItemsRequest  # noqa: Y015
+
+@_typing.final
+class ReviewDatasetItemsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CHANGED_FIELD_NUMBER: _builtins.int
+    DATASET_FIELD_NUMBER: _builtins.int
+    changed: _builtins.int
+    @_builtins.property
+    def dataset(self) -> Global___Dataset: ...
+    def __init__(
+        self,
+        *,
+        changed: _builtins.int = ...,
+        dataset: Global___Dataset | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["dataset", b"dataset"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["changed", b"changed", "dataset", b"dataset"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReviewDatasetItemsResponse: _TypeAlias = ReviewDatasetItemsResponse  # noqa: Y015
+
+@_typing.final
+class EditDatasetItemRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DATASET_ID_FIELD_NUMBER: _builtins.int
+    ITEM_ID_FIELD_NUMBER: _builtins.int
+    QUESTION_FIELD_NUMBER: _builtins.int
+    ANSWER_FIELD_NUMBER: _builtins.int
+    dataset_id: _builtins.str
+    item_id: _builtins.str
+    question: _builtins.str
+    """Empty leaves it as it is. The edit is PII-masked like generated text."""
+    answer: _builtins.str
+    def __init__(
+        self,
+        *,
+        dataset_id: _builtins.str = ...,
+        item_id: _builtins.str = ...,
+        question: _builtins.str = ...,
+        answer: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["answer", b"answer", "dataset_id", b"dataset_id", "item_id", b"item_id", "question", b"question"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___EditDatasetItemRequest: _TypeAlias = EditDatasetItemRequest  # noqa: Y015
+
+@_typing.final
+class EditDatasetItemResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ITEM_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def item(self) -> Global___DatasetItem: ...
+    def __init__(
+        self,
+        *,
+        item: Global___DatasetItem | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["item", b"item"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["item", b"item"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___EditDatasetItemResponse: _TypeAlias = EditDatasetItemResponse  # noqa: Y015
+
+@_typing.final
+class ExportDatasetRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DATASET_ID_FIELD_NUMBER: _builtins.int
+    FORMAT_FIELD_NUMBER: _builtins.int
+    ITEMS_FIELD_NUMBER: _builtins.int
+    SPLIT_FIELD_NUMBER: _builtins.int
+    dataset_id: _builtins.str
+    format: _builtins.str
+    """"messages" (default) or "instruction"."""
+    items: _builtins.str
+    """Which items: "approved" (default), "all" (every item not withdrawn)."""
+    split: _builtins.str
+    """One split only (empty: all)."""
+    def __init__(
+        self,
+        *,
+        dataset_id: _builtins.str = ...,
+        format: _builtins.str = ...,
+        items: _builtins.str = ...,
+        split: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["dataset_id", b"dataset_id", "format", b"format", "items", b"items", "split", b"split"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ExportDatasetRequest: _TypeAlias = ExportDatasetRequest  # noqa: Y015
+
+@_typing.final
+class ExportDatasetResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    JSONL_FIELD_NUMBER: _builtins.int
+    ITEMS_FIELD_NUMBER: _builtins.int
+    jsonl: _builtins.bytes
+    items: _builtins.int
+    def __init__(
+        self,
+        *,
+        jsonl: _builtins.bytes = ...,
+        items: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["items", b"items", "jsonl", b"jsonl"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ExportDatasetResponse: _TypeAlias = ExportDatasetResponse  # noqa: Y015
+
+@_typing.final
+class ImportDatasetRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DEPARTMENT_FIELD_NUMBER: _builtins.int
+    JSONL_FIELD_NUMBER: _builtins.int
+    FILENAME_FIELD_NUMBER: _builtins.int
+    PII_MODE_FIELD_NUMBER: _builtins.int
+    APPROVED_FIELD_NUMBER: _builtins.int
+    department: _builtins.str
+    jsonl: _builtins.bytes
+    filename: _builtins.str
+    pii_mode: _builtins.str
+    """"mask" (default), "pseudonymise" or "keep"."""
+    approved: _builtins.bool
+    """Import as already approved (default: pending review)."""
+    def __init__(
+        self,
+        *,
+        department: _builtins.str = ...,
+        jsonl: _builtins.bytes = ...,
+        filename: _builtins.str = ...,
+        pii_mode: _builtins.str = ...,
+        approved: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["approved", b"approved", "department", b"department", "filename", b"filename", "jsonl", b"jsonl", "pii_mode", b"pii_mode"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ImportDatasetRequest: _TypeAlias = ImportDatasetRequest  # noqa: Y015
+
+@_typing.final
+class ImportDatasetResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DATASET_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def dataset(self) -> Global___Dataset: ...
+    def __init__(
+        self,
+        *,
+        dataset: Global___Dataset | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["dataset", b"dataset"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["dataset", b"dataset"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ImportDatasetResponse: _TypeAlias = ImportDatasetResponse  # noqa: Y015
 
 @_typing.final
 class TrainingJob(_message.Message):

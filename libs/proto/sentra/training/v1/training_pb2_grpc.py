@@ -49,6 +49,31 @@ class TrainingServiceStub:
                 request_serializer=sentra_dot_training_dot_v1_dot_training__pb2.ListDatasetsRequest.SerializeToString,
                 response_deserializer=sentra_dot_training_dot_v1_dot_training__pb2.ListDatasetsResponse.FromString,
                 _registered_method=True)
+        self.ListDatasetItems = channel.unary_unary(
+                '/sentra.training.v1.TrainingService/ListDatasetItems',
+                request_serializer=sentra_dot_training_dot_v1_dot_training__pb2.ListDatasetItemsRequest.SerializeToString,
+                response_deserializer=sentra_dot_training_dot_v1_dot_training__pb2.ListDatasetItemsResponse.FromString,
+                _registered_method=True)
+        self.ReviewDatasetItems = channel.unary_unary(
+                '/sentra.training.v1.TrainingService/ReviewDatasetItems',
+                request_serializer=sentra_dot_training_dot_v1_dot_training__pb2.ReviewDatasetItemsRequest.SerializeToString,
+                response_deserializer=sentra_dot_training_dot_v1_dot_training__pb2.ReviewDatasetItemsResponse.FromString,
+                _registered_method=True)
+        self.EditDatasetItem = channel.unary_unary(
+                '/sentra.training.v1.TrainingService/EditDatasetItem',
+                request_serializer=sentra_dot_training_dot_v1_dot_training__pb2.EditDatasetItemRequest.SerializeToString,
+                response_deserializer=sentra_dot_training_dot_v1_dot_training__pb2.EditDatasetItemResponse.FromString,
+                _registered_method=True)
+        self.ExportDataset = channel.unary_unary(
+                '/sentra.training.v1.TrainingService/ExportDataset',
+                request_serializer=sentra_dot_training_dot_v1_dot_training__pb2.ExportDatasetRequest.SerializeToString,
+                response_deserializer=sentra_dot_training_dot_v1_dot_training__pb2.ExportDatasetResponse.FromString,
+                _registered_method=True)
+        self.ImportDataset = channel.unary_unary(
+                '/sentra.training.v1.TrainingService/ImportDataset',
+                request_serializer=sentra_dot_training_dot_v1_dot_training__pb2.ImportDatasetRequest.SerializeToString,
+                response_deserializer=sentra_dot_training_dot_v1_dot_training__pb2.ImportDatasetResponse.FromString,
+                _registered_method=True)
         self.StartTrainingJob = channel.unary_unary(
                 '/sentra.training.v1.TrainingService/StartTrainingJob',
                 request_serializer=sentra_dot_training_dot_v1_dot_training__pb2.StartTrainingJobRequest.SerializeToString,
@@ -112,6 +137,39 @@ class TrainingServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ListDatasets(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListDatasetItems(self, request, context):
+        """Review: the items of a version, filtered; approve / reject (by id, or every pending
+        item at or above a score); edit a question or answer.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReviewDatasetItems(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def EditDatasetItem(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ExportDataset(self, request, context):
+        """JSONL out (`messages` or `instruction`/`input`/`output`) and in (a new version).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ImportDataset(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -189,6 +247,31 @@ def add_TrainingServiceServicer_to_server(servicer, server):
                     servicer.ListDatasets,
                     request_deserializer=sentra_dot_training_dot_v1_dot_training__pb2.ListDatasetsRequest.FromString,
                     response_serializer=sentra_dot_training_dot_v1_dot_training__pb2.ListDatasetsResponse.SerializeToString,
+            ),
+            'ListDatasetItems': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListDatasetItems,
+                    request_deserializer=sentra_dot_training_dot_v1_dot_training__pb2.ListDatasetItemsRequest.FromString,
+                    response_serializer=sentra_dot_training_dot_v1_dot_training__pb2.ListDatasetItemsResponse.SerializeToString,
+            ),
+            'ReviewDatasetItems': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReviewDatasetItems,
+                    request_deserializer=sentra_dot_training_dot_v1_dot_training__pb2.ReviewDatasetItemsRequest.FromString,
+                    response_serializer=sentra_dot_training_dot_v1_dot_training__pb2.ReviewDatasetItemsResponse.SerializeToString,
+            ),
+            'EditDatasetItem': grpc.unary_unary_rpc_method_handler(
+                    servicer.EditDatasetItem,
+                    request_deserializer=sentra_dot_training_dot_v1_dot_training__pb2.EditDatasetItemRequest.FromString,
+                    response_serializer=sentra_dot_training_dot_v1_dot_training__pb2.EditDatasetItemResponse.SerializeToString,
+            ),
+            'ExportDataset': grpc.unary_unary_rpc_method_handler(
+                    servicer.ExportDataset,
+                    request_deserializer=sentra_dot_training_dot_v1_dot_training__pb2.ExportDatasetRequest.FromString,
+                    response_serializer=sentra_dot_training_dot_v1_dot_training__pb2.ExportDatasetResponse.SerializeToString,
+            ),
+            'ImportDataset': grpc.unary_unary_rpc_method_handler(
+                    servicer.ImportDataset,
+                    request_deserializer=sentra_dot_training_dot_v1_dot_training__pb2.ImportDatasetRequest.FromString,
+                    response_serializer=sentra_dot_training_dot_v1_dot_training__pb2.ImportDatasetResponse.SerializeToString,
             ),
             'StartTrainingJob': grpc.unary_unary_rpc_method_handler(
                     servicer.StartTrainingJob,
@@ -317,6 +400,141 @@ class TrainingService:
             '/sentra.training.v1.TrainingService/ListDatasets',
             sentra_dot_training_dot_v1_dot_training__pb2.ListDatasetsRequest.SerializeToString,
             sentra_dot_training_dot_v1_dot_training__pb2.ListDatasetsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListDatasetItems(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sentra.training.v1.TrainingService/ListDatasetItems',
+            sentra_dot_training_dot_v1_dot_training__pb2.ListDatasetItemsRequest.SerializeToString,
+            sentra_dot_training_dot_v1_dot_training__pb2.ListDatasetItemsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReviewDatasetItems(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sentra.training.v1.TrainingService/ReviewDatasetItems',
+            sentra_dot_training_dot_v1_dot_training__pb2.ReviewDatasetItemsRequest.SerializeToString,
+            sentra_dot_training_dot_v1_dot_training__pb2.ReviewDatasetItemsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def EditDatasetItem(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sentra.training.v1.TrainingService/EditDatasetItem',
+            sentra_dot_training_dot_v1_dot_training__pb2.EditDatasetItemRequest.SerializeToString,
+            sentra_dot_training_dot_v1_dot_training__pb2.EditDatasetItemResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExportDataset(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sentra.training.v1.TrainingService/ExportDataset',
+            sentra_dot_training_dot_v1_dot_training__pb2.ExportDatasetRequest.SerializeToString,
+            sentra_dot_training_dot_v1_dot_training__pb2.ExportDatasetResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ImportDataset(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sentra.training.v1.TrainingService/ImportDataset',
+            sentra_dot_training_dot_v1_dot_training__pb2.ImportDatasetRequest.SerializeToString,
+            sentra_dot_training_dot_v1_dot_training__pb2.ImportDatasetResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -36,6 +36,15 @@ class TrainingServiceStub:
     CreateDataset: _grpc.UnaryUnaryMultiCallable[_training_pb2.CreateDatasetRequest, _training_pb2.CreateDatasetResponse]
     GetDataset: _grpc.UnaryUnaryMultiCallable[_training_pb2.GetDatasetRequest, _training_pb2.GetDatasetResponse]
     ListDatasets: _grpc.UnaryUnaryMultiCallable[_training_pb2.ListDatasetsRequest, _training_pb2.ListDatasetsResponse]
+    ListDatasetItems: _grpc.UnaryUnaryMultiCallable[_training_pb2.ListDatasetItemsRequest, _training_pb2.ListDatasetItemsResponse]
+    """Review: the items of a version, filtered; approve / reject (by id, or every pending
+    item at or above a score); edit a question or answer.
+    """
+    ReviewDatasetItems: _grpc.UnaryUnaryMultiCallable[_training_pb2.ReviewDatasetItemsRequest, _training_pb2.ReviewDatasetItemsResponse]
+    EditDatasetItem: _grpc.UnaryUnaryMultiCallable[_training_pb2.EditDatasetItemRequest, _training_pb2.EditDatasetItemResponse]
+    ExportDataset: _grpc.UnaryUnaryMultiCallable[_training_pb2.ExportDatasetRequest, _training_pb2.ExportDatasetResponse]
+    """JSONL out (`messages` or `instruction`/`input`/`output`) and in (a new version)."""
+    ImportDataset: _grpc.UnaryUnaryMultiCallable[_training_pb2.ImportDatasetRequest, _training_pb2.ImportDatasetResponse]
     StartTrainingJob: _grpc.UnaryUnaryMultiCallable[_training_pb2.StartTrainingJobRequest, _training_pb2.StartTrainingJobResponse]
     GetTrainingJob: _grpc.UnaryUnaryMultiCallable[_training_pb2.GetTrainingJobRequest, _training_pb2.GetTrainingJobResponse]
     ListTrainingJobs: _grpc.UnaryUnaryMultiCallable[_training_pb2.ListTrainingJobsRequest, _training_pb2.ListTrainingJobsResponse]
@@ -53,6 +62,15 @@ class TrainingServiceAsyncStub(TrainingServiceStub):
     CreateDataset: _aio.UnaryUnaryMultiCallable[_training_pb2.CreateDatasetRequest, _training_pb2.CreateDatasetResponse]  # type: ignore[assignment]
     GetDataset: _aio.UnaryUnaryMultiCallable[_training_pb2.GetDatasetRequest, _training_pb2.GetDatasetResponse]  # type: ignore[assignment]
     ListDatasets: _aio.UnaryUnaryMultiCallable[_training_pb2.ListDatasetsRequest, _training_pb2.ListDatasetsResponse]  # type: ignore[assignment]
+    ListDatasetItems: _aio.UnaryUnaryMultiCallable[_training_pb2.ListDatasetItemsRequest, _training_pb2.ListDatasetItemsResponse]  # type: ignore[assignment]
+    """Review: the items of a version, filtered; approve / reject (by id, or every pending
+    item at or above a score); edit a question or answer.
+    """
+    ReviewDatasetItems: _aio.UnaryUnaryMultiCallable[_training_pb2.ReviewDatasetItemsRequest, _training_pb2.ReviewDatasetItemsResponse]  # type: ignore[assignment]
+    EditDatasetItem: _aio.UnaryUnaryMultiCallable[_training_pb2.EditDatasetItemRequest, _training_pb2.EditDatasetItemResponse]  # type: ignore[assignment]
+    ExportDataset: _aio.UnaryUnaryMultiCallable[_training_pb2.ExportDatasetRequest, _training_pb2.ExportDatasetResponse]  # type: ignore[assignment]
+    """JSONL out (`messages` or `instruction`/`input`/`output`) and in (a new version)."""
+    ImportDataset: _aio.UnaryUnaryMultiCallable[_training_pb2.ImportDatasetRequest, _training_pb2.ImportDatasetResponse]  # type: ignore[assignment]
     StartTrainingJob: _aio.UnaryUnaryMultiCallable[_training_pb2.StartTrainingJobRequest, _training_pb2.StartTrainingJobResponse]  # type: ignore[assignment]
     GetTrainingJob: _aio.UnaryUnaryMultiCallable[_training_pb2.GetTrainingJobRequest, _training_pb2.GetTrainingJobResponse]  # type: ignore[assignment]
     ListTrainingJobs: _aio.UnaryUnaryMultiCallable[_training_pb2.ListTrainingJobsRequest, _training_pb2.ListTrainingJobsResponse]  # type: ignore[assignment]
@@ -85,6 +103,45 @@ class TrainingServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _training_pb2.ListDatasetsRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_training_pb2.ListDatasetsResponse, _abc.Awaitable[_training_pb2.ListDatasetsResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def ListDatasetItems(
+        self,
+        request: _training_pb2.ListDatasetItemsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_training_pb2.ListDatasetItemsResponse, _abc.Awaitable[_training_pb2.ListDatasetItemsResponse]]:
+        """Review: the items of a version, filtered; approve / reject (by id, or every pending
+        item at or above a score); edit a question or answer.
+        """
+
+    @_abc_1.abstractmethod
+    def ReviewDatasetItems(
+        self,
+        request: _training_pb2.ReviewDatasetItemsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_training_pb2.ReviewDatasetItemsResponse, _abc.Awaitable[_training_pb2.ReviewDatasetItemsResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def EditDatasetItem(
+        self,
+        request: _training_pb2.EditDatasetItemRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_training_pb2.EditDatasetItemResponse, _abc.Awaitable[_training_pb2.EditDatasetItemResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def ExportDataset(
+        self,
+        request: _training_pb2.ExportDatasetRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_training_pb2.ExportDatasetResponse, _abc.Awaitable[_training_pb2.ExportDatasetResponse]]:
+        """JSONL out (`messages` or `instruction`/`input`/`output`) and in (a new version)."""
+
+    @_abc_1.abstractmethod
+    def ImportDataset(
+        self,
+        request: _training_pb2.ImportDatasetRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_training_pb2.ImportDatasetResponse, _abc.Awaitable[_training_pb2.ImportDatasetResponse]]: ...
 
     @_abc_1.abstractmethod
     def StartTrainingJob(

@@ -7,7 +7,13 @@ import json
 from pathlib import Path
 
 from sentra_training.lora.config import parse_config
-from sentra_training.lora.data import DatasetError, read_jsonl
+from sentra_training.lora.data import DatasetError, parse_line, read_jsonl
+
+
+def parse_example(raw: str, line: int) -> tuple[str, str]:
+    """(question, answer) of one imported JSONL line, or ValueError naming the line."""
+    example = parse_line(raw, line)
+    return example.prompt, example.answer
 
 
 class LoraCore:

@@ -77,6 +77,10 @@ class StartRequest:
     dataset_jsonl: bytes
     dataset_filename: str
     settings: dict  # hyper-parameters given (the rest take their defaults)
+    # From a dataset version: its test split (never trained on) and its lineage (id,
+    # version, documents, generator); empty for an imported file, whose test share is drawn.
+    test_jsonl: bytes = b""
+    lineage: dict | None = None
 
 
 def model_digest(directory: Path) -> str:
@@ -144,13 +148,18 @@ class TrainingJobs:
                 examples = await asyncio.to_thread(self.core.count_examples, dataset, self.env.max_examples)
             except ValueError as exc:
                 raise InvalidArgument(f"{request.dataset_filename or 'the training file'}: {exc}") from None
-            train_count, test_count = split_for_test(dataset, job_dir / JobFiles.TEST, config["seed"],
-                                                     self.env.promotion)
+            if request.test_jsonl:
+                (job_dir / JobFiles.TEST).write_bytes(request.test_jsonl)
+                train_count, test_count = examples, request.test_jsonl.count(b"\n")
+            else:
+                train_count, test_count = split_for_test(dataset, job_dir / JobFiles.TEST, config["seed"],
+                                                         self.env.promotion)
             job.reproducibility = {
                 "config": config,
                 "dataset": {"filename": request.dataset_filename, "examples": examples,
                             "sha256": hashlib.sha256(request.dataset_jsonl).hexdigest(),
-                            "train_examples": train_count, "test_examples": test_count},
+                            "train_examples": train_count, "test_examples": test_count,
+                            **({"version": request.lineage} if request.lineage else {})},
                 "base_model": {"path": str(self.env.base_model_dir), "sha256": await self.base_digest()},
                 "code_version": self.env.code_version,
                 "ray": {"address": self.env.ray_address or "local", "workers": self.env.workers,

@@ -1,0 +1,120 @@
+"""Answer candidates in a chunk: the short spans a question can be asked about.
+
+The question generator is trained SQuAD-style (the answer is given), so a dataset needs
+answers first. The spans SQuAD's annotators chose are mostly figures, dates and names;
+these are found here, in that order of preference, one per sentence at most so a chunk's
+questions spread over its content:
+
+1. a figure with what it counts ("2 días", "14 %", "3.500 euros", "30 June 2024"),
+2. a date ("1 de marzo de 2024", "March 2024"),
+3. a name: a run of capitalised words that does not start the sentence ("Colin Baker",
+   "Ministerio de Sanidad"); at the start, a run of three words or more without its first
+   ("Contact Jane Smith" → "Jane Smith").
+
+Spans are copies of the chunk's text, so every answer is supported by its chunk by
+construction; whether the question asks for it is the filters' job (`filters.py`).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from sentra_common.sentences import sentence_spans
+from sentra_common.stopwords import ALL_STOPWORDS
+
+_MONTHS = (
+    "enero|febrero|marzo|abril|mayo|junio|julio|agosto|septiembre|setiembre|octubre|noviembre|diciembre|"
+    "january|february|march|april|may|june|july|august|september|october|november|december"
+)
+_DATE = re.compile(
+    rf"\b(?:\d{{1,2}}\s+(?:de\s+)?(?:{_MONTHS})(?:\s+(?:de\s+)?\d{{4}})?|(?:{_MONTHS})\s+(?:de\s+)?\d{{4}}|"
+    rf"(?:{_MONTHS})\s+\d{{1,2}},?\s+\d{{4}})\b",
+    re.IGNORECASE,
+)
+# A number (1.500 / 1,500.25 / 14) and, when present, what it counts: a unit sign or one
+# word that is not a stopword ("2 días", "45 euros", "10 %").
+_FIGURE = re.compile(r"(?<![\w.,])(\d{1,3}(?:[.,]\d{3})+|\d+(?:[.,]\d+)?)(\s?(?:%|€|\$|£|km|kg|m²|h)\b|"
+                     r"\s?(?:%|€)|\s+[^\W\d_]{2,})?", re.UNICODE)
+_CAPITALISED = re.compile(
+    r"\b[A-ZÁÉÍÓÚÑÜ][\wÁÉÍÓÚÑÜáéíóúñü'-]+(?:\s+(?:(?:de|del|la|las|los|y|of|the|and|for)\s+)?"
+    r"[A-ZÁÉÍÓÚÑÜ][\wÁÉÍÓÚÑÜáéíóúñü'-]+)*"
+)
+_STOP = ALL_STOPWORDS
+MAX_ANSWER_CHARS = 80
+
+
+@dataclass(frozen=True)
+class Candidate:
+    start: int
+    end: int
+    text: str
+    kind: str  # "figure", "date" or "name"
+    sentence_start: int
+    sentence_end: int
+
+
+def _figure_end(text: str, match: re.Match) -> int:
+    """The figure's end: the unit, or the counted words up to the first stopword."""
+    end = match.end(1)
+    unit = match.group(2)
+    if not unit:
+        return end
+    if not unit.strip()[0].isalpha() or unit.strip() in ("km", "kg", "h"):
+        return match.end(2)
+    for word in re.finditer(r"[^\W\d_]+", unit):
+        if word.group().casefold() in _STOP:
+            break
+        end = match.start(2) + word.end()
+    return end
+
+
+def _in_sentence(text: str, a: int, b: int) -> list[Candidate]:
+    sentence = text[a:b]
+    found: list[Candidate] = []
+    taken: list[tuple[int, int]] = []
+
+    def add(start: int, end: int, kind: str) -> None:
+        start, end = a + start, a + end
+        span = text[start:end].strip(" ,;:.()\"'«»")
+        if not span or len(span) > MAX_ANSWER_CHARS or any(s < end and start < e for s, e in taken):
+            return
+        start = text.index(span, start)
+        taken.append((start, start + len(span)))
+        found.append(Candidate(start, start + len(span), span, kind, a, b))
+
+    for match in _DATE.finditer(sentence):
+        add(match.start(), match.end(), "date")
+    for match in _FIGURE.finditer(sentence):
+        add(match.start(1), _figure_end(sentence, match), "figure")
+    for match in _CAPITALISED.finditer(sentence):
+        words = match.group().split()
+        start = match.start()
+        if not sentence[:start].strip(" \"'«¿¡(-•*"):
+            # the sentence's first word is capitalised anyway: keep the rest of a longer run
+            if len(words) < 3:
+                continue
+            start += len(words[0]) + 1
+            words = words[1:]
+        if len(words) == 1 and words[0].casefold() in _STOP:
+            continue
+        add(start, match.end(), "name")
+    return found
+
+
+_PREFERENCE = {"figure": 0, "date": 1, "name": 2}
+
+
+def candidates(text: str, limit: int) -> list[Candidate]:
+    """Up to `limit` answer spans of `text`, at most one per sentence, preferring figures,
+    then dates, then names, and sentences in reading order."""
+    per_sentence = []
+    for a, b in sentence_spans(text):
+        if b - a < 20:  # a heading or a label: nothing to ask about
+            continue
+        found = sorted(_in_sentence(text, a, b), key=lambda c: (_PREFERENCE[c.kind], c.start))
+        if found:
+            per_sentence.append(found[0])
+    per_sentence.sort(key=lambda c: (_PREFERENCE[c.kind], c.start))
+    chosen = per_sentence[:limit]
+    return sorted(chosen, key=lambda c: c.start)

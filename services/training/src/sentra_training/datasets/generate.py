@@ -1,0 +1,225 @@
+"""From a department's chunks to dataset items: answers picked (`answers.py`), questions
+written by the question generator (`qg.py`), kept only when they pass the filters, PII
+masked, and every document put in one split.
+
+The filters, in order (each drop is counted by reason):
+- ``empty``: the generator wrote nothing usable (no question mark, under 3 words);
+- ``leaks_answer``: the question holds its own answer;
+- ``generic``: the question could be asked of any document ("what is this document about")
+  or shares no content word with its chunk beyond the answer;
+- ``unsupported``: the reader (the MiniLM reader the answers use, `sentra_common.reader`)
+  reading the question against the chunk does not rank the answer's sentence first, or
+  ranks it below its answerability threshold; the item's score is the reader's
+  probability for that sentence;
+- ``duplicate``: the same question after normalisation, or a cosine similarity of at least
+  `near_duplicate` with a question kept before (the reader's bi-encoder);
+- ``pii_answer``: masking left nothing of the answer (it was a phone number, an e-mail…).
+
+PII is masked in the question, the answer and the stored context, before anything is
+stored (`pii.py`).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import re
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from sentra_common.text import detect_language, normalize, tokenize
+
+from sentra_training.datasets.answers import candidates
+from sentra_training.datasets.qg import Request
+
+SPLITS = ("train", "validation", "test")
+_GENERIC = re.compile(
+    r"\b(?:de qu[ée] (?:trata|habla|va)|(?:este|el|ese) (?:documento|texto|art[íi]culo|p[áa]rrafo|pasaje)|"
+    r"what is (?:this|the) (?:document|text|article|passage)|(?:this|the) (?:document|text|passage) about|"
+    r"seg[úu]n el (?:texto|documento|pasaje))\b",
+    re.IGNORECASE,
+)
+_MASK_TOKEN = re.compile(r"<[A-Z_]+(?:_[0-9a-f]{8})?>")
+
+
+@dataclass(frozen=True)
+class SourceChunk:
+    chunk_id: str
+    document_id: str
+    document_version: int
+    title: str
+    text: str
+    chunk_index: int = 0
+
+
+@dataclass(frozen=True)
+class GeneratedItem:
+    chunk: SourceChunk
+    question: str
+    answer: str
+    context: str
+    language: str
+    context_language: str
+    score: float
+    pii: dict[str, int]
+
+
+@dataclass
+class Generation:
+    items: list[GeneratedItem] = field(default_factory=list)
+    dropped: Counter = field(default_factory=Counter)
+    pii_found: Counter = field(default_factory=Counter)
+    timings: dict[str, float] = field(default_factory=dict)
+    candidates: int = 0
+
+
+class Writer(Protocol):
+    """The question generator (`qg.QuestionGenerator`)."""
+
+    generator_id: str
+
+    def generate(self, requests: Sequence[Request]) -> list[str]: ...
+
+
+class Masker(Protocol):
+    """`pii.PiiMasker`."""
+
+    def mask(self, text: str, language: str = "es"): ...
+
+
+def language_of(text: str) -> str:
+    return detect_language(tokenize(text)) or ""
+
+
+def assign_splits(document_ids: Sequence[str], seed: int) -> dict[str, str]:
+    """Each document in one split, 80/10/10 by document, drawn from `seed`: with 10
+    documents, 8/1/1; with fewer than 3, all train (too few to hold any out)."""
+    order = sorted(set(document_ids))
+    random.Random(seed).shuffle(order)
+    n = len(order)
+    held = 0 if n < 3 else max(1, round(n * 0.1))
+    test, validation = order[:held], order[held : 2 * held]
+    out = dict.fromkeys(order, "train")
+    out.update(dict.fromkeys(test, "test"))
+    out.update(dict.fromkeys(validation, "validation"))
+    return out
+
+
+def _sigmoid(value: float) -> float:
+    return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, value))))
+
+
+class Pipeline:
+    def __init__(self, writer: Writer, reader, *, near_duplicate: float = 0.92, batch_size: int = 16) -> None:
+        self.writer = writer
+        self.reader = reader
+        self.near_duplicate = near_duplicate
+        self.batch_size = batch_size
+
+    def support(self, question: str, context: str, answer_start: int) -> tuple[bool, float]:
+        """(the reader ranks the answer's sentence first and above its threshold, the
+        reader's probability for that sentence)."""
+        found = self.reader.candidates(question, [context])
+        if not found:
+            return False, 0.0
+        best = max(found, key=lambda c: c.score)
+        holding = [c for c in found if c.sentence_start <= answer_start < c.sentence_end]
+        score = max((c.score for c in holding), default=min(c.score for c in found))
+        top = best.sentence_start <= answer_start < best.sentence_end
+        return top and score >= self.reader.threshold, round(_sigmoid(score - self.reader.threshold), 4)
+
+    def run(self, chunks: Sequence[SourceChunk], *, masker: Masker, questions_per_chunk: int = 2,
+            max_items: int = 0, progress: Callable[[int, int], None] | None = None) -> Generation:
+        out = Generation()
+        clock: Counter = Counter()
+        seen_text: set[str] = set()
+        kept_vectors = []
+        done = 0
+        pending: list[tuple[SourceChunk, object]] = []
+
+        def flush() -> None:
+            nonlocal kept_vectors
+            started = time.perf_counter()
+            questions = self.writer.generate([Request(c.text, a.text) for c, a in pending])
+            clock["generate"] += time.perf_counter() - started
+            for (chunk, answer), question in zip(pending, questions, strict=True):
+                if max_items and len(out.items) >= max_items:
+                    break
+                started = time.perf_counter()
+                reason, score = self._check(question, answer, chunk)
+                clock["filter"] += time.perf_counter() - started
+                if reason is None:
+                    started = time.perf_counter()
+                    key = normalize(question)
+                    vector = self.reader.bi.embed([question])[0]
+                    if key in seen_text or any(float(vector @ v) >= self.near_duplicate for v in kept_vectors):
+                        reason = "duplicate"
+                    clock["deduplicate"] += time.perf_counter() - started
+                if reason is None:
+                    started = time.perf_counter()
+                    item = self._masked(chunk, question, answer.text, score, masker)
+                    clock["pii"] += time.perf_counter() - started
+                    if item is None:
+                        reason = "pii_answer"
+                if reason is not None:
+                    out.dropped[reason] += 1
+                    continue
+                seen_text.add(key)
+                kept_vectors.append(vector)
+                out.items.append(item)
+                out.pii_found.update(item.pii)
+            pending.clear()
+
+        for chunk in chunks:
+            if max_items and len(out.items) >= max_items:
+                break
+            started = time.perf_counter()
+            found = candidates(chunk.text, questions_per_chunk)
+            clock["answers"] += time.perf_counter() - started
+            out.candidates += len(found)
+            pending.extend((chunk, answer) for answer in found)
+            if len(pending) >= self.batch_size:
+                flush()
+            done += 1
+            if progress is not None:
+                progress(done, len(chunks))
+        if pending:
+            flush()
+        if progress is not None:
+            progress(len(chunks), len(chunks))
+        out.timings = {k: round(v, 3) for k, v in clock.items()}
+        return out
+
+    def _check(self, question: str, answer, chunk: SourceChunk) -> tuple[str | None, float]:
+        words = tokenize(question)
+        if len(words) < 3 or "?" not in question:
+            return "empty", 0.0
+        if normalize(answer.text) and normalize(answer.text) in normalize(question):
+            return "leaks_answer", 0.0
+        answer_words = set(tokenize(answer.text))
+        context_words = set(tokenize(chunk.text)) - answer_words
+        content = {w for w in words if len(w) > 3} - answer_words
+        if _GENERIC.search(question) or not content & context_words:
+            return "generic", 0.0
+        supported, score = self.support(question, chunk.text, answer.start)
+        return (None if supported else "unsupported"), score
+
+    @staticmethod
+    def _masked(chunk: SourceChunk, question: str, answer: str, score: float, masker: Masker) -> GeneratedItem | None:
+        language = language_of(chunk.text) or "es"
+        pii: Counter = Counter()
+        texts = []
+        for text in (question, answer, chunk.text):
+            masked = masker.mask(text, language)
+            pii.update(masked.counts())
+            texts.append(masked.text)
+        question, answer, context = texts
+        if not _MASK_TOKEN.sub("", answer).strip(" ,.;:"):
+            return None
+        # a short question rarely has enough stopwords to tell: then it is taken to be in its chunk's
+        context_language = language_of(chunk.text)
+        return GeneratedItem(chunk, question, answer, context, language_of(question) or context_language,
+                             context_language, score, dict(pii))

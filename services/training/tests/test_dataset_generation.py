@@ -1,0 +1,101 @@
+"""The generation pipeline's parts with the real reader and PII masker: answer spans,
+the filters (empty, answer leaked, generic, unsupported, duplicate), masking before
+storage, splits by document; and the shipped question generator writing real questions."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from sentra_common.reader.runtime import Reader
+from sentra_training.app import shipped_reader_dir
+from sentra_training.datasets.answers import candidates
+from sentra_training.datasets.generate import Pipeline, SourceChunk, assign_splits
+from sentra_training.datasets.pii import PiiMasker
+from sentra_training.datasets.qg import QuestionGenerator, Request
+
+TELEWORK = SourceChunk(
+    "c1", "d1", 1, "Teletrabajo",
+    "Política de teletrabajo. Cada empleado puede teletrabajar un máximo de 2 días por semana. "
+    "Las solicitudes se envían a Recursos Humanos antes del 15 de marzo de 2026. "
+    "Para dudas escriba a rrhh@cierzo.es o llame al 612 345 678.",
+)
+
+
+class Scripted:
+    """Writes the questions it is given, in order."""
+
+    generator_id = "scripted"
+
+    def __init__(self, questions):
+        self.questions = list(questions)
+
+    def generate(self, requests):
+        out, self.questions = self.questions[: len(requests)], self.questions[len(requests):]
+        return out
+
+
+@pytest.fixture(scope="module")
+def reader():
+    return Reader.load(shipped_reader_dir())
+
+
+def test_answer_spans_are_figures_dates_and_names_copied_from_the_text():
+    found = candidates(TELEWORK.text + " La sede está en Zaragoza, junto a Plaza.", 10)
+    texts = [c.text for c in found]
+    assert "2 días" in texts and "15 de marzo de 2026" in texts and "Zaragoza" in texts
+    assert all(TELEWORK.text.find(c.text) == c.start or c.kind == "name" for c in found)
+    english = candidates("Employees may claim up to 45 pounds per night. Contact Jane Smith for exceptions.", 5)
+    assert [c.text for c in english] == ["45 pounds", "Jane Smith"]
+
+
+def test_the_filters_drop_what_should_not_train_and_pii_is_masked_before_storage(reader):
+    chunks = [TELEWORK]
+    questions = [
+        "¿Cuántos días por semana se puede teletrabajar?",  # 2 días: supported, kept
+        "¿Antes de qué fecha se envían las solicitudes a Recursos Humanos?",  # kept
+        "¿De qué trata este documento?",  # generic
+    ]
+    pipeline = Pipeline(Scripted(questions), reader)
+    result = pipeline.run(chunks, masker=PiiMasker(), questions_per_chunk=3)
+    kept = {i.question: i for i in result.items}
+    assert "¿Cuántos días por semana se puede teletrabajar?" in kept, result.dropped
+    item = kept["¿Cuántos días por semana se puede teletrabajar?"]
+    assert item.answer == "2 días" and 0.5 <= item.score <= 1 and item.language == "es"
+    assert result.dropped["generic"] == 1
+    for item in result.items:  # the chunk's e-mail and phone never reach storage
+        assert "rrhh@cierzo.es" not in item.context and "612 345 678" not in item.context
+        assert "<EMAIL_ADDRESS>" in item.context and item.pii.get("EMAIL_ADDRESS", 0) >= 1
+    # the same questions again: duplicates (the text, or a near copy by the bi-encoder)
+    again = Pipeline(Scripted([questions[0], questions[0], "¿Cuántos días a la semana se puede teletrabajar?"]),
+                     reader).run([TELEWORK] * 3, masker=PiiMasker(), questions_per_chunk=1)
+    assert len(again.items) == 1 and again.dropped["duplicate"] == 2
+
+
+def test_leaked_empty_and_unsupported_questions_are_dropped(reader):
+    pipeline = Pipeline(Scripted(["¿Se puede teletrabajar 2 días por semana?", "Hola",
+                                  "¿Quién ganó el mundial de fútbol de 1998 en Francia?"]), reader)
+    result = pipeline.run([TELEWORK], masker=PiiMasker(), questions_per_chunk=3)
+    assert result.items == []
+    assert result.dropped["leaks_answer"] == 1 and result.dropped["empty"] == 1
+    assert result.dropped["unsupported"] + result.dropped["generic"] == 1
+
+
+def test_splits_are_by_document_seeded_and_80_10_10():
+    documents = [f"d{i}" for i in range(20)]
+    splits = assign_splits(documents, seed=3)
+    assert sorted(splits.values()).count("test") == 2 and sorted(splits.values()).count("validation") == 2
+    assert splits == assign_splits(list(reversed(documents)), seed=3)
+    assert splits != assign_splits(documents, seed=4)
+    assert set(assign_splits(["a", "b"], seed=1).values()) == {"train"}
+
+
+def test_the_shipped_generator_writes_questions_that_ask_for_the_answer():
+    generator = QuestionGenerator(batch_size=4)
+    questions = generator.generate([
+        Request(TELEWORK.text, "2 días"),
+        Request(TELEWORK.text, "15 de marzo de 2026"),
+    ])
+    assert all(q.endswith("?") and len(q.split()) >= 3 for q in questions), questions
+    assert re.search(r"cu[áa]nt|qu[ée]", questions[0], re.IGNORECASE), questions
+    assert generator.generator_id.startswith("qg-gemma3-270m-lora-")
