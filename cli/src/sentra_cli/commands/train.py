@@ -1,4 +1,5 @@
-"""`sentra train start|list|show|cancel|follow`: LoRA training jobs of your departments."""
+"""`sentra train start|list|show|cancel|follow`: LoRA training jobs of your departments, from a JSONL
+file or a dataset version (`sentra datasets`)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from sentra.training.v1 import training_pb2
 from sentra_cli.cli import DEFAULT_HOME, DataDir, app, console, err, run_with_clients
 from sentra_cli.client import Clients
 
-train_app = typer.Typer(help="LoRA training jobs: start one from a JSONL file, follow it, cancel it.",
+train_app = typer.Typer(help="LoRA training jobs: start one from a JSONL file or a dataset, follow it, cancel it.",
                         no_args_is_help=True)
 app.add_typer(train_app, name="train")
 
@@ -47,10 +48,15 @@ def _summary(job) -> str:
 
 @train_app.command("start")
 def start(
-    dataset: Annotated[Path, typer.Argument(help="JSONL file: one example per line, {\"messages\": [...]} "
-                                                 "or {\"instruction\", \"input\"?, \"output\"}.")],
     adapter: Annotated[str, typer.Option("--adapter", "-a", help="Name of the adapter it trains.")],
-    department: Annotated[str, typer.Option("--department", "-d", help="Department the job trains for.")],
+    dataset: Annotated[Path | None, typer.Argument(
+        help="JSONL file: one example per line, {\"messages\": [...]} or {\"instruction\", \"input\"?, "
+             "\"output\"}. Or instead --dataset.")] = None,
+    dataset_id: Annotated[str, typer.Option(
+        "--dataset", help="A dataset version (`sentra datasets list`): its approved items train, its test split "
+                          "judges the adapter. Instead of a JSONL file.")] = "",
+    department: Annotated[str, typer.Option(
+        "--department", "-d", help="Department the job trains for (with --dataset: the dataset's).")] = "",
     epochs: Annotated[int, typer.Option(help="Passes over the data (default 3).")] = 0,
     learning_rate: Annotated[float, typer.Option(help="Default 2e-4.")] = 0.0,
     rank: Annotated[int, typer.Option(help="LoRA rank (default 8).")] = 0,
@@ -63,9 +69,16 @@ def start(
     follow: Annotated[bool, typer.Option(help="Show a progress bar until the job ends.")] = False,
     home: DataDir = DEFAULT_HOME,
 ) -> None:
-    """Start a LoRA job on the base model (queued while another job of the department runs)."""
-    if not dataset.is_file():
+    """Start a LoRA job on the base model (queued while another job of the department runs), from a JSONL
+    file or a dataset version."""
+    if (dataset is None) == (not dataset_id):
+        err.print("[red]error:[/red] give a JSONL file or --dataset DATASET_ID (one of the two)")
+        raise typer.Exit(2)
+    if dataset is not None and not dataset.is_file():
         err.print(f"[red]error:[/red] {dataset} is not a file")
+        raise typer.Exit(2)
+    if dataset is not None and not department:
+        err.print("[red]error:[/red] give the department the job trains for: --department/-d")
         raise typer.Exit(2)
     settings = training_pb2.TrainingSettings(
         epochs=epochs, learning_rate=learning_rate, lora_rank=rank, lora_alpha=alpha,
@@ -74,10 +87,11 @@ def start(
     )
 
     async def action(clients: Clients):
-        reply = await clients.training.StartTrainingJob(training_pb2.StartTrainingJobRequest(
-            department=department, adapter_name=adapter, dataset_jsonl=dataset.read_bytes(),
-            dataset_filename=dataset.name, settings=settings,
-        ))
+        request = training_pb2.StartTrainingJobRequest(
+            department=department, adapter_name=adapter, dataset_id=dataset_id, settings=settings)
+        if dataset is not None:
+            request.dataset_jsonl, request.dataset_filename = dataset.read_bytes(), dataset.name
+        reply = await clients.training.StartTrainingJob(request)
         job = reply.job
         console.print(f"job {job.job_id}: {_state(job)} {_summary(job)}")
         if follow:

@@ -2,7 +2,8 @@
 (authentication, permission table, rate limit, audit) and answers with the same
 messages rendered as JSON (proto field names).
 
-- resource endpoints for documents, search, the caller and the audit log;
+- resource endpoints for documents, search, the caller, the audit log and the review of
+  training datasets (items listed, approved or rejected, edited; JSONL out and in);
 - `POST /api/v1/rpc/{service}/{method}`: any unary RPC of the public API with its request
   as JSON (answers, datasets, training jobs, adapters…);
 - `/v1/models`, `/v1/chat/completions`: OpenAI-compatible answers (`openai_api`), with
@@ -13,11 +14,13 @@ OpenAPI documentation is served at `/docs`.
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Any
 
 import grpc
-from fastapi import FastAPI, File, Form, Request, UploadFile
+from fastapi import FastAPI, File, Form, Query, Request, UploadFile
 from fastapi.exception_handlers import request_validation_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response, StreamingResponse
@@ -26,6 +29,7 @@ from pydantic import BaseModel, Field
 from sentra.gateway.v1 import gateway_pb2
 from sentra.ingestion.v1 import ingestion_pb2
 from sentra.retrieval.v1 import retrieval_pb2
+from sentra.training.v1 import training_pb2
 from sentra_common.api_names import DOCUMENT_STATES
 from sentra_common.errors import InvalidArgument, NotFound, SentraError
 from sentra_common.logging import request_id_var
@@ -38,6 +42,7 @@ from sentra_gateway.http_guard import BodyTooLarge, RequestGuard
 from sentra_gateway.routes import Kind
 
 INGESTION = "/sentra.ingestion.v1.IngestionService/"
+TRAINING = "/sentra.training.v1.TrainingService/"
 UPLOAD_PIECE = 256 * 1024
 
 HTTP_STATUS = {
@@ -62,6 +67,45 @@ class SearchBody(BaseModel):
     mode: str = Field(default="hybrid", description="hybrid, dense or lexical")
     departments: list[str] = Field(default_factory=list)
     document_ids: list[str] = Field(default_factory=list)
+
+
+class CreateDatasetBody(BaseModel):
+    department: str
+    document_ids: list[str] = Field(default_factory=list, description="only these documents (default: every "
+                                    "indexed document of the department)")
+    since: datetime | None = Field(default=None, description="only documents indexed at or after this time "
+                                   "(a date, or a date and time; UTC unless it says otherwise)")
+    pii_mode: str = Field(default="", description="mask (default), pseudonymise or keep")
+    questions_per_chunk: int = Field(default=0, ge=0, description="0: the default (2)")
+    max_examples: int = Field(default=0, ge=0, description="0: the service's limit")
+    seed: int = 0
+
+
+class ReviewBody(BaseModel):
+    decision: str = Field(description="approved or rejected")
+    item_ids: list[str] = Field(default_factory=list)
+    min_score: float = Field(default=0.0, ge=0.0, le=1.0, description="instead of item_ids: every pending item "
+                             "whose score is at least this")
+
+
+class EditItemBody(BaseModel):
+    question: str = Field(default="", description="empty: unchanged")
+    answer: str = Field(default="", description="empty: unchanged")
+
+
+ITEM_STATUSES = {
+    name.removeprefix("ITEM_STATUS_").lower(): value for name, value in training_pb2.ItemStatus.items() if value
+}
+DECISIONS = {name: ITEM_STATUSES[name] for name in ("approved", "rejected")}
+
+
+def item_status(field: str, value: str, allowed: dict[str, int], *, optional: bool) -> int:
+    """A status given as a lower-case word (`approved`) → its proto enum value."""
+    if optional and not value:
+        return 0
+    if value.lower() not in allowed:
+        raise InvalidArgument(f"{field} must be one of {', '.join(allowed)}, not {value!r}")
+    return allowed[value.lower()]
 
 
 def to_json(message) -> dict[str, Any]:
@@ -208,6 +252,81 @@ def create_http_app(gateway: Gateway, settings: HttpSettings | None = None) -> F
             page_size=page_size, page_token=page_token,
         )
         return await unary(request, "/sentra.gateway.v1.GatewayService/QueryAuditLog", message)
+
+    @app.get("/api/v1/datasets")
+    async def list_datasets(request: Request, department: str = ""):
+        message = training_pb2.ListDatasetsRequest(department=department)
+        return await unary(request, TRAINING + "ListDatasets", message)
+
+    @app.post("/api/v1/datasets")
+    async def create_dataset(request: Request, body: CreateDatasetBody):
+        message = training_pb2.CreateDatasetRequest(
+            department=body.department, document_ids=body.document_ids, pii_mode=body.pii_mode,
+            questions_per_chunk=body.questions_per_chunk, max_examples=body.max_examples, seed=body.seed,
+        )
+        if body.since is not None:
+            message.since.FromDatetime(body.since if body.since.tzinfo else body.since.replace(tzinfo=UTC))
+        return await unary(request, TRAINING + "CreateDataset", message)
+
+    @app.post("/api/v1/datasets/import")
+    async def import_dataset(
+        request: Request,
+        file: UploadFile = File(..., description="JSONL: one example per line, {\"messages\": [...]} or "
+                                                 "{\"instruction\", \"input\"?, \"output\"}"),
+        department: str = Form(...),
+        pii_mode: str = Form("", description="mask (default), pseudonymise or keep"),
+        approved: bool = Form(False, description="import as approved (default: pending review)"),
+    ):
+        message = training_pb2.ImportDatasetRequest(
+            department=department, jsonl=await file.read(), filename=file.filename or "import.jsonl",
+            pii_mode=pii_mode, approved=approved,
+        )
+        return await unary(request, TRAINING + "ImportDataset", message)
+
+    @app.get("/api/v1/datasets/{dataset_id}")
+    async def get_dataset(request: Request, dataset_id: str):
+        message = training_pb2.GetDatasetRequest(dataset_id=dataset_id)
+        return await unary(request, TRAINING + "GetDataset", message)
+
+    @app.get("/api/v1/datasets/{dataset_id}/items")
+    async def list_dataset_items(
+        request: Request, dataset_id: str, status: str = "", document_id: str = "", text: str = "", split: str = "",
+        page_size: int = 100, page_token: str = "",
+    ):
+        message = training_pb2.ListDatasetItemsRequest(
+            dataset_id=dataset_id, status=item_status("status", status, ITEM_STATUSES, optional=True),
+            document_id=document_id, text=text, split=split, page_size=page_size, page_token=page_token,
+        )
+        return await unary(request, TRAINING + "ListDatasetItems", message)
+
+    @app.post("/api/v1/datasets/{dataset_id}/review")
+    async def review_dataset_items(request: Request, dataset_id: str, body: ReviewBody):
+        message = training_pb2.ReviewDatasetItemsRequest(
+            dataset_id=dataset_id, decision=item_status("decision", body.decision, DECISIONS, optional=False),
+            item_ids=body.item_ids, min_score=body.min_score,
+        )
+        return await unary(request, TRAINING + "ReviewDatasetItems", message)
+
+    @app.patch("/api/v1/datasets/{dataset_id}/items/{item_id}")
+    async def edit_dataset_item(request: Request, dataset_id: str, item_id: str, body: EditItemBody):
+        message = training_pb2.EditDatasetItemRequest(
+            dataset_id=dataset_id, item_id=item_id, question=body.question, answer=body.answer)
+        return await unary(request, TRAINING + "EditDatasetItem", message)
+
+    @app.get("/api/v1/datasets/{dataset_id}/export", response_class=Response,
+             responses={200: {"content": {"application/x-ndjson": {}}, "description": "one example per line"}})
+    async def export_dataset(
+        request: Request, dataset_id: str,
+        fmt: str = Query("", alias="format", description="messages (default) or instruction"),
+        items: str = Query("", description="approved (default) or all (every item not withdrawn)"),
+        split: str = Query("", description="train, validation or test (default: all)"),
+    ):
+        message = training_pb2.ExportDatasetRequest(dataset_id=dataset_id, format=fmt, items=items, split=split)
+        reply = await gateway.unary(new_call(request, TRAINING + "ExportDataset"), message, None)
+        return Response(reply.jsonl, media_type="application/x-ndjson", headers={
+            "Content-Disposition": f'attachment; filename="dataset-{re.sub(r"[^A-Za-z0-9._-]", "", dataset_id)}.jsonl"',
+            "X-Sentra-Items": str(reply.items),
+        })
 
     @app.post("/api/v1/rpc/{service}/{method}")
     async def rpc(request: Request, service: str, method: str) -> Response:
