@@ -152,6 +152,11 @@ def test_a_job_from_a_jsonl_file_to_succeeded_with_the_cli(platform, tmp_path, n
     adapters = json.loads(wait_for(lambda: _active(platform), 300))
     assert adapters["aliases"][0]["alias"] == "teletrabajo" and adapters["aliases"][0]["active"]
     assert adapters["adapters"][0]["department"] == "legal"
+    # `sentra adapters show` gives the model card of the version the alias points at.
+    shown_card = sentra(platform, "adapters", "show", "teletrabajo", identity=EVA)
+    assert shown_card.returncode == 0, shown_card.stderr
+    assert "data: teletrabajo.jsonl — 5 train, 1 test examples" in shown_card.stdout
+    assert "promoted: token F1" in shown_card.stdout and "trained by ana" in shown_card.stdout
     # Another department's trainer sees none of it.
     assert json.loads(sentra(platform, "train", "list", "--json", identity=LUIS).stdout) == []
     other = sentra(platform, "train", "show", jobs[0]["job_id"], identity=LUIS)

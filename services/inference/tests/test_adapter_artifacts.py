@@ -7,7 +7,7 @@ import os
 import shutil
 
 import pytest
-from sentra_common.errors import FailedPrecondition, InvalidArgument
+from sentra_common.errors import FailedPrecondition, InvalidArgument, NotFound
 from sentra_common.principal import Principal
 from sentra_inference.adapters.artifacts import ArtifactRoot
 from sentra_inference.domain.ports import AdapterLoadError, AdapterRecord
@@ -219,3 +219,21 @@ def test_the_adapter_root_setting_must_be_absolute(monkeypatch):
         InferenceSettings()
     monkeypatch.setenv("SENTRA_INFERENCE_ADAPTER_ROOT", "/srv/adapters")
     assert str(InferenceSettings().adapter_root) == "/srv/adapters"
+
+
+async def test_the_model_card_is_shown_to_the_department_only_and_never_read_outside_it(registry, adapter_root,
+                                                                                        legal_artifact):
+    (legal_artifact / "model_card.json").write_text('{"adapter": "x", "promoted": true}')
+    record = await register(registry, LEGAL, "legal", "alpha")
+    shown, card, alias = await registry.describe(LEGAL_MEMBER, "x")
+    assert (shown.version, card, alias) == (record.version, '{"adapter": "x", "promoted": true}', None)
+    with pytest.raises(NotFound):
+        await registry.describe(VENTAS, "x")
+    with pytest.raises(NotFound):
+        await registry.describe(LEGAL, "x", record.version + 1)
+    # a card that is a link to another department's file is not read
+    secret = adapter_root / "ventas" / "own" / "secret.json"
+    secret.write_text('{"ventas": "secreto"}')
+    (legal_artifact / "model_card.json").unlink()
+    (legal_artifact / "model_card.json").symlink_to(secret)
+    assert (await registry.describe(LEGAL, "x"))[1] == ""

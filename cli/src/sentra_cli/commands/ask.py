@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Annotated
 
 import typer
@@ -111,6 +112,59 @@ def adapters_list(
         console.print(answers.adapters_table(reply))
         if reply.aliases:
             console.print(answers.aliases_table(reply))
+
+    run_with_clients(action, home)
+
+
+@adapters_app.command("show")
+def adapters_show(
+    spec: Annotated[str, typer.Argument(help="NAME or NAME@VERSION (without a version: the one its alias "
+                                             "points at, else the newest).")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the reply as JSON.")] = False,
+    home: DataDir = DEFAULT_HOME,
+) -> None:
+    """One adapter version and its model card: data and lineage, settings, scores, decision."""
+    name, _, version = spec.partition("@")
+    if version and not version.isdigit():
+        err.print(f"bad adapter {spec!r}: use NAME or NAME@VERSION (a number)")
+        raise typer.Exit(2)
+
+    async def action(clients: Clients):
+        reply = await clients.inference.GetAdapter(inference_pb2.GetAdapterRequest(
+            name=name, version=int(version or 0)))
+        if as_json:
+            typer.echo(answers.to_json(reply))
+            return
+        a = reply.adapter
+        state = inference_pb2.AdapterState.Name(a.state).removeprefix("ADAPTER_STATE_").lower()
+        console.print(f"{a.name}@{a.version} ({a.department}) {state}"
+                      + (f", alias {reply.alias.alias} → @{reply.alias.version}"
+                         f"{' active' if reply.alias.active else ' inactive'}" if reply.alias.alias else ""),
+                      markup=False, highlight=False)
+        if not reply.model_card_json:
+            console.print("no model card (registered by hand, not trained by Sentra)")
+            return
+        card = json.loads(reply.model_card_json)
+        dataset = card.get("dataset", {})
+        lines = [
+            f"trained by {card.get('created_by', '?')} at {card.get('finished_at', '?')} (job {card.get('job_id')})",
+            f"data: {dataset.get('filename', '?')} — {dataset.get('train_examples', '?')} train, "
+            f"{dataset.get('test_examples', '?')} test examples, sha256 {str(dataset.get('sha256', ''))[:16]}…",
+        ]
+        version_info = dataset.get("version")
+        if version_info:
+            lines.append(f"dataset version: {version_info.get('department')} v{version_info.get('version')} "
+                         f"({version_info.get('dataset_id')}), {len(version_info.get('documents', []))} documents, "
+                         f"generator {version_info.get('generator_id') or '-'}")
+        config = card.get("config", {})
+        lines.append("settings: " + ", ".join(f"{k} {config[k]}" for k in ("epochs", "learning_rate", "rank", "alpha",
+                                                                            "max_seq_length", "seed") if k in config))
+        for model, scores in card.get("evaluation", {}).items():
+            shown = ", ".join(f"{k} {v:.3f}" for k, v in scores.items() if isinstance(v, float))
+            lines.append(f"{model}: {shown}")
+        lines.append(f"{'promoted' if card.get('promoted') else 'not promoted'}: {card.get('decision', '')}")
+        for line in lines:
+            console.print(line, markup=False, highlight=False)
 
     run_with_clients(action, home)
 

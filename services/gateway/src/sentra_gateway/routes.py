@@ -49,6 +49,7 @@ PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
     ("sentra.inference.v1.InferenceService", "Answer"): EVERYONE,
     ("sentra.inference.v1.InferenceService", "StreamAnswer"): EVERYONE,
     ("sentra.inference.v1.InferenceService", "ListAdapters"): EVERYONE,
+    ("sentra.inference.v1.InferenceService", "GetAdapter"): EVERYONE,
     ("sentra.inference.v1.InferenceService", "Generate"): TRAINING,
     ("sentra.inference.v1.InferenceService", "RegisterAdapter"): frozenset({PLATFORM_ADMIN, TRAINER}),
     ("sentra.inference.v1.InferenceService", "ActivateAdapter"): ADMINS,

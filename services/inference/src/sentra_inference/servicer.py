@@ -120,6 +120,11 @@ class InferenceServicer(inference_pb2_grpc.InferenceServiceServicer):
         await self.registry.deactivate(current_principal(), request.name)
         return inference_pb2.DeactivateAdapterResponse()
 
+    async def GetAdapter(self, request, context):
+        record, card, alias = await self.registry.describe(current_principal(), request.name, request.version)
+        return inference_pb2.GetAdapterResponse(adapter=adapter_proto(record), model_card_json=card,
+                                                alias=alias_proto(alias) if alias is not None else None)
+
     async def RollbackAdapter(self, request, context):
         alias = await self.registry.rollback(current_principal(), request.name)
         return inference_pb2.RollbackAdapterResponse(alias=alias_proto(alias))

@@ -74,6 +74,11 @@ class InferenceServiceStub:
                 request_serializer=sentra_dot_inference_dot_v1_dot_inference__pb2.RollbackAdapterRequest.SerializeToString,
                 response_deserializer=sentra_dot_inference_dot_v1_dot_inference__pb2.RollbackAdapterResponse.FromString,
                 _registered_method=True)
+        self.GetAdapter = channel.unary_unary(
+                '/sentra.inference.v1.InferenceService/GetAdapter',
+                request_serializer=sentra_dot_inference_dot_v1_dot_inference__pb2.GetAdapterRequest.SerializeToString,
+                response_deserializer=sentra_dot_inference_dot_v1_dot_inference__pb2.GetAdapterResponse.FromString,
+                _registered_method=True)
 
 
 class InferenceServiceServicer:
@@ -129,6 +134,14 @@ class InferenceServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetAdapter(self, request, context):
+        """One adapter version with its model card (what it was trained on, how, its scores and
+        the promotion decision), as the training service stored it beside the adapter.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_InferenceServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -171,6 +184,11 @@ def add_InferenceServiceServicer_to_server(servicer, server):
                     servicer.RollbackAdapter,
                     request_deserializer=sentra_dot_inference_dot_v1_dot_inference__pb2.RollbackAdapterRequest.FromString,
                     response_serializer=sentra_dot_inference_dot_v1_dot_inference__pb2.RollbackAdapterResponse.SerializeToString,
+            ),
+            'GetAdapter': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetAdapter,
+                    request_deserializer=sentra_dot_inference_dot_v1_dot_inference__pb2.GetAdapterRequest.FromString,
+                    response_serializer=sentra_dot_inference_dot_v1_dot_inference__pb2.GetAdapterResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -389,6 +407,33 @@ class InferenceService:
             '/sentra.inference.v1.InferenceService/RollbackAdapter',
             sentra_dot_inference_dot_v1_dot_inference__pb2.RollbackAdapterRequest.SerializeToString,
             sentra_dot_inference_dot_v1_dot_inference__pb2.RollbackAdapterResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetAdapter(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sentra.inference.v1.InferenceService/GetAdapter',
+            sentra_dot_inference_dot_v1_dot_inference__pb2.GetAdapterRequest.SerializeToString,
+            sentra_dot_inference_dot_v1_dot_inference__pb2.GetAdapterResponse.FromString,
             options,
             channel_credentials,
             insecure,

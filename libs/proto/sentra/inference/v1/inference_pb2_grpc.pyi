@@ -41,6 +41,10 @@ class InferenceServiceStub:
     ActivateAdapter: _grpc.UnaryUnaryMultiCallable[_inference_pb2.ActivateAdapterRequest, _inference_pb2.ActivateAdapterResponse]
     DeactivateAdapter: _grpc.UnaryUnaryMultiCallable[_inference_pb2.DeactivateAdapterRequest, _inference_pb2.DeactivateAdapterResponse]
     RollbackAdapter: _grpc.UnaryUnaryMultiCallable[_inference_pb2.RollbackAdapterRequest, _inference_pb2.RollbackAdapterResponse]
+    GetAdapter: _grpc.UnaryUnaryMultiCallable[_inference_pb2.GetAdapterRequest, _inference_pb2.GetAdapterResponse]
+    """One adapter version with its model card (what it was trained on, how, its scores and
+    the promotion decision), as the training service stored it beside the adapter.
+    """
 
 @_typing.type_check_only
 class InferenceServiceAsyncStub(InferenceServiceStub):
@@ -55,6 +59,10 @@ class InferenceServiceAsyncStub(InferenceServiceStub):
     ActivateAdapter: _aio.UnaryUnaryMultiCallable[_inference_pb2.ActivateAdapterRequest, _inference_pb2.ActivateAdapterResponse]  # type: ignore[assignment]
     DeactivateAdapter: _aio.UnaryUnaryMultiCallable[_inference_pb2.DeactivateAdapterRequest, _inference_pb2.DeactivateAdapterResponse]  # type: ignore[assignment]
     RollbackAdapter: _aio.UnaryUnaryMultiCallable[_inference_pb2.RollbackAdapterRequest, _inference_pb2.RollbackAdapterResponse]  # type: ignore[assignment]
+    GetAdapter: _aio.UnaryUnaryMultiCallable[_inference_pb2.GetAdapterRequest, _inference_pb2.GetAdapterResponse]  # type: ignore[assignment]
+    """One adapter version with its model card (what it was trained on, how, its scores and
+    the promotion decision), as the training service stored it beside the adapter.
+    """
 
 class InferenceServiceServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -114,5 +122,15 @@ class InferenceServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _inference_pb2.RollbackAdapterRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_inference_pb2.RollbackAdapterResponse, _abc.Awaitable[_inference_pb2.RollbackAdapterResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def GetAdapter(
+        self,
+        request: _inference_pb2.GetAdapterRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_inference_pb2.GetAdapterResponse, _abc.Awaitable[_inference_pb2.GetAdapterResponse]]:
+        """One adapter version with its model card (what it was trained on, how, its scores and
+        the promotion decision), as the training service stored it beside the adapter.
+        """
 
 def add_InferenceServiceServicer_to_server(servicer: InferenceServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

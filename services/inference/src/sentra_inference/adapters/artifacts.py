@@ -60,6 +60,10 @@ class _Refused(Exception):
     """What is wrong with an artifact's files (no host path in the message)."""
 
 
+MODEL_CARD = "model_card.json"  # written by the training service beside the adapter's files
+MAX_CARD_BYTES = 1024 * 1024
+
+
 class ArtifactRoot:
     """`ArtifactStore` on a directory of this machine (the shared adapter volume in a
     cluster, mounted at the same path where vLLM runs)."""
@@ -81,6 +85,22 @@ class ArtifactRoot:
 
     async def verify(self, department: str, artifact: str, digest: str) -> str:
         return await asyncio.to_thread(self._verify, department, artifact, digest)
+
+    async def model_card(self, department: str, artifact: str) -> str:
+        return await asyncio.to_thread(self._model_card, department, artifact)
+
+    def _model_card(self, department: str, artifact: str) -> str:
+        if self._real is None:
+            return ""
+        home = self._real / department
+        real = self._resolve(home, PurePosixPath(artifact))
+        card = real / MODEL_CARD if real is not None and real != home else None
+        if card is None or not card.is_file() or card.is_symlink() or card.stat().st_size > MAX_CARD_BYTES:
+            return ""
+        try:
+            return card.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            return ""
 
     def hide_paths(self, text: str) -> str:
         for path in sorted({str(p) for p in (self.root, self._real) if p is not None}, key=len, reverse=True):

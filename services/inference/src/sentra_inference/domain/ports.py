@@ -187,3 +187,7 @@ class ArtifactStore(Protocol):
 
     def hide_paths(self, text: str) -> str:
         """`text` (a backend's error) with the adapter root's host path replaced."""
+
+    async def model_card(self, department: str, artifact: str) -> str:
+        """The `model_card.json` in the artifact's directory (confined to the department's
+        directory like everything else), or "" when there is none."""

@@ -333,6 +333,20 @@ class AdapterRegistry:
         logger.info("adapter rolled back", extra={"adapter": back.key, "from": alias.version, "by": principal.subject})
         return back
 
+    async def describe(self, principal: Principal, name: str, version: int = 0) -> tuple[AdapterRecord, str,
+                                                                                       AliasRecord | None]:
+        """One version of an adapter of the caller's departments, its model card and its alias
+        (version 0: the one the alias points at, else the newest)."""
+        alias = self._aliases.get(name)
+        versions = {r.version: r for (n, _), r in self._adapters.items() if n == name}
+        if version == 0 and versions:
+            version = alias.version if alias is not None else max(versions)
+        record = versions.get(version)
+        if record is None or not can_read(principal, record.department, ()):
+            raise self._unknown(f"{name}@{version}" if version else name)
+        card = await self.artifacts.model_card(record.department, record.artifact_uri)
+        return record, card, alias if alias is not None and alias.department == record.department else None
+
     def _owned_alias(self, principal: Principal, name: str) -> AliasRecord:
         alias = self._aliases.get(name)
         if alias is None or not can_read(principal, alias.department, ()):
