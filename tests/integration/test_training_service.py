@@ -50,7 +50,7 @@ def platform(tmp_path_factory):
     # A margin of -1 promotes whatever trains (the gate's rules have unit tests): here the
     # point is the hand-off to serving.
     env = {**TEST_ENV, "SENTRA_TRAINING_PROMOTION__MARGIN": "-1",
-           "SENTRA_TRAINING_PROMOTION__REGRESSION_TOLERANCE": "100"}
+           "SENTRA_TRAINING_PROMOTION__REGRESSION_TOLERANCE": "100", "SENTRA_TRAINING_SCHEDULE_POLL_SECONDS": "2"}
     platform = Platform(home, identity="development", extra_env=env)
     try:
         platform.up(timeout=300)
@@ -376,3 +376,44 @@ async def test_datasets_from_two_departments_documents_isolated_masked_withdrawn
         assert "no approved items" in refused.value.details()
     finally:
         await ana.close()
+
+
+async def test_a_schedule_fires_on_new_documents_and_its_history_shows_the_run(platform, no_login, monkeypatch):
+    """No user behind the run: the training service reads legal's department-wide chunks as
+    itself (the one such read retrieval allows it), and a document restricted to some of
+    legal's people never reaches the dataset."""
+    marta = As(platform, "marta:legal:dept-admin", monkeypatch)
+    try:
+        schedule = (await marta.training.CreateSchedule(training_pb2.CreateScheduleRequest(
+            schedule=training_pb2.Schedule(department="legal", adapter_name="formacion", min_new_documents=2,
+                                           min_score=0.0001, settings=training_pb2.TrainingSettings(
+                                               batch_size=2, max_seq_length=96, max_steps=1))))).schedule
+        assert schedule.next_run_at.seconds == 0 and schedule.time_zone == "UTC"
+        from sentra.ingestion.v1 import ingestion_pb2
+
+        def messages(text: str, name: str, access: list[str]):
+            yield ingestion_pb2.UploadDocumentRequest(metadata=ingestion_pb2.UploadMetadata(
+                filename=name, department="legal", access_list=access))
+            yield ingestion_pb2.UploadDocumentRequest(data=text.encode())
+
+        await marta.clients.ingestion.UploadDocument(messages(
+            "Expediente reservado. El acuerdo con Hortalia vence el 31 de enero de 2027 y su importe es de "
+            "250.000 euros.", "reservado.txt", ["user:marta"]))
+        await marta.clients.ingestion.UploadDocument(messages(RRHH_TEXT, "formacion.txt", []))
+        deadline = time.monotonic() + 600
+        while True:
+            runs = (await marta.training.ListScheduleRuns(training_pb2.ListScheduleRunsRequest(
+                schedule_id=schedule.schedule_id))).runs
+            if runs and runs[0].state != "RUNNING":
+                break
+            assert time.monotonic() < deadline, f"the schedule never finished a run: {runs}"
+            await asyncio.sleep(2)
+        assert runs[0].reason == "documents" and runs[0].state == "SUCCEEDED", runs[0].outcome
+        assert runs[0].job_id and runs[0].dataset_id
+        items = (await marta.training.ListDatasetItems(training_pb2.ListDatasetItemsRequest(
+            dataset_id=runs[0].dataset_id))).items
+        assert items and not any("Hortalia" in i.context or "250.000" in i.answer for i in items)
+        job = (await marta.training.GetTrainingJob(training_pb2.GetTrainingJobRequest(job_id=runs[0].job_id))).job
+        assert job.created_by == f"schedule:{schedule.schedule_id}" and job.state == training_pb2.JOB_STATE_SUCCEEDED
+    finally:
+        await marta.close()

@@ -188,3 +188,18 @@ async def test_list_chunks_rpc(stub):
     with pytest.raises(grpc.aio.AioRpcError) as info:
         await stub.ListChunks(retrieval_pb2.ListChunksRequest(document_ids=["pol"]))
     assert info.value.code() == grpc.StatusCode.UNAUTHENTICATED
+
+
+async def test_the_training_service_reads_one_departments_department_wide_chunks_and_nothing_else(service):
+    from sentra_common.config import service_principal
+    from sentra_common.errors import PermissionDenied
+
+    training = service_principal("training")
+    page = await service.list_chunks(training, ["man"], ["hr"], 10, "", department_wide_only=True)
+    assert keys(page.chunks) == [("man", 2, 0), ("man", 2, 1), ("man", 2, 3)]  # not the access-listed chunk
+    assert (await service.list_chunks(training, ["man"], ["legal"], 10, "", department_wide_only=True)).chunks == []
+    for departments, wide in ((["hr"], False), ([], True), (["hr", "legal"], True)):
+        with pytest.raises(PermissionDenied):
+            await service.list_chunks(training, ["man"], departments, 10, "", department_wide_only=wide)
+    with pytest.raises(PermissionDenied):  # no other service reads chunks
+        await service.list_chunks(service_principal("inference"), ["man"], ["hr"], 10, "", department_wide_only=True)

@@ -52,7 +52,8 @@ SERVICE_ACCESS: dict[str, BusAccess] = {
     ),
     "inference": BusAccess(consumes={"inference-adapters": events.ADAPTER_PUBLISHED}),
     "training": BusAccess(publishes=(events.ADAPTER_PUBLISHED,),
-                          consumes={"training-withdrawals": events.DOCUMENT_DELETED}),
+                          consumes={"training-withdrawals": events.DOCUMENT_DELETED,
+                                    "training-indexed": events.DOCUMENT_INDEXED}),
     "gateway": BusAccess(consumes={"gateway-audit-refusals": f"{events.REFUSED_CALL}.*"}),
 }
 STREAMS = (events.PIPELINE_STREAM, events.DEADLETTER_STREAM, events.AUDIT_STREAM, events.MODELS_STREAM)

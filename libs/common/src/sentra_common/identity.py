@@ -22,8 +22,10 @@ Keys and what they may sign:
 - the gateway's key (issuer `gateway`) signs any user principal;
 - a service's own key (issuer `service:<name>`) signs only that service's own principal
   (subject `service:<name>`, role `service`), and that principal may call only the
-  methods listed for it in `SERVICE_CALLS` — it sees no department's data. Only
-  services that make calls of their own have a key (`SIGNING_SERVICES`).
+  methods listed for it in `SERVICE_CALLS` — it sees no department's data, with one
+  narrow exception: the training service's schedules list the chunks a whole department
+  may read (retrieval's `ListChunks` with `department_wide_only`, one department named).
+  Only services that make calls of their own have a key (`SIGNING_SERVICES`).
 
 The trust file (`trust.json`) lists public keys: `{"keys": [{"kid", "issuer",
 "public_key" (PEM)}]}`. `generate_keys` writes one private key per issuer (mode 0600)
@@ -70,6 +72,11 @@ SERVICE_CALLS: dict[str, frozenset[str]] = {
         "/sentra.embedding.v1.EmbeddingService/GetModelInfo",
         # The registry's word on a document before its chunks are indexed or removed.
         "/sentra.ingestion.v1.IngestionService/GetIndexingFacts",
+    }),
+    # A department's training schedule runs with no user behind it: it reads the chunks the
+    # whole department may read (retrieval refuses anything else to this principal).
+    "training": frozenset({
+        "/sentra.retrieval.v1.RetrievalService/ListChunks",
     }),
 }
 # Services that hold a signing key: the gateway (users) and those with calls of their own.

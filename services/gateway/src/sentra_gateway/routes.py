@@ -73,6 +73,8 @@ PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
     ("sentra.training.v1.TrainingService", "ListSchedules"): TRAINING,
     ("sentra.training.v1.TrainingService", "CreateSchedule"): ADMINS,
     ("sentra.training.v1.TrainingService", "DeleteSchedule"): ADMINS,
+    ("sentra.training.v1.TrainingService", "PauseSchedule"): ADMINS,
+    ("sentra.training.v1.TrainingService", "ListScheduleRuns"): TRAINING,
 }
 
 # Which internal service answers each public service ("gateway": the gateway itself).

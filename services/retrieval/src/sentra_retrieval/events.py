@@ -70,7 +70,8 @@ async def index_batch(service: RetrievalService, batch: events_pb2.ChunksEmbedde
     if outcome.complete:
         await publisher.publish(
             events.DOCUMENT_INDEXED,
-            events_pb2.DocumentIndexed(document_id=doc, version=version, chunk_count=batch.total_chunks),
+            events_pb2.DocumentIndexed(document_id=doc, version=version, chunk_count=batch.total_chunks,
+                                       department=batch.chunks[0].chunk.department if batch.chunks else ""),
             msg_id=f"indexed:{doc}:{version}",
         )
 

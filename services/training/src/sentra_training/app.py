@@ -9,22 +9,27 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from sentra.training.v1 import training_pb2_grpc
+from sentra_common.config import service_principal
 from sentra_common.db import create_engine, migrate
 from sentra_common.grpc_server import GrpcServer
+from sentra_common.identity import service_issuer
 from sentra_common.metrics import ServiceMetrics
 from sentra_common.nats import EventBus, refusal_reporter
-from sentra_common.runtime import every, principal_verifier, tls_material
+from sentra_common.runtime import every, principal_verifier, required_signer, tls_material
 
+from sentra_training.adapters.cron import next_run
 from sentra_training.adapters.dataset_store import DatasetStore
 from sentra_training.adapters.generation import LocalItemWriter
 from sentra_training.adapters.lora_core import LoraCore, parse_example
 from sentra_training.adapters.publisher import AdapterHandOff
 from sentra_training.adapters.runner import ProcessRunner
+from sentra_training.adapters.schedule_store import DocumentLedger, ScheduleStore
 from sentra_training.adapters.sources import PlatformChunks
 from sentra_training.adapters.store import JobStore
 from sentra_training.config import TrainingSettings
 from sentra_training.datasets.qg import ASSET_DIR as GENERATOR_DIR
 from sentra_training.domain.datasets import DatasetLimits, Datasets
+from sentra_training.domain.schedules import Schedules
 from sentra_training.domain.service import Environment, PromotionRules, TrainingJobs
 from sentra_training.events import subscribe
 from sentra_training.servicer import TrainingServicer
@@ -73,7 +78,7 @@ def shipped_reader_dir() -> Path:
     return Path(spec.origin).parent / "assets" / "reader"
 
 
-def build_datasets(settings: TrainingSettings, engine, source) -> Datasets:
+def build_datasets(settings: TrainingSettings, engine, source, own_source=None) -> Datasets:
     d = settings.datasets
     writer = LocalItemWriter(
         settings.base_model_dir.expanduser().resolve(), (d.reader_dir or shipped_reader_dir()).resolve(),
@@ -86,7 +91,7 @@ def build_datasets(settings: TrainingSettings, engine, source) -> Datasets:
         max_import_bytes=d.max_import_bytes, max_import_examples=d.max_import_examples, default_pii_mode=d.pii_mode,
     )
     return Datasets(DatasetStore(engine), source, writer, settings.datasets_dir.resolve(), limits=limits,
-                    pii_secret=secret, parse_line=parse_example)
+                    pii_secret=secret, parse_line=parse_example, own_source=own_source)
 
 
 @asynccontextmanager
@@ -96,9 +101,15 @@ async def training_app(settings: TrainingSettings):
     server = GrpcServer(SERVICE, settings.grpc, metrics, principal_verifier(SERVICE, settings), tls)
     engine = create_engine(settings.database.url)
     runner = ProcessRunner(settings.stop_grace_seconds)
-    ticker: asyncio.Task | None = None
+    tickers: list[asyncio.Task] = []
+    channel_tls = tls.channel() if tls else None
     source = PlatformChunks(settings.ingestion_target, settings.retrieval_target, settings.client.deadline_seconds,
-                            tls.channel() if tls else None)
+                            channel_tls)
+    # Schedules read a department's department-wide chunks as the service itself.
+    signer = required_signer(SERVICE, settings, service_issuer(SERVICE), "its schedules' reads of department chunks")
+    own_source = PlatformChunks(settings.ingestion_target, settings.retrieval_target,
+                                settings.client.deadline_seconds, channel_tls,
+                                credentials=signer.provider(service_principal(SERVICE)))
     datasets: Datasets | None = None
     # The bus carries the hand-off to serving (and reports refused calls).
     bus = EventBus(settings.nats, SERVICE, metrics)
@@ -106,8 +117,10 @@ async def training_app(settings: TrainingSettings):
         await migrate(engine, MIGRATIONS, "alembic_version_training")
         hand_off = AdapterHandOff(settings.adapter_root.resolve(), bus)
         jobs = TrainingJobs(JobStore(engine), runner, build_environment(settings), hand_off, LoraCore())
-        datasets = build_datasets(settings, engine, source)
-        servicer = TrainingServicer(jobs, datasets)
+        datasets = build_datasets(settings, engine, source, own_source)
+        ledger = DocumentLedger(engine)
+        schedules = Schedules(ScheduleStore(engine), ledger, datasets, jobs, next_run)
+        servicer = TrainingServicer(jobs, datasets, schedules)
         server.add_service(
             "sentra.training.v1.TrainingService",
             lambda s: training_pb2_grpc.add_TrainingServiceServicer_to_server(servicer, s),
@@ -115,15 +128,18 @@ async def training_app(settings: TrainingSettings):
         await server.start()
         await bus.connect()
         server.report_refusals(refusal_reporter(bus, SERVICE))
-        subscribe(bus, datasets)
+        subscribe(bus, datasets, ledger)
         await datasets.resume()
         await jobs.tick()  # jobs that were running when the service stopped start again now
-        ticker = asyncio.create_task(every(settings.poll_seconds, jobs.tick, "training jobs"))
+        await schedules.tick()  # runs missed while the service was down fire now, once
+        tickers.append(asyncio.create_task(every(settings.poll_seconds, jobs.tick, "training jobs")))
+        tickers.append(asyncio.create_task(every(settings.schedule_poll_seconds, schedules.tick,
+                                                 "training schedules")))
         await server.set_serving(True)
         yield server
     finally:
         await server.set_serving(False)
-        if ticker is not None:
+        for ticker in tickers:
             ticker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await ticker
@@ -132,6 +148,7 @@ async def training_app(settings: TrainingSettings):
         await bus.close()
         await server.stop()
         await source.close()
+        await own_source.close()
         # A stop (not a crash): the runs end with the service and resume when it is back.
         await asyncio.to_thread(runner.stop_all)
         await engine.dispose()

@@ -86,6 +86,8 @@ class TrainingSettings(ServiceSettings):
     max_examples: int = Field(default=200_000, ge=1)
     # How often running jobs are checked (progress read, ended runs collected, queue moved).
     poll_seconds: float = Field(default=1.0, gt=0, le=60)
+    # How often schedules are checked (due by their cron, or by new indexed documents).
+    schedule_poll_seconds: float = Field(default=30.0, gt=0, le=3600)
     # A cancelled job's run gets this long to stop after SIGTERM before it is killed.
     stop_grace_seconds: float = Field(default=10.0, ge=0)
 

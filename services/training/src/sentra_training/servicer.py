@@ -22,6 +22,7 @@ from sentra_training.domain.datasets import (
     export_line,
 )
 from sentra_training.domain.model import JobRecord, JobState
+from sentra_training.domain.schedules import RunRecord, ScheduleRecord, Schedules, ScheduleSpec
 from sentra_training.domain.service import StartRequest, TrainingJobs
 
 _STATES = {
@@ -93,6 +94,26 @@ def item_to_proto(item: ItemRecord) -> training_pb2.DatasetItem:
     )
 
 
+def schedule_to_proto(record: ScheduleRecord) -> training_pb2.Schedule:
+    settings = training_pb2.TrainingSettings(**{
+        field: record.settings[name] for field, name in _SETTINGS.items() if name in record.settings})
+    return training_pb2.Schedule(
+        schedule_id=record.id, department=record.department, adapter_name=record.adapter_name, cron=record.cron,
+        min_new_documents=record.min_new_documents, last_run_at=_ts(record.last_run_at),
+        time_zone=record.time_zone, paused=record.paused, next_run_at=_ts(record.next_run_at),
+        created_by=record.created_by, created_at=_ts(record.created_at), min_score=record.min_score,
+        settings=settings, new_documents=record.new_documents,
+    )
+
+
+def run_to_proto(run: RunRecord) -> training_pb2.ScheduleRun:
+    return training_pb2.ScheduleRun(
+        run_id=run.id, schedule_id=run.schedule_id, reason=run.reason, started_at=_ts(run.started_at),
+        finished_at=_ts(run.finished_at), state=run.state, dataset_id=run.dataset_id, job_id=run.job_id,
+        promoted=run.promoted, outcome=run.outcome,
+    )
+
+
 def settings_from(request: training_pb2.StartTrainingJobRequest) -> dict:
     given = {}
     for field, name in _SETTINGS.items():
@@ -106,9 +127,10 @@ def settings_from(request: training_pb2.StartTrainingJobRequest) -> dict:
 
 
 class TrainingServicer(training_pb2_grpc.TrainingServiceServicer):
-    def __init__(self, jobs: TrainingJobs, datasets: Datasets) -> None:
+    def __init__(self, jobs: TrainingJobs, datasets: Datasets, schedules: Schedules) -> None:
         self.jobs = jobs
         self.datasets = datasets
+        self.schedules = schedules
 
     async def StartTrainingJob(self, request, context):
         principal = current_principal()
@@ -188,6 +210,34 @@ class TrainingServicer(training_pb2_grpc.TrainingServiceServicer):
         record = await self.datasets.import_(current_principal(), request.department, request.jsonl,
                                              request.filename, request.pii_mode, request.approved)
         return training_pb2.ImportDatasetResponse(dataset=dataset_to_proto(record))
+
+    # ---- schedules
+
+    async def CreateSchedule(self, request, context):
+        given = request.schedule
+        record = await self.schedules.create(current_principal(), ScheduleSpec(
+            department=given.department, adapter_name=given.adapter_name, cron=given.cron,
+            time_zone=given.time_zone, min_new_documents=given.min_new_documents, min_score=given.min_score,
+            settings={name: getattr(given.settings, field) for field, name in _SETTINGS.items()
+                      if getattr(given.settings, field)},
+        ))
+        return training_pb2.CreateScheduleResponse(schedule=schedule_to_proto(record))
+
+    async def ListSchedules(self, request, context):
+        records = await self.schedules.list(current_principal(), request.department)
+        return training_pb2.ListSchedulesResponse(schedules=[schedule_to_proto(r) for r in records])
+
+    async def DeleteSchedule(self, request, context):
+        await self.schedules.delete(current_principal(), request.schedule_id)
+        return training_pb2.DeleteScheduleResponse()
+
+    async def PauseSchedule(self, request, context):
+        record = await self.schedules.pause(current_principal(), request.schedule_id, request.paused)
+        return training_pb2.PauseScheduleResponse(schedule=schedule_to_proto(record))
+
+    async def ListScheduleRuns(self, request, context):
+        runs = await self.schedules.history(current_principal(), request.schedule_id)
+        return training_pb2.ListScheduleRunsResponse(runs=[run_to_proto(r) for r in runs])
 
     # ---- jobs
 

@@ -241,19 +241,23 @@ class DocumentIndexed(_message.Message):
     DOCUMENT_ID_FIELD_NUMBER: _builtins.int
     VERSION_FIELD_NUMBER: _builtins.int
     CHUNK_COUNT_FIELD_NUMBER: _builtins.int
+    DEPARTMENT_FIELD_NUMBER: _builtins.int
     document_id: _builtins.str
     version: _builtins.int
     chunk_count: _builtins.int
+    department: _builtins.str
+    """The document's department (what a department's training schedule counts)."""
     def __init__(
         self,
         *,
         document_id: _builtins.str = ...,
         version: _builtins.int = ...,
         chunk_count: _builtins.int = ...,
+        department: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["chunk_count", b"chunk_count", "document_id", b"document_id", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["chunk_count", b"chunk_count", "department", b"department", "document_id", b"document_id", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

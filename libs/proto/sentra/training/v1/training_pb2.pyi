@@ -1298,6 +1298,13 @@ Global___EvaluateAdapterResponse: _TypeAlias = EvaluateAdapterResponse  # noqa: 
 
 @_typing.final
 class Schedule(_message.Message):
+    """A department's training schedule: on its cron (in its time zone) and/or when enough
+    documents were indexed since its last run, it builds a new dataset version from the
+    department's documents (only what the whole department may read), approves the items the
+    reader scores at least `min_score`, trains `adapter_name` on them, and the promotion gate
+    decides. A run missed while the platform was down runs once at start-up.
+    """
+
     DESCRIPTOR: _descriptor.Descriptor
 
     SCHEDULE_ID_FIELD_NUMBER: _builtins.int
@@ -1306,15 +1313,39 @@ class Schedule(_message.Message):
     CRON_FIELD_NUMBER: _builtins.int
     MIN_NEW_DOCUMENTS_FIELD_NUMBER: _builtins.int
     LAST_RUN_AT_FIELD_NUMBER: _builtins.int
+    TIME_ZONE_FIELD_NUMBER: _builtins.int
+    PAUSED_FIELD_NUMBER: _builtins.int
+    NEXT_RUN_AT_FIELD_NUMBER: _builtins.int
+    CREATED_BY_FIELD_NUMBER: _builtins.int
+    CREATED_AT_FIELD_NUMBER: _builtins.int
+    MIN_SCORE_FIELD_NUMBER: _builtins.int
+    SETTINGS_FIELD_NUMBER: _builtins.int
+    NEW_DOCUMENTS_FIELD_NUMBER: _builtins.int
     schedule_id: _builtins.str
     department: _builtins.str
     adapter_name: _builtins.str
     cron: _builtins.str
-    """Standard five-field cron expression; empty when only document-driven."""
+    """Standard five-field cron expression ("0 18 * * fri"); empty when only document-driven."""
     min_new_documents: _builtins.int
-    """Run when this many documents were indexed since the last dataset; 0 disables."""
+    """Run when this many documents were indexed (new or changed) since the last run; 0 disables."""
+    time_zone: _builtins.str
+    """IANA time zone of the cron expression ("Europe/Madrid"; default UTC)."""
+    paused: _builtins.bool
+    created_by: _builtins.str
+    min_score: _builtins.float
+    """Items at or above this reader score are approved for the scheduled job (default 0.5)."""
+    new_documents: _builtins.int
+    """Documents indexed since the last run (what the threshold counts)."""
     @_builtins.property
     def last_run_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def next_run_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def created_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def settings(self) -> Global___TrainingSettings:
+        """Hyper-parameters of the scheduled jobs (0: defaults)."""
+
     def __init__(
         self,
         *,
@@ -1324,14 +1355,73 @@ class Schedule(_message.Message):
         cron: _builtins.str = ...,
         min_new_documents: _builtins.int = ...,
         last_run_at: _timestamp_pb2.Timestamp | None = ...,
+        time_zone: _builtins.str = ...,
+        paused: _builtins.bool = ...,
+        next_run_at: _timestamp_pb2.Timestamp | None = ...,
+        created_by: _builtins.str = ...,
+        created_at: _timestamp_pb2.Timestamp | None = ...,
+        min_score: _builtins.float = ...,
+        settings: Global___TrainingSettings | None = ...,
+        new_documents: _builtins.int = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["last_run_at", b"last_run_at"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "last_run_at", b"last_run_at", "next_run_at", b"next_run_at", "settings", b"settings"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["adapter_name", b"adapter_name", "cron", b"cron", "department", b"department", "last_run_at", b"last_run_at", "min_new_documents", b"min_new_documents", "schedule_id", b"schedule_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["adapter_name", b"adapter_name", "created_at", b"created_at", "created_by", b"created_by", "cron", b"cron", "department", b"department", "last_run_at", b"last_run_at", "min_new_documents", b"min_new_documents", "min_score", b"min_score", "new_documents", b"new_documents", "next_run_at", b"next_run_at", "paused", b"paused", "schedule_id", b"schedule_id", "settings", b"settings", "time_zone", b"time_zone"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Schedule: _TypeAlias = Schedule  # noqa: Y015
+
+@_typing.final
+class ScheduleRun(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RUN_ID_FIELD_NUMBER: _builtins.int
+    SCHEDULE_ID_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    STARTED_AT_FIELD_NUMBER: _builtins.int
+    FINISHED_AT_FIELD_NUMBER: _builtins.int
+    STATE_FIELD_NUMBER: _builtins.int
+    DATASET_ID_FIELD_NUMBER: _builtins.int
+    JOB_ID_FIELD_NUMBER: _builtins.int
+    PROMOTED_FIELD_NUMBER: _builtins.int
+    OUTCOME_FIELD_NUMBER: _builtins.int
+    run_id: _builtins.str
+    schedule_id: _builtins.str
+    reason: _builtins.str
+    """"cron", "documents" (the threshold) or "missed" (due while the platform was down)."""
+    state: _builtins.str
+    """RUNNING, SUCCEEDED, FAILED."""
+    dataset_id: _builtins.str
+    job_id: _builtins.str
+    promoted: _builtins.bool
+    outcome: _builtins.str
+    """What happened, in words (the gate's decision, or why it failed)."""
+    @_builtins.property
+    def started_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def finished_at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        run_id: _builtins.str = ...,
+        schedule_id: _builtins.str = ...,
+        reason: _builtins.str = ...,
+        started_at: _timestamp_pb2.Timestamp | None = ...,
+        finished_at: _timestamp_pb2.Timestamp | None = ...,
+        state: _builtins.str = ...,
+        dataset_id: _builtins.str = ...,
+        job_id: _builtins.str = ...,
+        promoted: _builtins.bool = ...,
+        outcome: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["finished_at", b"finished_at", "started_at", b"started_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["dataset_id", b"dataset_id", "finished_at", b"finished_at", "job_id", b"job_id", "outcome", b"outcome", "promoted", b"promoted", "reason", b"reason", "run_id", b"run_id", "schedule_id", b"schedule_id", "started_at", b"started_at", "state", b"state"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ScheduleRun: _TypeAlias = ScheduleRun  # noqa: Y015
 
 @_typing.final
 class CreateScheduleRequest(_message.Message):
@@ -1445,3 +1535,87 @@ class DeleteScheduleResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___DeleteScheduleResponse: _TypeAlias = DeleteScheduleResponse  # noqa: Y015
+
+@_typing.final
+class PauseScheduleRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SCHEDULE_ID_FIELD_NUMBER: _builtins.int
+    PAUSED_FIELD_NUMBER: _builtins.int
+    schedule_id: _builtins.str
+    paused: _builtins.bool
+    """false resumes it."""
+    def __init__(
+        self,
+        *,
+        schedule_id: _builtins.str = ...,
+        paused: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["paused", b"paused", "schedule_id", b"schedule_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PauseScheduleRequest: _TypeAlias = PauseScheduleRequest  # noqa: Y015
+
+@_typing.final
+class PauseScheduleResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SCHEDULE_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def schedule(self) -> Global___Schedule: ...
+    def __init__(
+        self,
+        *,
+        schedule: Global___Schedule | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["schedule", b"schedule"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["schedule", b"schedule"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PauseScheduleResponse: _TypeAlias = PauseScheduleResponse  # noqa: Y015
+
+@_typing.final
+class ListScheduleRunsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SCHEDULE_ID_FIELD_NUMBER: _builtins.int
+    schedule_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        schedule_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["schedule_id", b"schedule_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListScheduleRunsRequest: _TypeAlias = ListScheduleRunsRequest  # noqa: Y015
+
+@_typing.final
+class ListScheduleRunsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RUNS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def runs(self) -> _containers.RepeatedCompositeFieldContainer[Global___ScheduleRun]:
+        """Newest first."""
+
+    def __init__(
+        self,
+        *,
+        runs: _abc.Iterable[Global___ScheduleRun] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["runs", b"runs"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListScheduleRunsResponse: _TypeAlias = ListScheduleRunsResponse  # noqa: Y015

@@ -119,6 +119,16 @@ class TrainingServiceStub:
                 request_serializer=sentra_dot_training_dot_v1_dot_training__pb2.DeleteScheduleRequest.SerializeToString,
                 response_deserializer=sentra_dot_training_dot_v1_dot_training__pb2.DeleteScheduleResponse.FromString,
                 _registered_method=True)
+        self.PauseSchedule = channel.unary_unary(
+                '/sentra.training.v1.TrainingService/PauseSchedule',
+                request_serializer=sentra_dot_training_dot_v1_dot_training__pb2.PauseScheduleRequest.SerializeToString,
+                response_deserializer=sentra_dot_training_dot_v1_dot_training__pb2.PauseScheduleResponse.FromString,
+                _registered_method=True)
+        self.ListScheduleRuns = channel.unary_unary(
+                '/sentra.training.v1.TrainingService/ListScheduleRuns',
+                request_serializer=sentra_dot_training_dot_v1_dot_training__pb2.ListScheduleRunsRequest.SerializeToString,
+                response_deserializer=sentra_dot_training_dot_v1_dot_training__pb2.ListScheduleRunsResponse.FromString,
+                _registered_method=True)
 
 
 class TrainingServiceServicer:
@@ -230,6 +240,20 @@ class TrainingServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def PauseSchedule(self, request, context):
+        """Pause (or resume) a schedule; a paused one never fires.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListScheduleRuns(self, request, context):
+        """What a schedule did: each run, why it fired, its dataset, its job and the outcome.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_TrainingServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -317,6 +341,16 @@ def add_TrainingServiceServicer_to_server(servicer, server):
                     servicer.DeleteSchedule,
                     request_deserializer=sentra_dot_training_dot_v1_dot_training__pb2.DeleteScheduleRequest.FromString,
                     response_serializer=sentra_dot_training_dot_v1_dot_training__pb2.DeleteScheduleResponse.SerializeToString,
+            ),
+            'PauseSchedule': grpc.unary_unary_rpc_method_handler(
+                    servicer.PauseSchedule,
+                    request_deserializer=sentra_dot_training_dot_v1_dot_training__pb2.PauseScheduleRequest.FromString,
+                    response_serializer=sentra_dot_training_dot_v1_dot_training__pb2.PauseScheduleResponse.SerializeToString,
+            ),
+            'ListScheduleRuns': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListScheduleRuns,
+                    request_deserializer=sentra_dot_training_dot_v1_dot_training__pb2.ListScheduleRunsRequest.FromString,
+                    response_serializer=sentra_dot_training_dot_v1_dot_training__pb2.ListScheduleRunsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -778,6 +812,60 @@ class TrainingService:
             '/sentra.training.v1.TrainingService/DeleteSchedule',
             sentra_dot_training_dot_v1_dot_training__pb2.DeleteScheduleRequest.SerializeToString,
             sentra_dot_training_dot_v1_dot_training__pb2.DeleteScheduleResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PauseSchedule(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sentra.training.v1.TrainingService/PauseSchedule',
+            sentra_dot_training_dot_v1_dot_training__pb2.PauseScheduleRequest.SerializeToString,
+            sentra_dot_training_dot_v1_dot_training__pb2.PauseScheduleResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListScheduleRuns(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sentra.training.v1.TrainingService/ListScheduleRuns',
+            sentra_dot_training_dot_v1_dot_training__pb2.ListScheduleRunsRequest.SerializeToString,
+            sentra_dot_training_dot_v1_dot_training__pb2.ListScheduleRunsResponse.FromString,
             options,
             channel_credentials,
             insecure,

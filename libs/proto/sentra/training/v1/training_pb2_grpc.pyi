@@ -55,6 +55,10 @@ class TrainingServiceStub:
     CreateSchedule: _grpc.UnaryUnaryMultiCallable[_training_pb2.CreateScheduleRequest, _training_pb2.CreateScheduleResponse]
     ListSchedules: _grpc.UnaryUnaryMultiCallable[_training_pb2.ListSchedulesRequest, _training_pb2.ListSchedulesResponse]
     DeleteSchedule: _grpc.UnaryUnaryMultiCallable[_training_pb2.DeleteScheduleRequest, _training_pb2.DeleteScheduleResponse]
+    PauseSchedule: _grpc.UnaryUnaryMultiCallable[_training_pb2.PauseScheduleRequest, _training_pb2.PauseScheduleResponse]
+    """Pause (or resume) a schedule; a paused one never fires."""
+    ListScheduleRuns: _grpc.UnaryUnaryMultiCallable[_training_pb2.ListScheduleRunsRequest, _training_pb2.ListScheduleRunsResponse]
+    """What a schedule did: each run, why it fired, its dataset, its job and the outcome."""
 
 @_typing.type_check_only
 class TrainingServiceAsyncStub(TrainingServiceStub):
@@ -81,6 +85,10 @@ class TrainingServiceAsyncStub(TrainingServiceStub):
     CreateSchedule: _aio.UnaryUnaryMultiCallable[_training_pb2.CreateScheduleRequest, _training_pb2.CreateScheduleResponse]  # type: ignore[assignment]
     ListSchedules: _aio.UnaryUnaryMultiCallable[_training_pb2.ListSchedulesRequest, _training_pb2.ListSchedulesResponse]  # type: ignore[assignment]
     DeleteSchedule: _aio.UnaryUnaryMultiCallable[_training_pb2.DeleteScheduleRequest, _training_pb2.DeleteScheduleResponse]  # type: ignore[assignment]
+    PauseSchedule: _aio.UnaryUnaryMultiCallable[_training_pb2.PauseScheduleRequest, _training_pb2.PauseScheduleResponse]  # type: ignore[assignment]
+    """Pause (or resume) a schedule; a paused one never fires."""
+    ListScheduleRuns: _aio.UnaryUnaryMultiCallable[_training_pb2.ListScheduleRunsRequest, _training_pb2.ListScheduleRunsResponse]  # type: ignore[assignment]
+    """What a schedule did: each run, why it fired, its dataset, its job and the outcome."""
 
 class TrainingServiceServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -206,5 +214,21 @@ class TrainingServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _training_pb2.DeleteScheduleRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_training_pb2.DeleteScheduleResponse, _abc.Awaitable[_training_pb2.DeleteScheduleResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def PauseSchedule(
+        self,
+        request: _training_pb2.PauseScheduleRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_training_pb2.PauseScheduleResponse, _abc.Awaitable[_training_pb2.PauseScheduleResponse]]:
+        """Pause (or resume) a schedule; a paused one never fires."""
+
+    @_abc_1.abstractmethod
+    def ListScheduleRuns(
+        self,
+        request: _training_pb2.ListScheduleRunsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_training_pb2.ListScheduleRunsResponse, _abc.Awaitable[_training_pb2.ListScheduleRunsResponse]]:
+        """What a schedule did: each run, why it fired, its dataset, its job and the outcome."""
 
 def add_TrainingServiceServicer_to_server(servicer: TrainingServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -84,6 +84,22 @@ def scope_for(principal: Principal, departments: list[str], document_ids: list[s
     )
 
 
+TRAINING_SERVICE = "service:training"
+
+
+def _schedule_scope(principal: Principal, departments: list[str], department_wide_only: bool,
+                    documents: list[str]) -> ScopeFilter:
+    """The one case a service principal reads chunks (identity.SERVICE_CALLS): the training
+    service's schedules, for one named department, only what the whole department may read."""
+    if principal.subject != TRAINING_SERVICE:
+        raise PermissionDenied("a service principal sees no department's chunks")
+    if not department_wide_only or len(departments) != 1:
+        raise PermissionDenied("the training service lists one named department's department-wide chunks only "
+                               "(department_wide_only, one department)")
+    return ScopeFilter(departments=(validate_department(departments[0]),), principals=(),
+                       document_ids=tuple(documents))
+
+
 class RetrievalService:
     def __init__(
         self, store: VectorStore, embedder: QueryEmbedder, encoder: SparseEncoder, *,
@@ -137,7 +153,10 @@ class RetrievalService:
         page_size = page_size or DEFAULT_PAGE_SIZE
         if not 1 <= page_size <= MAX_PAGE_SIZE:
             raise InvalidArgument(f"page_size must be between 1 and {MAX_PAGE_SIZE} (0 for {DEFAULT_PAGE_SIZE})")
-        scope = scope_for(principal, departments, documents)
+        if principal.is_service:
+            scope = _schedule_scope(principal, departments, department_wide_only, documents)
+        else:
+            scope = scope_for(principal, departments, documents)
         if department_wide_only:  # no principal matches a restricted access list
             scope = dataclasses.replace(scope, principals=())
         position, start = _decode_page_token(page_token, documents) if page_token else (0, 0)

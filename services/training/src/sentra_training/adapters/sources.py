@@ -14,7 +14,7 @@ import grpc
 from sentra.ingestion.v1 import ingestion_pb2, ingestion_pb2_grpc
 from sentra.retrieval.v1 import retrieval_pb2, retrieval_pb2_grpc
 from sentra_common.errors import from_rpc_error
-from sentra_common.grpc_client import open_channel
+from sentra_common.grpc_client import CredentialProvider, open_channel
 from sentra_common.tls import ChannelTls
 
 from sentra_training.domain.datasets import Chunk
@@ -24,10 +24,11 @@ PAGE = 1000
 
 class PlatformChunks:
     def __init__(self, ingestion_target: str, retrieval_target: str, deadline_seconds: float,
-                 tls: ChannelTls | None = None) -> None:
-        self._ingestion_channel = open_channel(ingestion_target, audience="ingestion",
+                 tls: ChannelTls | None = None, credentials: CredentialProvider | None = None) -> None:
+        # credentials None: the caller's onward assertions (a CreateDataset call being served)
+        self._ingestion_channel = open_channel(ingestion_target, audience="ingestion", credentials=credentials,
                                                deadline_seconds=deadline_seconds, tls=tls)
-        self._retrieval_channel = open_channel(retrieval_target, audience="retrieval",
+        self._retrieval_channel = open_channel(retrieval_target, audience="retrieval", credentials=credentials,
                                                deadline_seconds=deadline_seconds, tls=tls,
                                                max_message_bytes=64 * 1024 * 1024)
         self._ingestion = ingestion_pb2_grpc.IngestionServiceStub(self._ingestion_channel)

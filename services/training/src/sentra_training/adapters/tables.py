@@ -111,3 +111,50 @@ withdrawn_documents = Table(
     Column("department", String(128), nullable=False),
     Column("withdrawn_at", DateTime(timezone=True), nullable=False),
 )
+
+# Training schedules of departments and their runs.
+schedules = Table(
+    "training_schedules",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("department", String(128), nullable=False),
+    Column("adapter_name", String(128), nullable=False),
+    Column("cron", String(256), nullable=False, default=""),
+    Column("time_zone", String(64), nullable=False, default="UTC"),
+    Column("min_new_documents", Integer, nullable=False, default=0),
+    Column("min_score", Float, nullable=False, default=0.5),
+    Column("settings", JSON, nullable=False),
+    Column("created_by", String(256), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("paused", Boolean, nullable=False, default=False),
+    Column("last_run_at", DateTime(timezone=True), nullable=True),
+    Column("next_run_at", DateTime(timezone=True), nullable=True),
+)
+
+schedule_runs = Table(
+    "training_schedule_runs",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("schedule_id", String(36), nullable=False),
+    Column("reason", String(16), nullable=False),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("dataset_id", String(36), nullable=False, default=""),
+    Column("job_id", String(36), nullable=False, default=""),
+    Column("promoted", Boolean, nullable=False, default=False),
+    Column("outcome", Text, nullable=False, default=""),
+    Column("finished_at", DateTime(timezone=True), nullable=True),
+    Column("detail", JSON, nullable=False),
+    Index("ix_training_schedule_runs_schedule", "schedule_id", "started_at"),
+)
+
+# The pipeline's word on which documents are indexed (sentra.documents.v1.indexed/deleted).
+indexed_documents = Table(
+    "indexed_documents",
+    metadata,
+    Column("document_id", String(64), primary_key=True),
+    Column("department", String(128), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("indexed_at", DateTime(timezone=True), nullable=False),
+    Index("ix_indexed_documents_department", "department", "indexed_at"),
+)

@@ -253,10 +253,12 @@ class DatasetLimits:
 class Datasets:
     def __init__(self, store: DatasetStore, source: ChunkSource, writer: ItemWriter, files_dir: Path, *,
                  limits: DatasetLimits = DatasetLimits(), pii_secret: bytes = b"",
+                 own_source: ChunkSource | None = None,
                  parse_line: Callable[[str, int], tuple[str, str]] | None = None,
                  clock: Callable[[], datetime] = utcnow) -> None:
         self.store = store
         self.source = source
+        self.own_source = own_source  # read as the training service itself (schedules)
         self.writer = writer
         self.files_dir = files_dir
         self.limits = limits
@@ -299,14 +301,33 @@ class Datasets:
                                      "upload documents first")
         chunks = await self.source.chunks(department, documents)
         if not chunks:
-            raise FailedPrecondition("no chunk of these documents is readable to you; nothing to generate from")
+            raise FailedPrecondition("no chunk of these documents is readable by the whole department (an adapter "
+                                     "serves all of it); nothing to generate from")
+        return await self._start(department, principal.subject, chunks, pii_mode, {
+            "document_ids": list(request.document_ids), "since": request.since.isoformat() if request.since else "",
+            "questions_per_chunk": per_chunk, "max_examples": max_items, "seed": request.seed})
+
+    async def create_scheduled(self, department: str, document_ids: Sequence[str],
+                               principal: Principal) -> DatasetRecord:
+        """A schedule's dataset: every indexed document of the department, read by the
+        training service itself (`own_source`: what the whole department may read)."""
+        if self.own_source is None:
+            raise FailedPrecondition("scheduled datasets need the training service's own signing key")
+        if not document_ids:
+            raise FailedPrecondition(f"{department} has no indexed documents yet")
+        chunks = await self.own_source.chunks(department, list(document_ids)[: self.limits.max_documents])
+        if not chunks:
+            raise FailedPrecondition(f"no chunk of {department}'s documents is readable by the whole department")
+        return await self._start(department, principal.subject, chunks, self.limits.default_pii_mode, {
+            "document_ids": [], "since": "", "questions_per_chunk": self.limits.questions_per_chunk,
+            "max_examples": self.limits.max_examples, "seed": 0})
+
+    async def _start(self, department: str, created_by: str, chunks: Sequence[Chunk], pii_mode: str,
+                     request: dict) -> DatasetRecord:
         record = DatasetRecord(
             id=str(uuid.uuid4()), department=department, version=0, state=DatasetState.GENERATING,
-            source="documents", created_by=principal.subject, created_at=self.clock(), pii_mode=pii_mode,
-            chunks_total=len(chunks), document_ids=sorted({c.document_id for c in chunks}),
-            request={"document_ids": list(request.document_ids),
-                     "since": request.since.isoformat() if request.since else "",
-                     "questions_per_chunk": per_chunk, "max_examples": max_items, "seed": request.seed},
+            source="documents", created_by=created_by, created_at=self.clock(), pii_mode=pii_mode,
+            chunks_total=len(chunks), document_ids=sorted({c.document_id for c in chunks}), request=request,
         )
         directory = self._dir(record)
         directory.mkdir(parents=True, exist_ok=True)
