@@ -63,7 +63,7 @@ def plain_loop(dataset: Path, base: Path, config, threads: int) -> dict:
     order = [b for epoch in range(config.epochs) for b in batches(rows, config, epoch)][: config.max_steps]
     tokens, started = 0, time.perf_counter()
     for batch in order:
-        ids, mask, labels = collate(batch, tokenizer.pad_token_id or 0)
+        ids, mask, labels, _ = collate(batch, tokenizer.pad_token_id or 0)
         model(input_ids=ids, attention_mask=mask, labels=labels).loss.backward()
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)

@@ -345,6 +345,21 @@ async def test_datasets_from_two_departments_documents_isolated_masked_withdrawn
         finally:
             await luis.close()
         monkeypatch.setenv("SENTRA_IDENTITY", ANA)
+        # Export → import is identical; a malformed file is refused naming its line, nothing imported.
+        exported = (await ana.training.ExportDataset(training_pb2.ExportDatasetRequest(
+            dataset_id=legal.dataset_id, items="all"))).jsonl
+        again = (await ana.training.ImportDataset(training_pb2.ImportDatasetRequest(
+            department="legal", jsonl=exported, filename="legal.jsonl"))).dataset
+        assert again.source == "import" and again.pending == len(items)
+        assert (await ana.training.ExportDataset(training_pb2.ExportDatasetRequest(
+            dataset_id=again.dataset_id, items="all"))).jsonl == exported
+        before = len((await ana.training.ListDatasets(training_pb2.ListDatasetsRequest())).datasets)
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await ana.training.ImportDataset(training_pb2.ImportDatasetRequest(
+                department="legal", jsonl=exported + b'{"instruction": "sin respuesta"}\n', filename="bad.jsonl"))
+        assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert f"bad.jsonl: line {len(items) + 1}: 'output' must be a non-empty string" in refused.value.details()
+        assert len((await ana.training.ListDatasets(training_pb2.ListDatasetsRequest())).datasets) == before
         # Approved items train an adapter; the job's model card names the dataset version.
         await ana.training.ReviewDatasetItems(training_pb2.ReviewDatasetItemsRequest(
             dataset_id=legal.dataset_id, decision=training_pb2.ITEM_STATUS_APPROVED, min_score=0.0001))
