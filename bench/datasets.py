@@ -84,6 +84,21 @@ def _jaccard(a: str, b: str) -> float:
     return len(x & y) / len(x | y) if x | y else 0.0
 
 
+async def create_dataset(stub, department: str):
+    """CreateDataset once the training service's ledger has the department's documents."""
+    import grpc
+    from sentra.training.v1 import training_pb2
+
+    for _ in range(120):
+        try:
+            return (await stub.CreateDataset(training_pb2.CreateDatasetRequest(department=department))).dataset
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() != grpc.StatusCode.FAILED_PRECONDITION:
+                raise
+            await asyncio.sleep(0.5)
+    raise RuntimeError(f"{department}: the training service never saw its documents indexed")
+
+
 async def corpus_datasets() -> dict:
     from sentra.training.v1 import training_pb2, training_pb2_grpc
     from sentra_common.principal import Principal
@@ -108,7 +123,7 @@ async def corpus_datasets() -> dict:
         try:
             for department in support.DEPARTMENTS:
                 began = time.perf_counter()
-                dataset = (await stub.CreateDataset(training_pb2.CreateDatasetRequest(department=department))).dataset
+                dataset = await create_dataset(stub, department)
                 while dataset.state == training_pb2.DATASET_STATE_GENERATING:
                     await asyncio.sleep(1)
                     dataset = (await stub.GetDataset(training_pb2.GetDatasetRequest(

@@ -291,6 +291,19 @@ async def _upload_and_index(admin: As, text: str, name: str, department: str) ->
     return document.document_id
 
 
+async def _create_dataset(trainer: As, **fields):
+    """CreateDataset, once the training service has heard that the documents are indexed
+    (its ledger follows sentra.documents.v1.indexed, as ingestion's state does)."""
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            return (await trainer.training.CreateDataset(training_pb2.CreateDatasetRequest(**fields))).dataset
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() != grpc.StatusCode.FAILED_PRECONDITION or time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.5)
+
+
 async def _dataset_ready(trainer: As, dataset_id: str):
     deadline = time.monotonic() + 600
     while True:
@@ -311,8 +324,7 @@ async def test_datasets_from_two_departments_documents_isolated_masked_withdrawn
     await admin.close()
     ana = As(platform, ANA, monkeypatch)
     try:
-        legal = (await ana.training.CreateDataset(training_pb2.CreateDatasetRequest(
-            department="legal", questions_per_chunk=4))).dataset
+        legal = await _create_dataset(ana, department="legal", questions_per_chunk=4)
         assert legal.state == training_pb2.DATASET_STATE_GENERATING and legal.document_ids == [legal_doc]
         legal = await _dataset_ready(ana, legal.dataset_id)
         assert legal.state == training_pb2.DATASET_STATE_READY, legal.failure_reason
@@ -336,8 +348,8 @@ async def test_datasets_from_two_departments_documents_isolated_masked_withdrawn
             with pytest.raises(grpc.aio.AioRpcError) as refused:
                 await luis.training.CreateDataset(training_pb2.CreateDatasetRequest(department="legal"))
             assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED
-            rrhh = await _dataset_ready(luis, (await luis.training.CreateDataset(
-                training_pb2.CreateDatasetRequest(department="rrhh", questions_per_chunk=4))).dataset.dataset_id)
+            rrhh = await _dataset_ready(luis, (await _create_dataset(
+                luis, department="rrhh", questions_per_chunk=4)).dataset_id)
             assert rrhh.state == training_pb2.DATASET_STATE_READY and rrhh.document_ids == [rrhh_doc]
             rrhh_items = (await luis.training.ListDatasetItems(training_pb2.ListDatasetItemsRequest(
                 dataset_id=rrhh.dataset_id))).items

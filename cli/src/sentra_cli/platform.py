@@ -574,8 +574,7 @@ class Platform:
         if name == "training":
             suggested[f"{prefix}BASE_MODEL_DIR"] = str(base_model_dir())
             env[f"{prefix}ADAPTER_ROOT"] = str(self.adapter_root)
-            # datasets read the department's documents and chunks (as the caller)
-            env[f"{prefix}INGESTION_TARGET"] = state.target("ingestion")
+            # datasets read the department's chunks (as the caller, or for schedules as itself)
             env[f"{prefix}RETRIEVAL_TARGET"] = state.target("retrieval")
         if name == "retrieval":
             env[f"{prefix}EMBEDDING_TARGET"] = state.target("embedding")

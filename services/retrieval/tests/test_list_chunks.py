@@ -167,26 +167,32 @@ async def stub(service):
     await server.stop()
 
 
-async def test_list_chunks_rpc(stub):
+async def pages(call) -> list:
+    return [page async for page in call]
+
+
+async def test_list_chunks_rpc_streams_every_page_in_one_call(stub):
     member = (("x-test-principal", "ana:hr:member"),)
     request = retrieval_pb2.ListChunksRequest(document_ids=["con", "pol"], page_size=2)
-    first = await stub.ListChunks(request, metadata=member)
+    first, second = await pages(stub.ListChunks(request, metadata=member))
     assert [(c.document_id, c.chunk_index, c.score) for c in first.chunks] == [("pol", 0, 0.0), ("pol", 1, 0.0)]
     assert (first.chunks[0].text, first.chunks[0].version, first.chunks[0].department) == ("política 0", 1, "hr")
-    request.page_token = first.next_page_token
-    second = await stub.ListChunks(request, metadata=member)
     assert [(c.document_id, c.chunk_index) for c in second.chunks] == [("pol", 2)]
     assert second.next_page_token == ""
+    request.page_token = first.next_page_token  # a stream can start where a page left off
+    (resumed,) = await pages(stub.ListChunks(request, metadata=member))
+    assert [(c.document_id, c.chunk_index) for c in resumed.chunks] == [("pol", 2)]
 
     with pytest.raises(grpc.aio.AioRpcError) as info:
-        await stub.ListChunks(retrieval_pb2.ListChunksRequest(), metadata=member)
+        await pages(stub.ListChunks(retrieval_pb2.ListChunksRequest(), metadata=member))
     assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "document_ids is empty" in info.value.details()
     with pytest.raises(grpc.aio.AioRpcError) as info:
-        await stub.ListChunks(retrieval_pb2.ListChunksRequest(document_ids=["pol"], page_token="x"), metadata=member)
+        await pages(stub.ListChunks(retrieval_pb2.ListChunksRequest(document_ids=["pol"], page_token="x"),
+                                    metadata=member))
     assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     with pytest.raises(grpc.aio.AioRpcError) as info:
-        await stub.ListChunks(retrieval_pb2.ListChunksRequest(document_ids=["pol"]))
+        await pages(stub.ListChunks(retrieval_pb2.ListChunksRequest(document_ids=["pol"])))
     assert info.value.code() == grpc.StatusCode.UNAUTHENTICATED
 
 

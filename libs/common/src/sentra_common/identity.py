@@ -62,7 +62,7 @@ CLOCK_SKEW_SECONDS = 30
 
 # The services a service calls as the caller it serves; the gateway signs one onward
 # assertion for each with every call it forwards to the service on the left.
-ONWARD_AUDIENCES: dict[str, tuple[str, ...]] = {"inference": ("retrieval",), "training": ("ingestion", "retrieval")}
+ONWARD_AUDIENCES: dict[str, tuple[str, ...]] = {"inference": ("retrieval",), "training": ("retrieval",)}
 
 # What a service may call as itself (its own principal): the only calls made with the
 # service role. A service principal sees no department's data.

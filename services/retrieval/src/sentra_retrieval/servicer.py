@@ -46,13 +46,18 @@ class RetrievalServicer(retrieval_pb2_grpc.RetrievalServiceServicer):
 
     async def ListChunks(self, request, context):
         # Any caller: the scope (departments, access lists) decides which chunks it gets.
-        page = await self.service.list_chunks(
-            current_principal(), list(request.document_ids), list(request.departments),
-            request.page_size, request.page_token, request.department_wide_only,
-        )
-        return retrieval_pb2.ListChunksResponse(
-            chunks=[_hit(h) for h in page.chunks], next_page_token=page.next_page_token,
-        )
+        # Page after page on this one stream, until the last.
+        token = request.page_token
+        while True:
+            page = await self.service.list_chunks(
+                current_principal(), list(request.document_ids), list(request.departments),
+                request.page_size, token, request.department_wide_only,
+            )
+            yield retrieval_pb2.ListChunksResponse(chunks=[_hit(h) for h in page.chunks],
+                                                   next_page_token=page.next_page_token)
+            token = page.next_page_token
+            if not token:
+                return
 
     async def IndexChunks(self, request, context):
         _require_writer()

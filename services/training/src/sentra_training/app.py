@@ -103,12 +103,11 @@ async def training_app(settings: TrainingSettings):
     runner = ProcessRunner(settings.stop_grace_seconds)
     tickers: list[asyncio.Task] = []
     channel_tls = tls.channel() if tls else None
-    source = PlatformChunks(settings.ingestion_target, settings.retrieval_target, settings.client.deadline_seconds,
-                            channel_tls)
+    ledger = DocumentLedger(engine)
+    source = PlatformChunks(ledger, settings.retrieval_target, settings.client.deadline_seconds, channel_tls)
     # Schedules read a department's department-wide chunks as the service itself.
     signer = required_signer(SERVICE, settings, service_issuer(SERVICE), "its schedules' reads of department chunks")
-    own_source = PlatformChunks(settings.ingestion_target, settings.retrieval_target,
-                                settings.client.deadline_seconds, channel_tls,
+    own_source = PlatformChunks(ledger, settings.retrieval_target, settings.client.deadline_seconds, channel_tls,
                                 credentials=signer.provider(service_principal(SERVICE)))
     datasets: Datasets | None = None
     # The bus carries the hand-off to serving (and reports refused calls).
@@ -118,7 +117,6 @@ async def training_app(settings: TrainingSettings):
         hand_off = AdapterHandOff(settings.adapter_root.resolve(), bus)
         jobs = TrainingJobs(JobStore(engine), runner, build_environment(settings), hand_off, LoraCore())
         datasets = build_datasets(settings, engine, source, own_source)
-        ledger = DocumentLedger(engine)
         schedules = Schedules(ScheduleStore(engine), ledger, datasets, jobs, next_run)
         servicer = TrainingServicer(jobs, datasets, schedules)
         server.add_service(

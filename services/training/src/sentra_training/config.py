@@ -64,8 +64,7 @@ class TrainingSettings(ServiceSettings):
     adapter_root: Path = Path("./.sentra/adapters")
     promotion: PromotionSettings = PromotionSettings()
     datasets: DatasetSettings = DatasetSettings()
-    # The services a dataset's documents and chunks are read from (as the caller).
-    ingestion_target: str = "127.0.0.1:50051"
+    # The service a dataset's chunks are read from (as the caller, or for schedules as itself).
     retrieval_target: str = "127.0.0.1:50053"
     # The base model the adapters are trained on (a directory of transformers files):
     # the one `make setup` converts from the shipped GGUF (`sentra up` sets it).

@@ -54,7 +54,7 @@ class RetrievalServiceStub:
                 request_serializer=sentra_dot_retrieval_dot_v1_dot_retrieval__pb2.GetIndexStatsRequest.SerializeToString,
                 response_deserializer=sentra_dot_retrieval_dot_v1_dot_retrieval__pb2.GetIndexStatsResponse.FromString,
                 _registered_method=True)
-        self.ListChunks = channel.unary_unary(
+        self.ListChunks = channel.unary_stream(
                 '/sentra.retrieval.v1.RetrievalService/ListChunks',
                 request_serializer=sentra_dot_retrieval_dot_v1_dot_retrieval__pb2.ListChunksRequest.SerializeToString,
                 response_deserializer=sentra_dot_retrieval_dot_v1_dot_retrieval__pb2.ListChunksResponse.FromString,
@@ -92,6 +92,7 @@ class RetrievalServiceServicer:
     def ListChunks(self, request, context):
         """The indexed chunks of some documents, in document and chunk order, under the caller's
         scope (departments and access lists, as Search): what a dataset is generated from.
+        Every page comes on one stream (an assertion is good for one call), from page_token on.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -120,7 +121,7 @@ def add_RetrievalServiceServicer_to_server(servicer, server):
                     request_deserializer=sentra_dot_retrieval_dot_v1_dot_retrieval__pb2.GetIndexStatsRequest.FromString,
                     response_serializer=sentra_dot_retrieval_dot_v1_dot_retrieval__pb2.GetIndexStatsResponse.SerializeToString,
             ),
-            'ListChunks': grpc.unary_unary_rpc_method_handler(
+            'ListChunks': grpc.unary_stream_rpc_method_handler(
                     servicer.ListChunks,
                     request_deserializer=sentra_dot_retrieval_dot_v1_dot_retrieval__pb2.ListChunksRequest.FromString,
                     response_serializer=sentra_dot_retrieval_dot_v1_dot_retrieval__pb2.ListChunksResponse.SerializeToString,
@@ -255,7 +256,7 @@ class RetrievalService:
             wait_for_ready=None,
             timeout=None,
             metadata=None):
-        return grpc.experimental.unary_unary(
+        return grpc.experimental.unary_stream(
             request,
             target,
             '/sentra.retrieval.v1.RetrievalService/ListChunks',

@@ -36,9 +36,10 @@ class RetrievalServiceStub:
     """Index embedded chunks directly (the pipeline normally does this from events)."""
     DeleteDocumentVectors: _grpc.UnaryUnaryMultiCallable[_retrieval_pb2.DeleteDocumentVectorsRequest, _retrieval_pb2.DeleteDocumentVectorsResponse]
     GetIndexStats: _grpc.UnaryUnaryMultiCallable[_retrieval_pb2.GetIndexStatsRequest, _retrieval_pb2.GetIndexStatsResponse]
-    ListChunks: _grpc.UnaryUnaryMultiCallable[_retrieval_pb2.ListChunksRequest, _retrieval_pb2.ListChunksResponse]
+    ListChunks: _grpc.UnaryStreamMultiCallable[_retrieval_pb2.ListChunksRequest, _retrieval_pb2.ListChunksResponse]
     """The indexed chunks of some documents, in document and chunk order, under the caller's
     scope (departments and access lists, as Search): what a dataset is generated from.
+    Every page comes on one stream (an assertion is good for one call), from page_token on.
     """
 
 @_typing.type_check_only
@@ -49,9 +50,10 @@ class RetrievalServiceAsyncStub(RetrievalServiceStub):
     """Index embedded chunks directly (the pipeline normally does this from events)."""
     DeleteDocumentVectors: _aio.UnaryUnaryMultiCallable[_retrieval_pb2.DeleteDocumentVectorsRequest, _retrieval_pb2.DeleteDocumentVectorsResponse]  # type: ignore[assignment]
     GetIndexStats: _aio.UnaryUnaryMultiCallable[_retrieval_pb2.GetIndexStatsRequest, _retrieval_pb2.GetIndexStatsResponse]  # type: ignore[assignment]
-    ListChunks: _aio.UnaryUnaryMultiCallable[_retrieval_pb2.ListChunksRequest, _retrieval_pb2.ListChunksResponse]  # type: ignore[assignment]
+    ListChunks: _aio.UnaryStreamMultiCallable[_retrieval_pb2.ListChunksRequest, _retrieval_pb2.ListChunksResponse]  # type: ignore[assignment]
     """The indexed chunks of some documents, in document and chunk order, under the caller's
     scope (departments and access lists, as Search): what a dataset is generated from.
+    Every page comes on one stream (an assertion is good for one call), from page_token on.
     """
 
 class RetrievalServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -89,9 +91,10 @@ class RetrievalServiceServicer(metaclass=_abc_1.ABCMeta):
         self,
         request: _retrieval_pb2.ListChunksRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_retrieval_pb2.ListChunksResponse, _abc.Awaitable[_retrieval_pb2.ListChunksResponse]]:
+    ) -> _typing.Union[_abc.Iterator[_retrieval_pb2.ListChunksResponse], _abc.AsyncIterator[_retrieval_pb2.ListChunksResponse]]:
         """The indexed chunks of some documents, in document and chunk order, under the caller's
         scope (departments and access lists, as Search): what a dataset is generated from.
+        Every page comes on one stream (an assertion is good for one call), from page_token on.
         """
 
 def add_RetrievalServiceServicer_to_server(servicer: RetrievalServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

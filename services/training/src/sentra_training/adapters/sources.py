@@ -1,9 +1,12 @@
-"""The domain's `ChunkSource`: the department's INDEXED documents from the ingestion
-service and their chunks from the retrieval service, both asked as the caller (the
-onward assertions the gateway signed for them are forwarded), so the owners of the data
-apply the caller's departments and access lists. Only chunks the whole department may
-read are taken: an adapter serves the whole department, so a document restricted to some
-of its people never teaches it."""
+"""The domain's `ChunkSource`: the department's indexed documents from the ledger the
+training service keeps from the pipeline's events (`schedule_store.DocumentLedger`), and
+their chunks from the retrieval service — asked as the caller (the onward assertion the
+gateway signed for retrieval is forwarded, so retrieval applies the caller's departments
+and access lists) or, for schedules, as the training service itself. Only chunks the
+whole department may read are taken: an adapter serves the whole department, so a
+document restricted to some of its people never teaches it.
+
+All the chunks come on one `ListChunks` stream: an assertion is good for one call."""
 
 from __future__ import annotations
 
@@ -11,64 +14,46 @@ from collections.abc import Sequence
 from datetime import datetime
 
 import grpc
-from sentra.ingestion.v1 import ingestion_pb2, ingestion_pb2_grpc
 from sentra.retrieval.v1 import retrieval_pb2, retrieval_pb2_grpc
 from sentra_common.errors import from_rpc_error
 from sentra_common.grpc_client import CredentialProvider, open_channel
 from sentra_common.tls import ChannelTls
 
+from sentra_training.adapters.schedule_store import DocumentLedger
 from sentra_training.domain.datasets import Chunk
 
+# Documents per ListChunks call (retrieval's limit).
+DOCUMENTS_PER_CALL = 1000
 PAGE = 1000
 
 
 class PlatformChunks:
-    def __init__(self, ingestion_target: str, retrieval_target: str, deadline_seconds: float,
+    def __init__(self, ledger: DocumentLedger, retrieval_target: str, deadline_seconds: float,
                  tls: ChannelTls | None = None, credentials: CredentialProvider | None = None) -> None:
-        # credentials None: the caller's onward assertions (a CreateDataset call being served)
-        self._ingestion_channel = open_channel(ingestion_target, audience="ingestion", credentials=credentials,
-                                               deadline_seconds=deadline_seconds, tls=tls)
-        self._retrieval_channel = open_channel(retrieval_target, audience="retrieval", credentials=credentials,
-                                               deadline_seconds=deadline_seconds, tls=tls,
-                                               max_message_bytes=64 * 1024 * 1024)
-        self._ingestion = ingestion_pb2_grpc.IngestionServiceStub(self._ingestion_channel)
-        self._retrieval = retrieval_pb2_grpc.RetrievalServiceStub(self._retrieval_channel)
+        self.ledger = ledger
+        # credentials None: the caller's onward assertion (a CreateDataset call being served)
+        self._channel = open_channel(retrieval_target, audience="retrieval", credentials=credentials,
+                                     deadline_seconds=deadline_seconds, tls=tls, max_message_bytes=64 * 1024 * 1024)
+        self._retrieval = retrieval_pb2_grpc.RetrievalServiceStub(self._channel)
 
     async def indexed_documents(self, department: str, since: datetime | None) -> list[str]:
-        out: list[str] = []
-        token = ""
-        while True:
-            try:
-                page = await self._ingestion.ListDocuments(ingestion_pb2.ListDocumentsRequest(
-                    department=department, state=ingestion_pb2.DOCUMENT_STATE_INDEXED, page_size=PAGE,
-                    page_token=token))
-            except grpc.aio.AioRpcError as exc:
-                raise from_rpc_error(exc, "ingestion") from exc
-            for document in page.documents:
-                if since is None or document.updated_at.ToDatetime(since.tzinfo) >= since:
-                    out.append(document.document_id)
-            token = page.next_page_token
-            if not token:
-                return out
+        return await self.ledger.indexed_since(department, since)
 
     async def chunks(self, department: str, document_ids: Sequence[str]) -> list[Chunk]:
+        if len(document_ids) > DOCUMENTS_PER_CALL:
+            raise ValueError(f"at most {DOCUMENTS_PER_CALL} documents per dataset")
         out: list[Chunk] = []
-        for start in range(0, len(document_ids), PAGE):
-            token = ""
-            while True:
-                try:
-                    page = await self._retrieval.ListChunks(retrieval_pb2.ListChunksRequest(
-                        document_ids=list(document_ids[start : start + PAGE]), departments=[department],
-                        page_size=PAGE, page_token=token, department_wide_only=True))
-                except grpc.aio.AioRpcError as exc:
-                    raise from_rpc_error(exc, "retrieval") from exc
+        if not document_ids:
+            return out
+        try:
+            async for page in self._retrieval.ListChunks(retrieval_pb2.ListChunksRequest(
+                    document_ids=list(document_ids), departments=[department], page_size=PAGE,
+                    department_wide_only=True)):
                 out.extend(Chunk(chunk_id=c.chunk_id, document_id=c.document_id, document_version=c.version,
                                  title=c.title, text=c.text, chunk_index=c.chunk_index) for c in page.chunks)
-                token = page.next_page_token
-                if not token:
-                    break
+        except grpc.aio.AioRpcError as exc:
+            raise from_rpc_error(exc, "retrieval") from exc
         return out
 
     async def close(self) -> None:
-        await self._ingestion_channel.close()
-        await self._retrieval_channel.close()
+        await self._channel.close()
