@@ -5,16 +5,13 @@ their exit codes."""
 from __future__ import annotations
 
 import json
-from concurrent import futures
 
 import grpc
 import pytest
 from sentra.training.v1 import training_pb2, training_pb2_grpc
-from sentra_cli import client as cli_client
-from sentra_cli.client import DEV_IDENTITY_HEADER
 from sentra_cli.commands import datasets as datasets_cmd
-from sentra_cli.main import app
-from typer.testing import CliRunner
+
+from tests.cli.fake_training import sentra, serving
 
 JSONL = b'{"messages": [{"role": "user", "content": "Plazo?"}, {"role": "assistant", "content": "30 d\xc3\xadas"}]}\n'
 
@@ -81,20 +78,9 @@ class FakeTraining(training_pb2_grpc.TrainingServiceServicer):
 @pytest.fixture
 def fake(monkeypatch, tmp_path):
     servicer = FakeTraining()
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
-    training_pb2_grpc.add_TrainingServiceServicer_to_server(servicer, server)
-    port = server.add_insecure_port("127.0.0.1:0")
-    server.start()
-    monkeypatch.setenv("SENTRA_GATEWAY", f"127.0.0.1:{port}")
-    monkeypatch.setenv("SENTRA_HOME", str(tmp_path / "home"))
-    monkeypatch.setattr(cli_client, "call_metadata", lambda platform: lambda: [(DEV_IDENTITY_HEADER, "ana:legal")])
     monkeypatch.setattr(datasets_cmd, "POLL_SECONDS", 0.01)
-    yield servicer
-    server.stop(0)
-
-
-def sentra(*args: str):
-    return CliRunner().invoke(app, list(args))
+    with serving(servicer, monkeypatch, tmp_path):
+        yield servicer
 
 
 def test_datasets_help_lists_every_command():

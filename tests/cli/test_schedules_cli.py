@@ -4,19 +4,16 @@ platform): the requests the commands send, what they print, their exit codes."""
 from __future__ import annotations
 
 import json
-from concurrent import futures
 from datetime import UTC, datetime
 
 import grpc
 import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
 from sentra.training.v1 import training_pb2, training_pb2_grpc
-from sentra_cli import client as cli_client
 from sentra_cli.cli import console
-from sentra_cli.client import DEV_IDENTITY_HEADER
 from sentra_cli.commands.schedules import AtError, at_to_cron
-from sentra_cli.main import app
-from typer.testing import CliRunner
+
+from tests.cli.fake_training import sentra, serving
 
 
 def _ts(text: str) -> Timestamp:
@@ -82,21 +79,10 @@ class FakeTraining(training_pb2_grpc.TrainingServiceServicer):
 @pytest.fixture
 def fake(monkeypatch, tmp_path):
     servicer = FakeTraining()
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
-    training_pb2_grpc.add_TrainingServiceServicer_to_server(servicer, server)
-    port = server.add_insecure_port("127.0.0.1:0")
-    server.start()
-    monkeypatch.setenv("SENTRA_GATEWAY", f"127.0.0.1:{port}")
-    monkeypatch.setenv("SENTRA_HOME", str(tmp_path / "home"))
-    monkeypatch.setattr(cli_client, "call_metadata", lambda platform: lambda: [(DEV_IDENTITY_HEADER, "ana:legal")])
     # Wide enough that the ten-column table does not wrap its cells.
     monkeypatch.setattr(console, "_width", 250)
-    yield servicer
-    server.stop(0)
-
-
-def sentra(*args: str):
-    return CliRunner().invoke(app, list(args))
+    with serving(servicer, monkeypatch, tmp_path):
+        yield servicer
 
 
 def test_schedules_help_lists_every_command():

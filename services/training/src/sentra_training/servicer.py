@@ -19,7 +19,6 @@ from sentra_training.domain.datasets import (
     ItemFilter,
     ItemRecord,
     ItemStatus,
-    export_line,
 )
 from sentra_training.domain.model import JobRecord, JobState
 from sentra_training.domain.schedules import RunRecord, ScheduleRecord, Schedules, ScheduleSpec
@@ -140,24 +139,8 @@ class TrainingServicer(training_pb2_grpc.TrainingServiceServicer):
             settings=settings_from(request),
         )
         if request.dataset_id and not request.dataset_jsonl:
-            # A dataset version: its approved train and validation items train, its test
-            # split judges the candidate; withdrawn items never come back.
-            record, items = await self.datasets.training_set(principal, request.dataset_id)
-            train = [i for i in items if i.split != "test"]
-            test = [i for i in items if i.split == "test"]
-            start = StartRequest(
-                department=request.department or record.department, adapter_name=request.adapter_name,
-                dataset_jsonl="".join(export_line(i, "messages") + "\n" for i in train).encode(),
-                dataset_filename=f"dataset {record.department} v{record.version}", settings=start.settings,
-                test_jsonl="".join(export_line(i, "messages") + "\n" for i in test).encode(),
-                lineage={"dataset_id": record.id, "version": record.version, "department": record.department,
-                         "generator_id": record.generator_id, "documents": sorted({i.document_id for i in items
-                                                                                  if i.document_id}),
-                         "items": len(items), "pii_mode": record.pii_mode},
-            )
-            if start.department != record.department:
-                raise InvalidArgument(f"dataset {record.id} belongs to {record.department}; train it for that "
-                                      "department")
+            start = await self.datasets.start_request(principal, request.dataset_id, request.adapter_name,
+                                                      start.settings, request.department)
         job = await self.jobs.start(principal, start)
         return training_pb2.StartTrainingJobResponse(job=job_to_proto(job))
 

@@ -25,7 +25,7 @@ import random
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
@@ -33,9 +33,10 @@ from sentra_common.access import readable_departments, require_department_member
 from sentra_common.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 from sentra_common.principal import Principal
 
+from sentra_training.domain.service import TRAINING_ROLES, StartRequest, is_uuid, utcnow
+
 logger = logging.getLogger(__name__)
 
-TRAINING_ROLES = frozenset({"platform-admin", "dept-admin", "trainer"})
 PII_MODES = ("mask", "pseudonymise", "keep")
 EXPORT_FORMATS = ("messages", "instruction")
 SPLITS = ("train", "validation", "test")
@@ -204,22 +205,12 @@ class DatasetStore(Protocol):
     async def withdrawn_documents(self, document_ids: Sequence[str]) -> set[str]: ...
 
 
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
 
 def _require_trainer(principal: Principal, department: str) -> None:
     require_department_member(principal, department)
     if not (TRAINING_ROLES & set(principal.roles)):
         raise PermissionDenied("datasets need the trainer or department-admin role; ask your department's admin")
 
-
-def _is_uuid(value: str) -> bool:
-    try:
-        uuid.UUID(value)
-    except (ValueError, TypeError):
-        return False
-    return True
 
 
 def _pii_mode(value: str, default: str) -> str:
@@ -488,6 +479,28 @@ class Datasets:
                                      "(sentra datasets approve …)")
         return await self._counted(record), items
 
+    async def start_request(self, principal: Principal, dataset_id: str, adapter_name: str, settings: dict,
+                            department: str = "", lineage: dict | None = None) -> StartRequest:
+        """A training job's request from a dataset version: its approved train and
+        validation items train, its test split judges the candidate at the gate; the
+        lineage (version, documents, generator) goes into the job's model card."""
+        record, items = await self.training_set(principal, dataset_id)
+        if department and department != record.department:
+            raise InvalidArgument(f"dataset {record.id} belongs to {record.department}; train it for that department")
+
+        def lines(chosen) -> bytes:
+            return "".join(export_line(i, "messages") + "\n" for i in chosen).encode()
+
+        return StartRequest(
+            department=record.department, adapter_name=adapter_name,
+            dataset_jsonl=lines(i for i in items if i.split != "test"),
+            dataset_filename=f"dataset {record.department} v{record.version}", settings=settings,
+            test_jsonl=lines(i for i in items if i.split == "test"),
+            lineage={"dataset_id": record.id, "version": record.version, "department": record.department,
+                     "generator_id": record.generator_id, "items": len(items), "pii_mode": record.pii_mode,
+                     "documents": sorted({i.document_id for i in items if i.document_id}), **(lineage or {})},
+        )
+
     # ---- events and the background work
 
     async def document_deleted(self, document_id: str, department: str) -> None:
@@ -564,7 +577,7 @@ class Datasets:
                                      "ask the platform team, or use pii_mode mask")
 
     async def _readable(self, principal: Principal, dataset_id: str) -> DatasetRecord:
-        record = await self.store.get(dataset_id) if _is_uuid(dataset_id) else None
+        record = await self.store.get(dataset_id) if is_uuid(dataset_id) else None
         if record is None or not principal.may_access_department(record.department):
             raise NotFound(f"dataset {dataset_id} not found")
         if not (TRAINING_ROLES & set(principal.roles)) and not principal.is_platform_admin:

@@ -23,16 +23,16 @@ import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from sentra_common.access import readable_departments, require_department_member, validate_department
 from sentra_common.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 from sentra_common.principal import Principal
 
-from sentra_training.domain.datasets import Datasets, DatasetState, ItemStatus, export_line
+from sentra_training.domain.datasets import Datasets, DatasetState, ItemStatus
 from sentra_training.domain.model import JobState
-from sentra_training.domain.service import ADAPTER_NAME_RE, StartRequest, TrainingJobs
+from sentra_training.domain.service import ADAPTER_NAME_RE, TrainingJobs, is_uuid, utcnow
 
 logger = logging.getLogger(__name__)
 
@@ -105,16 +105,6 @@ class Ledger(Protocol):
 NextRun = Callable[[str, str, datetime], datetime]
 
 
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def _is_uuid(value: str) -> bool:
-    try:
-        uuid.UUID(value)
-    except (ValueError, TypeError):
-        return False
-    return True
 
 
 @dataclass(frozen=True)
@@ -266,17 +256,9 @@ class Schedules:
                 return
             approved, _ = await self.datasets.review(acting, dataset.id, ItemStatus.APPROVED, [], record.min_score)
             try:
-                _, items = await self.datasets.training_set(acting, dataset.id)
-                job = await self.jobs.start(acting, StartRequest(
-                    department=record.department, adapter_name=record.adapter_name,
-                    dataset_jsonl=b"".join(_line(i) for i in items if i.split != "test"),
-                    dataset_filename=f"dataset {record.department} v{dataset.version} (schedule {record.id})",
-                    settings=dict(record.settings), test_jsonl=b"".join(_line(i) for i in items if i.split == "test"),
-                    lineage={"dataset_id": dataset.id, "version": dataset.version, "department": record.department,
-                             "generator_id": dataset.generator_id, "schedule_id": record.id,
-                             "documents": sorted({i.document_id for i in items if i.document_id}),
-                             "items": len(items), "pii_mode": dataset.pii_mode},
-                ))
+                request = await self.datasets.start_request(acting, dataset.id, record.adapter_name,
+                                                            dict(record.settings), lineage={"schedule_id": record.id})
+                job = await self.jobs.start(acting, request)
             except (FailedPrecondition, InvalidArgument) as exc:
                 await self._finish(run, "FAILED", f"not trained: {exc.message}")
                 return
@@ -299,7 +281,7 @@ class Schedules:
     # ---- helpers
 
     async def _readable(self, principal: Principal, schedule_id: str) -> ScheduleRecord:
-        record = await self.store.get(schedule_id) if _is_uuid(schedule_id) else None
+        record = await self.store.get(schedule_id) if is_uuid(schedule_id) else None
         if record is None or not principal.may_access_department(record.department):
             raise NotFound(f"schedule {schedule_id} not found")
         if not (READ_ROLES & set(principal.roles)):
@@ -314,10 +296,6 @@ class Schedules:
 
 def _acting(record: ScheduleRecord) -> Principal:
     return Principal(f"schedule:{record.id}", departments=(record.department,), roles=("trainer",))
-
-
-def _line(item) -> bytes:
-    return (export_line(item, "messages") + "\n").encode()
 
 
 def _require_admin(principal: Principal, department: str) -> None:

@@ -296,7 +296,7 @@ class TrainingJobs:
         return self.publisher.stored(job.department, promoted[-1].artifact_path) if promoted else None
 
     async def _readable(self, principal: Principal, job_id: str) -> JobRecord:
-        job = await self.store.get(job_id) if _is_uuid(job_id) else None
+        job = await self.store.get(job_id) if is_uuid(job_id) else None
         if job is None or not principal.may_access_department(job.department):
             raise NotFound(f"training job {job_id} not found")
         return job
@@ -398,7 +398,7 @@ def _progress_fields(progress: dict) -> dict:
     }
 
 
-def _is_uuid(value: str) -> bool:
+def is_uuid(value: str) -> bool:
     try:
         uuid.UUID(value)
     except (ValueError, TypeError):
