@@ -108,7 +108,7 @@ def train(base_model: Path, out: Path, eval_dir: Path = DEFAULT_EVAL_DIR, config
             saved["progress"] = progress
 
     final = train_lora(rows, config, base_model, pad_id=tokenizer.pad_token_id, report=report)
-    for leftover in ("optimizer.pt", "progress.json"):
+    for leftover in ("optimizer.pt", "progress.json", "README.md"):  # README.md: PEFT's empty card
         (out / leftover).unlink(missing_ok=True)
     adapter = (out / "adapter_model.safetensors").read_bytes()
     card = {
