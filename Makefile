@@ -39,3 +39,4 @@ bench: setup
 	$(PY) bench/llamacpp.py
 	$(PY) bench/training.py --steps 30 --checkpoints 3 --two-workers --service
 	$(PY) bench/facts.py
+	$(PY) bench/datasets.py

@@ -18,6 +18,7 @@ TELEWORK = SourceChunk(
     "c1", "d1", 1, "Teletrabajo",
     "Política de teletrabajo. Cada empleado puede teletrabajar un máximo de 2 días por semana. "
     "Las solicitudes se envían a Recursos Humanos antes del 15 de marzo de 2026. "
+    "La compensación por gastos de conexión es de 30 euros al mes. "
     "Para dudas escriba a rrhh@cierzo.es o llame al 612 345 678.",
 )
 
@@ -43,7 +44,10 @@ def reader():
 def test_answer_spans_are_figures_dates_and_names_copied_from_the_text():
     found = candidates(TELEWORK.text + " La sede está en Zaragoza, junto a Plaza.", 10)
     texts = [c.text for c in found]
-    assert "2 días" in texts and "15 de marzo de 2026" in texts and "Zaragoza" in texts
+    assert "2 días" in texts and "15 de marzo de 2026" in texts and "30 euros" in texts and "Zaragoza" in texts
+    # bare numbers (a phone, a code, a piece of a date) are no answers
+    assert not any(t.startswith(("612", "011", "04")) for t in texts)
+    assert [c.kind for c in candidates("Ver el procedimiento OPE-PRO-011 del 2026-04-06, página 3.", 5)] == ["name"]
     assert all(TELEWORK.text.find(c.text) == c.start or c.kind == "name" for c in found)
     english = candidates("Employees may claim up to 45 pounds per night. Contact Jane Smith for exceptions.", 5)
     assert [c.text for c in english] == ["45 pounds", "Jane Smith"]

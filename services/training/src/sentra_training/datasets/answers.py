@@ -5,7 +5,8 @@ answers first. The spans SQuAD's annotators chose are mostly figures, dates and 
 these are found here, in that order of preference, one per sentence at most so a chunk's
 questions spread over its content:
 
-1. a figure with what it counts ("2 días", "14 %", "3.500 euros", "30 June 2024"),
+1. a figure with what it counts ("2 días", "14 %", "3.500 euros"; never a bare number:
+   a code, a reference or a piece of a date asks nothing on its own),
 2. a date ("1 de marzo de 2024", "March 2024"),
 3. a name: a run of capitalised words that does not start the sentence ("Colin Baker",
    "Ministerio de Sanidad"); at the start, a run of three words or more without its first
@@ -54,19 +55,23 @@ class Candidate:
     sentence_end: int
 
 
-def _figure_end(text: str, match: re.Match) -> int:
-    """The figure's end: the unit, or the counted words up to the first stopword."""
-    end = match.end(1)
+def _figure_end(text: str, match: re.Match) -> int | None:
+    """The figure's end: its unit, or the word it counts; None for a bare number (a code, a
+    reference, a piece of a date: nothing a question can be asked about on its own) or a
+    number that is part of a code ("OPE-PRO-011", "2026-04-06")."""
+    start, end = match.start(1), match.end(1)
+    in_code = text[end : end + 1] in ("-", "/") and text[end + 1 : end + 2].isdigit()
+    if (start and text[start - 1] in "-/#:._") or in_code:
+        return None
     unit = match.group(2)
     if not unit:
-        return end
+        return None
     if not unit.strip()[0].isalpha() or unit.strip() in ("km", "kg", "h"):
         return match.end(2)
-    for word in re.finditer(r"[^\W\d_]+", unit):
-        if word.group().casefold() in _STOP:
-            break
-        end = match.start(2) + word.end()
-    return end
+    word = unit.strip()
+    if word.casefold() in _STOP or word[0].isupper():
+        return None
+    return match.end(2)
 
 
 def _in_sentence(text: str, a: int, b: int) -> list[Candidate]:
@@ -86,7 +91,9 @@ def _in_sentence(text: str, a: int, b: int) -> list[Candidate]:
     for match in _DATE.finditer(sentence):
         add(match.start(), match.end(), "date")
     for match in _FIGURE.finditer(sentence):
-        add(match.start(1), _figure_end(sentence, match), "figure")
+        end = _figure_end(sentence, match)
+        if end is not None:
+            add(match.start(1), end, "figure")
     for match in _CAPITALISED.finditer(sentence):
         words = match.group().split()
         start = match.start()

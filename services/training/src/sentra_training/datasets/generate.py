@@ -8,9 +8,9 @@ The filters, in order (each drop is counted by reason):
 - ``generic``: the question could be asked of any document ("what is this document about")
   or shares no content word with its chunk beyond the answer;
 - ``unsupported``: the reader (the MiniLM reader the answers use, `sentra_common.reader`)
-  reading the question against the chunk does not rank the answer's sentence first, or
-  ranks it below its answerability threshold; the item's score is the reader's
-  probability for that sentence;
+  reading the question against the chunk does not rank the answer's sentence among its two
+  best (`SUPPORT_TOP`), or scores it below its answerability threshold; the item's score is
+  the reader's probability for that sentence;
 - ``duplicate``: the same question after normalisation, or a cosine similarity of at least
   `near_duplicate` with a question kept before (the reader's bi-encoder);
 - ``pii_answer``: masking left nothing of the answer (it was a phone number, an e-mail…).
@@ -42,6 +42,11 @@ _GENERIC = re.compile(
     r"seg[úu]n el (?:texto|documento|pasaje))\b",
     re.IGNORECASE,
 )
+# The answer's sentence must be among the reader's 2 best. Fitted on SQuAD-es (the reader's
+# calibration split, XQuAD removed; 150 questions): with the people's own questions the
+# reader supports 78 % at top 1 and 85 % at top 2 (above its threshold either way), and a
+# question of another paragraph 1.3 % either way — top 2 keeps more good items, no more bad.
+SUPPORT_TOP = 2
 _MASK_TOKEN = re.compile(r"<[A-Z_]+(?:_[0-9a-f]{8})?>")
 
 
@@ -120,16 +125,15 @@ class Pipeline:
         self.batch_size = batch_size
 
     def support(self, question: str, context: str, answer_start: int) -> tuple[bool, float]:
-        """(the reader ranks the answer's sentence first and above its threshold, the
-        reader's probability for that sentence)."""
-        found = self.reader.candidates(question, [context])
-        if not found:
+        """(the reader ranks the answer's sentence among its SUPPORT_TOP best and above its
+        threshold, the reader's probability for that sentence)."""
+        found = sorted(self.reader.candidates(question, [context]), key=lambda c: c.score, reverse=True)
+        rank = next((i for i, c in enumerate(found) if c.sentence_start <= answer_start < c.sentence_end), None)
+        if rank is None:
             return False, 0.0
-        best = max(found, key=lambda c: c.score)
-        holding = [c for c in found if c.sentence_start <= answer_start < c.sentence_end]
-        score = max((c.score for c in holding), default=min(c.score for c in found))
-        top = best.sentence_start <= answer_start < best.sentence_end
-        return top and score >= self.reader.threshold, round(_sigmoid(score - self.reader.threshold), 4)
+        score = found[rank].score
+        supported = rank < SUPPORT_TOP and score >= self.reader.threshold
+        return supported, round(_sigmoid(score - self.reader.threshold), 4)
 
     def run(self, chunks: Sequence[SourceChunk], *, masker: Masker, questions_per_chunk: int = 2,
             max_items: int = 0, progress: Callable[[int, int], None] | None = None) -> Generation:
