@@ -16,8 +16,8 @@ good the question generator is on text it never saw.
      answer's sentence first, above its threshold) — counted before the other filters keep
      or drop them, from the dataset's drop counts; stored items are all supported;
    - near-duplicates left: pairs of stored questions of one department with a cosine of at
-     least 0.92 (the reader's bi-encoder, the filter's own test) or a word-set Jaccard of at
-     least 0.8 (an independent test);
+     least 0.92 (the reader's bi-encoder, one of the filter's tests) or a character-level
+     similarity (difflib) of at least 0.85 (a test the filter does not use), ÷ items;
    - PII left: the PII recognisers (`datasets.pii`) and an independent regex check scan every
      stored question, answer and context for e-mails, phones, IBANs and DNIs/NIEs: must be 0;
    - throughput: items per second of generation and where the time goes.
@@ -79,9 +79,12 @@ def question_generator_quality(count: int, seed: int = 7) -> dict:
     return out
 
 
-def _jaccard(a: str, b: str) -> float:
-    x, y = set(re.findall(r"\w+", a.casefold())), set(re.findall(r"\w+", b.casefold()))
-    return len(x & y) / len(x | y) if x | y else 0.0
+def _same_text(a: str, b: str) -> float:
+    """Character-level similarity of two questions (difflib), apart from the filter's own tests."""
+    from difflib import SequenceMatcher
+
+    return SequenceMatcher(None, " ".join(re.findall(r"\w+", a.casefold())),
+                           " ".join(re.findall(r"\w+", b.casefold()))).ratio()
 
 
 async def create_dataset(stub, department: str):
@@ -151,6 +154,7 @@ async def corpus_datasets() -> dict:
     masker = PiiMasker()
     kept = generated = supported_before = 0
     pairs = near = 0
+    examples: list[tuple[str, str]] = []
     recogniser_hits: dict[str, int] = {}
     regex_hits: dict[str, int] = {}
     for figures in out["departments"].values():
@@ -168,8 +172,9 @@ async def corpus_datasets() -> dict:
             vectors = reader.bi.embed(questions)
             for i, j in itertools.combinations(range(len(questions)), 2):
                 pairs += 1
-                if float(vectors[i] @ vectors[j]) >= 0.92 or _jaccard(questions[i], questions[j]) >= 0.8:
+                if float(vectors[i] @ vectors[j]) >= 0.92 or _same_text(questions[i], questions[j]) >= 0.85:
                     near += 1
+                    examples.append((questions[i], questions[j]))
         for text in (t for item in raw for t in item):
             for finding in masker.scan(text):
                 if finding.entity in ("EMAIL_ADDRESS", "PHONE_NUMBER", "IBAN_CODE", "ES_NIF", "ES_NIE"):
@@ -186,6 +191,7 @@ async def corpus_datasets() -> dict:
         "judged_by_reader_share_of_stored": 1.0 if kept else 0.0,
         "near_duplicate_pairs": near, "question_pairs": pairs,
         "near_duplicate_share_of_items": round(near / kept, 4) if kept else 0.0,
+        "near_duplicate_examples": examples[:10],
         "pii_left_recognisers": recogniser_hits, "pii_left_independent_regex": regex_hits,
         "generation_seconds": round(seconds, 1), "items_per_second": round(kept / seconds, 3) if seconds else 0.0,
         "seconds_by_step": {k: round(sum(d["timings"].get(k, 0.0) for d in out["departments"].values()), 1)

@@ -47,6 +47,8 @@ _GENERIC = re.compile(
 # reader supports 78 % at top 1 and 85 % at top 2 (above its threshold either way), and a
 # question of another paragraph 1.3 % either way — top 2 keeps more good items, no more bad.
 SUPPORT_TOP = 2
+# Two questions sharing this share of their words are the same question (one word apart).
+NEAR_DUPLICATE_WORDS = 0.8
 _MASK_TOKEN = re.compile(r"<[A-Z_]+(?:_[0-9a-f]{8})?>")
 
 
@@ -113,6 +115,10 @@ def assign_splits(document_ids: Sequence[str], seed: int) -> dict[str, str]:
     return out
 
 
+def _jaccard(a: frozenset[str], b: frozenset[str]) -> float:
+    return len(a & b) / len(a | b) if a or b else 0.0
+
+
 def _sigmoid(value: float) -> float:
     return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, value))))
 
@@ -140,12 +146,12 @@ class Pipeline:
         out = Generation()
         clock: Counter = Counter()
         seen_text: set[str] = set()
+        kept_words: list[frozenset[str]] = []
         kept_vectors = []
         done = 0
         pending: list[tuple[SourceChunk, object]] = []
 
         def flush() -> None:
-            nonlocal kept_vectors
             started = time.perf_counter()
             questions = self.writer.generate([Request(c.text, a.text) for c, a in pending])
             clock["generate"] += time.perf_counter() - started
@@ -158,8 +164,10 @@ class Pipeline:
                 if reason is None:
                     started = time.perf_counter()
                     key = normalize(question)
+                    words = frozenset(tokenize(question))
                     vector = self.reader.bi.embed([question])[0]
-                    if key in seen_text or any(float(vector @ v) >= self.near_duplicate for v in kept_vectors):
+                    if (key in seen_text or any(_jaccard(words, w) >= NEAR_DUPLICATE_WORDS for w in kept_words)
+                            or any(float(vector @ v) >= self.near_duplicate for v in kept_vectors)):
                         reason = "duplicate"
                     clock["deduplicate"] += time.perf_counter() - started
                 if reason is None:
@@ -172,6 +180,7 @@ class Pipeline:
                     out.dropped[reason] += 1
                     continue
                 seen_text.add(key)
+                kept_words.append(words)
                 kept_vectors.append(vector)
                 out.items.append(item)
                 out.pii_found.update(item.pii)
