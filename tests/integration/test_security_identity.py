@@ -113,9 +113,9 @@ async def test_retrieval_key_opens_only_the_embedding_calls_it_makes(sqlite_plat
     assert reply.dimension > 0
 
 
-def test_only_the_gateway_and_retrieval_hold_signing_keys(sqlite_platform):
+def test_only_the_gateway_retrieval_and_training_hold_signing_keys(sqlite_platform):
     keys = sorted(p.name for p in sqlite_platform.keys_dir.glob("*.key"))
-    assert keys == ["gateway.key", "service-retrieval.key"]
+    assert keys == ["gateway.key", "service-retrieval.key", "service-training.key"]
     state = sqlite_platform.load_state()
     for name in ("ingestion", "embedding", "inference"):
         if name not in state.services:
@@ -320,3 +320,26 @@ async def test_an_anonymous_grpc_upload_is_refused_before_its_data_is_read(sqlit
         error = await _refused(stub.UploadDocument(
             one_huge(), timeout=30, metadata=(("x-sentra-dev-identity", "ana:legal:dept-admin"),)))
         assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+
+
+async def test_the_training_services_own_key_reads_department_wide_chunks_and_nothing_else(sqlite_platform):
+    """The one department-data read a service principal may make (its schedules): ListChunks,
+    one named department, only chunks with an empty access list. Anything else is refused."""
+    channel = sqlite_platform.service_channel("training", "retrieval", 30)
+    stub = retrieval_pb2_grpc.RetrievalServiceStub(channel)
+    try:
+        allowed = [page async for page in stub.ListChunks(retrieval_pb2.ListChunksRequest(
+            document_ids=["any"], departments=["legal"], department_wide_only=True))]
+        assert [list(p.chunks) for p in allowed] == [[]]
+        for request in (retrieval_pb2.ListChunksRequest(document_ids=["any"], departments=["legal"]),
+                        retrieval_pb2.ListChunksRequest(document_ids=["any"], department_wide_only=True),
+                        retrieval_pb2.ListChunksRequest(document_ids=["any"], departments=["legal", "rrhh"],
+                                                        department_wide_only=True)):
+            with pytest.raises(grpc.aio.AioRpcError) as refused:
+                [page async for page in stub.ListChunks(request)]
+            assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED
+        with pytest.raises(grpc.aio.AioRpcError) as refused:  # not a call listed for it
+            await stub.Search(retrieval_pb2.SearchRequest(query="nóminas", departments=["legal"]))
+        assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    finally:
+        await channel.close()
