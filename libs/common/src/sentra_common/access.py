@@ -59,3 +59,13 @@ def readable_departments(principal: Principal) -> list[str] | None:
         return None
     return list(principal.departments)
 
+
+
+def departments_to_list(principal: Principal, department: str = "") -> list[str] | None:
+    """What a list call covers: the one department asked for (the caller must be a member),
+    else every department the caller may read (None: all of them)."""
+    if department:
+        validate_department(department)
+        require_department_member(principal, department)
+        return [department]
+    return readable_departments(principal)

@@ -29,7 +29,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
-from sentra_common.access import readable_departments, require_department_member, validate_department
+from sentra_common.access import (
+    departments_to_list,
+    require_department_member,
+    validate_department,
+)
 from sentra_common.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 from sentra_common.principal import Principal
 
@@ -334,12 +338,7 @@ class Datasets:
         return await self._counted(await self._readable(principal, dataset_id))
 
     async def list(self, principal: Principal, department: str = "") -> list[DatasetRecord]:
-        if department:
-            validate_department(department)
-            require_department_member(principal, department)
-            departments: list[str] | None = [department]
-        else:
-            departments = readable_departments(principal)
+        departments = departments_to_list(principal, department)
         records = await self.store.list(departments)
         return [await self._counted(r) for r in sorted(records, key=lambda r: r.created_at, reverse=True)]
 

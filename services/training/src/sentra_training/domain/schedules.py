@@ -26,7 +26,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from sentra_common.access import readable_departments, require_department_member, validate_department
+from sentra_common.access import (
+    departments_to_list,
+    require_department_member,
+    validate_department,
+)
 from sentra_common.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 from sentra_common.principal import Principal
 
@@ -173,12 +177,7 @@ class Schedules:
         return await self._counted(record)
 
     async def list(self, principal: Principal, department: str = "") -> list[ScheduleRecord]:
-        if department:
-            validate_department(department)
-            require_department_member(principal, department)
-            departments: list[str] | None = [department]
-        else:
-            departments = readable_departments(principal)
+        departments = departments_to_list(principal, department)
         return [await self._counted(r) for r in await self.store.list(departments)]
 
     async def pause(self, principal: Principal, schedule_id: str, paused: bool) -> ScheduleRecord:

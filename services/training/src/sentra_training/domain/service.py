@@ -24,7 +24,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sentra_common.access import readable_departments, require_department_member, validate_department
+from sentra_common.access import (
+    departments_to_list,
+    require_department_member,
+    validate_department,
+)
 from sentra_common.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 from sentra_common.principal import Principal
 
@@ -195,12 +199,7 @@ class TrainingJobs:
             return ""
 
     async def list(self, principal: Principal, department: str = "") -> list[JobRecord]:
-        if department:
-            validate_department(department)
-            require_department_member(principal, department)
-            departments: list[str] | None = [department]
-        else:
-            departments = readable_departments(principal)
+        departments = departments_to_list(principal, department)
         jobs = await self.store.list(departments)
         positions = _queue_positions(await self.store.list(departments, (JobState.QUEUED,)))
         for job in jobs:
