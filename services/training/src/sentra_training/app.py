@@ -21,6 +21,7 @@ from sentra_training.adapters.cron import next_run
 from sentra_training.adapters.dataset_store import DatasetStore
 from sentra_training.adapters.generation import LocalItemWriter
 from sentra_training.adapters.lora_core import LoraCore, parse_example
+from sentra_training.adapters.prompted_generator import PromptedGenerator
 from sentra_training.adapters.publisher import AdapterHandOff
 from sentra_training.adapters.runner import ProcessRunner
 from sentra_training.adapters.schedule_store import DocumentLedger, ScheduleStore
@@ -80,10 +81,17 @@ def shipped_reader_dir() -> Path:
 
 def build_datasets(settings: TrainingSettings, engine, source, own_source=None) -> Datasets:
     d = settings.datasets
+    prompted = None
+    if d.generator_url:
+        key = d.generator_api_key_file.read_text().strip() if d.generator_api_key_file else ""
+
+        def prompted():
+            return PromptedGenerator(d.generator_url, d.generator_model, api_key=key)
+
     writer = LocalItemWriter(
         settings.base_model_dir.expanduser().resolve(), (d.reader_dir or shipped_reader_dir()).resolve(),
         (d.generator_dir or GENERATOR_DIR).resolve(), threads=d.threads, near_duplicate=d.near_duplicate,
-        batch_size=d.batch_size,
+        batch_size=d.batch_size, prompted=prompted,
     )
     secret = d.pii_secret_file.read_bytes().strip() if d.pii_secret_file else b""
     limits = DatasetLimits(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 from pydantic_settings import SettingsConfigDict
 from sentra_common.config import DatabaseSettings, NatsSettings, ServiceSettings
 
@@ -50,6 +50,18 @@ class DatasetSettings(BaseModel):
     # that checks support; empty: the ones shipped in the packages.
     generator_dir: Path | None = None
     reader_dir: Path | None = None
+    # In a cluster: an instruction-tuned model served by vLLM (OpenAI-compatible `/v1` base
+    # URL and model name) writes the questions from a prompt instead of the LoRA generator.
+    generator_url: str = ""
+    generator_model: str = ""
+    generator_api_key_file: Path | None = None
+
+    @model_validator(mode="after")
+    def _generator_named(self) -> DatasetSettings:
+        if bool(self.generator_url) != bool(self.generator_model):
+            raise ValueError("set both SENTRA_TRAINING_DATASETS__GENERATOR_URL and __GENERATOR_MODEL (a served "
+                             "instruction-tuned model), or neither (the platform's own generator)")
+        return self
 
 
 class TrainingSettings(ServiceSettings):

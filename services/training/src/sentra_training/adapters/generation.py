@@ -17,13 +17,16 @@ from sentra_training.domain.datasets import Chunk, Generated, ItemRecord
 
 class LocalItemWriter:
     def __init__(self, base_model_dir: Path, reader_dir: Path, generator_dir: Path, *, threads: int = 0,
-                 near_duplicate: float = 0.92, batch_size: int = 16) -> None:
+                 near_duplicate: float = 0.92, batch_size: int = 16,
+                 prompted: Callable[[], object] | None = None) -> None:
         self.base_model_dir = base_model_dir
         self.reader_dir = reader_dir
         self.generator_dir = generator_dir
         self.threads = threads
         self.near_duplicate = near_duplicate
         self.batch_size = batch_size
+        # builds the prompted generator (a served model) instead of the LoRA one, when configured
+        self.prompted = prompted
         self._pipeline: Pipeline | None = None
         self._lock = threading.Lock()
         self._maskers: dict[tuple[str, bytes], object] = {}
@@ -37,8 +40,11 @@ class LocalItemWriter:
                 from sentra_training.datasets.qg import QuestionGenerator
 
                 started = time.perf_counter()
-                writer = QuestionGenerator(self.base_model_dir, self.generator_dir, threads=self.threads,
-                                           batch_size=self.batch_size)
+                if self.prompted is not None:
+                    writer = self.prompted()
+                else:
+                    writer = QuestionGenerator(self.base_model_dir, self.generator_dir, threads=self.threads,
+                                               batch_size=self.batch_size)
                 reader = Reader.load(self.reader_dir)
                 self._pipeline = Pipeline(writer, reader, near_duplicate=self.near_duplicate,
                                           batch_size=self.batch_size)
