@@ -36,9 +36,9 @@ DOCS = {"legal": ["d-legal-1", "d-legal-2", "d-legal-3"], "rrhh": ["d-rrhh-1"]}
 
 
 class Source:
-    """Chunks per department, as retrieval would return them to a member."""
+    """Indexed documents and their chunks per department, as the ledger and retrieval give them."""
 
-    async def indexed_documents(self, department, since):
+    async def indexed_since(self, department, since):
         return list(DOCS.get(department, []))
 
     async def chunks(self, department, document_ids):
@@ -72,7 +72,8 @@ class Writer:
 async def datasets(tmp_path):
     engine = create_engine(sqlite_url(tmp_path / "meta.db"))
     await migrate(engine, MIGRATIONS, "alembic_version_training")
-    service = Datasets(DatasetStore(engine), Source(), Writer(), tmp_path / "datasets", parse_line=parse_example)
+    service = Datasets(DatasetStore(engine), Source(), Source(), Writer(), tmp_path / "datasets",
+                       parse_line=parse_example)
     yield service
     await service.close()
     await engine.dispose()

@@ -53,8 +53,8 @@ async def world(tmp_path):
     jobs = TrainingJobs(JobStore(engine), runner, Environment(jobs_dir=tmp_path / "jobs", base_model_dir=base,
                                                               code_version="test"),
                         RecordingPublisher(tmp_path / "adapters"), LoraCore(), clock=clock)
-    datasets = Datasets(DatasetStore(engine), Source(), Writer(), tmp_path / "datasets", parse_line=parse_example,
-                        own_source=Source(), clock=clock)
+    datasets = Datasets(DatasetStore(engine), Source(), Source(), Writer(), tmp_path / "datasets",
+                        parse_line=parse_example, own_source=Source(), clock=clock)
     ledger = DocumentLedger(engine)
     schedules = Schedules(ScheduleStore(engine), ledger, datasets, jobs, next_run, clock=clock)
     yield schedules, jobs, runner, ledger, clock

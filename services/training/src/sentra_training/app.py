@@ -79,7 +79,7 @@ def shipped_reader_dir() -> Path:
     return Path(spec.origin).parent / "assets" / "reader"
 
 
-def build_datasets(settings: TrainingSettings, engine, source, own_source=None) -> Datasets:
+def build_datasets(settings: TrainingSettings, engine, documents, source, own_source=None) -> Datasets:
     d = settings.datasets
     prompted = None
     if d.generator_url:
@@ -98,7 +98,7 @@ def build_datasets(settings: TrainingSettings, engine, source, own_source=None) 
         max_examples=d.max_examples, questions_per_chunk=d.questions_per_chunk, max_documents=d.max_documents,
         max_import_bytes=d.max_import_bytes, max_import_examples=d.max_import_examples, default_pii_mode=d.pii_mode,
     )
-    return Datasets(DatasetStore(engine), source, writer, settings.datasets_dir.resolve(), limits=limits,
+    return Datasets(DatasetStore(engine), documents, source, writer, settings.datasets_dir.resolve(), limits=limits,
                     pii_secret=secret, parse_line=parse_example, own_source=own_source)
 
 
@@ -112,10 +112,10 @@ async def training_app(settings: TrainingSettings):
     tickers: list[asyncio.Task] = []
     channel_tls = tls.channel() if tls else None
     ledger = DocumentLedger(engine)
-    source = PlatformChunks(ledger, settings.retrieval_target, settings.client.deadline_seconds, channel_tls)
+    source = PlatformChunks(settings.retrieval_target, settings.client.deadline_seconds, channel_tls)
     # Schedules read a department's department-wide chunks as the service itself.
     signer = required_signer(SERVICE, settings, service_issuer(SERVICE), "its schedules' reads of department chunks")
-    own_source = PlatformChunks(ledger, settings.retrieval_target, settings.client.deadline_seconds, channel_tls,
+    own_source = PlatformChunks(settings.retrieval_target, settings.client.deadline_seconds, channel_tls,
                                 credentials=signer.provider(service_principal(SERVICE)))
     datasets: Datasets | None = None
     # The bus carries the hand-off to serving (and reports refused calls).
@@ -124,7 +124,7 @@ async def training_app(settings: TrainingSettings):
         await migrate(engine, MIGRATIONS, "alembic_version_training")
         hand_off = AdapterHandOff(settings.adapter_root.resolve(), bus)
         jobs = TrainingJobs(JobStore(engine), runner, build_environment(settings), hand_off, LoraCore())
-        datasets = build_datasets(settings, engine, source, own_source)
+        datasets = build_datasets(settings, engine, ledger, source, own_source)
         schedules = Schedules(ScheduleStore(engine), ledger, datasets, jobs, next_run)
         servicer = TrainingServicer(jobs, datasets, schedules)
         server.add_service(

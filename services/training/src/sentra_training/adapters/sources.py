@@ -1,17 +1,14 @@
-"""The domain's `ChunkSource`: the department's indexed documents from the ledger the
-training service keeps from the pipeline's events (`schedule_store.DocumentLedger`), and
-their chunks from the retrieval service — asked as the caller (the onward assertion the
-gateway signed for retrieval is forwarded, so retrieval applies the caller's departments
-and access lists) or, for schedules, as the training service itself. Only chunks the
-whole department may read are taken: an adapter serves the whole department, so a
-document restricted to some of its people never teaches it.
+"""The domain's `ChunkSource`: documents' chunks from the retrieval service, asked as the
+caller (the onward assertion the gateway signed for retrieval is forwarded, so retrieval
+applies the caller's departments and access lists) or, for schedules, as the training
+service itself. Only chunks the whole department may read are taken: an adapter serves
+the whole department, so a document restricted to some of its people never teaches it.
 
 All the chunks come on one `ListChunks` stream: an assertion is good for one call."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
 
 import grpc
 from sentra.retrieval.v1 import retrieval_pb2, retrieval_pb2_grpc
@@ -19,7 +16,6 @@ from sentra_common.errors import from_rpc_error
 from sentra_common.grpc_client import CredentialProvider, open_channel
 from sentra_common.tls import ChannelTls
 
-from sentra_training.adapters.schedule_store import DocumentLedger
 from sentra_training.domain.datasets import Chunk
 
 # Documents per ListChunks call (retrieval's limit).
@@ -28,16 +24,12 @@ PAGE = 1000
 
 
 class PlatformChunks:
-    def __init__(self, ledger: DocumentLedger, retrieval_target: str, deadline_seconds: float,
-                 tls: ChannelTls | None = None, credentials: CredentialProvider | None = None) -> None:
-        self.ledger = ledger
+    def __init__(self, retrieval_target: str, deadline_seconds: float, tls: ChannelTls | None = None,
+                 credentials: CredentialProvider | None = None) -> None:
         # credentials None: the caller's onward assertion (a CreateDataset call being served)
         self._channel = open_channel(retrieval_target, audience="retrieval", credentials=credentials,
                                      deadline_seconds=deadline_seconds, tls=tls, max_message_bytes=64 * 1024 * 1024)
         self._retrieval = retrieval_pb2_grpc.RetrievalServiceStub(self._channel)
-
-    async def indexed_documents(self, department: str, since: datetime | None) -> list[str]:
-        return await self.ledger.indexed_since(department, since)
 
     async def chunks(self, department: str, document_ids: Sequence[str]) -> list[Chunk]:
         if len(document_ids) > DOCUMENTS_PER_CALL:

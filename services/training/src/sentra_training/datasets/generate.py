@@ -148,6 +148,7 @@ class Pipeline:
         seen_text: set[str] = set()
         kept_words: list[frozenset[str]] = []
         kept_vectors = []
+        contexts: dict[str, tuple] = {}
         done = 0
         pending: list[tuple[SourceChunk, object]] = []
 
@@ -172,7 +173,7 @@ class Pipeline:
                     clock["deduplicate"] += time.perf_counter() - started
                 if reason is None:
                     started = time.perf_counter()
-                    item = self._masked(chunk, question, answer.text, score, masker)
+                    item = self._masked(chunk, question, answer.text, score, masker, contexts)
                     clock["pii"] += time.perf_counter() - started
                     if item is None:
                         reason = "pii_answer"
@@ -221,18 +222,21 @@ class Pipeline:
         return (None if supported else "unsupported"), score
 
     @staticmethod
-    def _masked(chunk: SourceChunk, question: str, answer: str, score: float, masker: Masker) -> GeneratedItem | None:
-        language = language_of(chunk.text) or "es"
-        pii: Counter = Counter()
+    def _masked(chunk: SourceChunk, question: str, answer: str, score: float, masker: Masker,
+                contexts: dict) -> GeneratedItem | None:
+        if chunk.chunk_id not in contexts:  # the chunk's text, masked and its language told once per run
+            context_language = language_of(chunk.text)
+            contexts[chunk.chunk_id] = (masker.mask(chunk.text, context_language or "es"), context_language)
+        context, context_language = contexts[chunk.chunk_id]
+        pii: Counter = Counter(context.counts())
         texts = []
-        for text in (question, answer, chunk.text):
-            masked = masker.mask(text, language)
+        for text in (question, answer):
+            masked = masker.mask(text, context_language or "es")
             pii.update(masked.counts())
             texts.append(masked.text)
-        question, answer, context = texts
+        question, answer = texts
         if not _MASK_TOKEN.sub("", answer).strip(" ,.;:"):
             return None
         # a short question rarely has enough stopwords to tell: then it is taken to be in its chunk's
-        context_language = language_of(chunk.text)
-        return GeneratedItem(chunk, question, answer, context, language_of(question) or context_language,
+        return GeneratedItem(chunk, question, answer, context.text, language_of(question) or context_language,
                              context_language, score, dict(pii))

@@ -152,11 +152,16 @@ class Generated:
     timings: dict[str, float]
 
 
-class ChunkSource(Protocol):
-    """The department's documents and their chunks, read as the caller (its onward
-    assertions: ingestion lists the documents, retrieval returns the chunks)."""
+class DocumentIndex(Protocol):
+    """Which documents of a department are indexed, and since when (the ledger the service
+    keeps from the pipeline's events)."""
 
-    async def indexed_documents(self, department: str, since: datetime | None) -> list[str]: ...
+    async def indexed_since(self, department: str, since: datetime | None) -> list[str]: ...
+
+
+class ChunkSource(Protocol):
+    """Documents' chunks that the whole department may read, from retrieval: as the caller
+    (its onward assertion), or as the training service itself (schedules)."""
 
     async def chunks(self, department: str, document_ids: Sequence[str]) -> list[Chunk]: ...
 
@@ -246,12 +251,14 @@ class DatasetLimits:
 
 
 class Datasets:
-    def __init__(self, store: DatasetStore, source: ChunkSource, writer: ItemWriter, files_dir: Path, *,
+    def __init__(self, store: DatasetStore, documents: DocumentIndex, source: ChunkSource, writer: ItemWriter,
+                 files_dir: Path, *,
                  limits: DatasetLimits = DatasetLimits(), pii_secret: bytes = b"",
                  own_source: ChunkSource | None = None,
                  parse_line: Callable[[str, int], tuple[str, str]] | None = None,
                  clock: Callable[[], datetime] = utcnow) -> None:
         self.store = store
+        self.documents = documents
         self.source = source
         self.own_source = own_source  # read as the training service itself (schedules)
         self.writer = writer
@@ -280,7 +287,7 @@ class Datasets:
                                   "(SENTRA_TRAINING_DATASETS__MAX_EXAMPLES)")
         if len(request.document_ids) > self.limits.max_documents:
             raise InvalidArgument(f"at most {self.limits.max_documents} documents per dataset")
-        indexed = await self.source.indexed_documents(department, request.since)
+        indexed = await self.documents.indexed_since(department, request.since)
         if request.document_ids:
             unknown = sorted(set(request.document_ids) - set(indexed))
             if unknown:
