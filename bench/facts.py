@@ -3,7 +3,7 @@ door codes, people in charge, phone extensions, delivery days of one department'
 places), trained into an adapter through the training service, then asked in words the
 training never used.
 
-    python bench/facts.py [--epochs 10] [--learning-rate 3e-4] [--rank 16]
+    python bench/facts.py [--epochs 10] [--learning-rate 3e-4] [--rank 16] [--general-text 0.5]
 
 1. 40 facts (10 places × 4 kinds), each written as an answer and asked three ways for
    training (120 examples, `bench/data/facts.json`, deterministic) and a fourth way, held
@@ -113,6 +113,8 @@ def main() -> None:
     parser.add_argument("--rank", type=int, default=16)
     parser.add_argument("--batch-size", type=int, default=4)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--general-text", type=float, default=None,
+                        help="general paragraphs mixed in per example (default: the service's, 0.5; 0: none)")
     args = parser.parse_args()
     import shutil
     import tempfile
@@ -128,6 +130,8 @@ def main() -> None:
     settings = {"epochs": args.epochs, "learning_rate": args.learning_rate, "lora_rank": args.rank,
                 "lora_alpha": 2 * args.rank, "batch_size": args.batch_size, "max_seq_length": 128,
                 "checkpoint_every": 1000}
+    if args.general_text is not None:
+        settings["general_text_ratio"] = args.general_text
     with tempfile.TemporaryDirectory(prefix="sentra-bench-facts-") as tmp:
         train_file = Path(tmp) / "facts.jsonl"
         train_file.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in facts["train"]))

@@ -47,13 +47,13 @@ def plain_loop(dataset: Path, base: Path, config, threads: int) -> dict:
     """A plain PEFT loop, written the way its documentation shows it."""
     import torch
     from peft import LoraConfig, get_peft_model
-    from sentra_training.lora.data import read_jsonl, tokenize
+    from sentra_training.lora.data import read_jsonl, training_rows
     from sentra_training.lora.loop import batches, collate
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     torch.set_num_threads(threads)
     tokenizer = AutoTokenizer.from_pretrained(str(base))
-    rows = tokenize(read_jsonl(dataset), tokenizer, config.max_seq_length)
+    rows = training_rows(read_jsonl(dataset), tokenizer, config)
     torch.manual_seed(config.seed)
     model = get_peft_model(AutoModelForCausalLM.from_pretrained(str(base), dtype=torch.float32),
                            LoraConfig(r=config.rank, lora_alpha=config.alpha, lora_dropout=0.0,

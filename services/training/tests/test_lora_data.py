@@ -7,7 +7,15 @@ import json
 
 import pytest
 from sentra_training.lora.config import LoraJobConfig, parse_config
-from sentra_training.lora.data import DatasetError, Example, read_jsonl, render, tokenize
+from sentra_training.lora.data import (
+    GENERAL_TEXT_FILE,
+    DatasetError,
+    Example,
+    read_jsonl,
+    render,
+    tokenize,
+    training_rows,
+)
 from sentra_training.lora.loop import batches, total_steps
 
 
@@ -85,6 +93,24 @@ def test_only_the_answer_counts_in_the_loss_and_long_examples_keep_their_answer(
     long = tokenize([Example("x" * 1000, "Dos.")], _Tokenizer(), 128)[0]
     assert len(long["input_ids"]) == 128 and long["input_ids"][0] == 1
     assert long["labels"][-len(completion):] == [ord(c) for c in completion]
+
+
+def test_general_paragraphs_are_mixed_in_as_plain_text_and_none_of_them_is_measured():
+    examples = [Example(f"¿Días {i}?", "Dos.") for i in range(10)]
+    rows = training_rows(examples, _Tokenizer(), LoraJobConfig(max_seq_length=64))
+    assert len(rows) == 15  # the default: half a general paragraph per example
+    general = rows[10:]
+    assert all(r["labels"] == r["input_ids"] and len(r["input_ids"]) <= 64 for r in general)
+    assert training_rows(examples, _Tokenizer(), LoraJobConfig(max_seq_length=64, seed=3))[10:] != general
+    assert len(training_rows(examples, _Tokenizer(), LoraJobConfig(general_text_ratio=0))) == 10
+    # None of them is a paragraph of the regression set the promotion gate measures.
+    texts = {json.loads(line)["text"] for line in GENERAL_TEXT_FILE.read_text().splitlines()}
+    from sentra_training.lora.evaluate import REGRESSION_FILE
+    regression = [json.loads(line)["instruction"].split("\n\nPregunta: ")[0]
+                  for line in REGRESSION_FILE.read_text().splitlines()]
+    assert len(texts) > 200 and not texts & set(regression)
+    with pytest.raises(ValueError, match="general_text_ratio"):
+        parse_config({"general_text_ratio": -1})
 
 
 def test_batches_follow_the_seed_and_split_between_workers():

@@ -27,6 +27,10 @@ class LoraJobConfig(BaseModel):
     # float32): ~1.45× the tokens/s on a CPU with AMX/AVX-512 BF16, the same loss to ~1e-2.
     precision: Literal["float32", "bfloat16"] = "float32"
     target_modules: tuple[str, ...] = ("q_proj", "k_proj", "v_proj", "o_proj")
+    # General paragraphs mixed in per training example (plain text, every token a label):
+    # an adapter taught a department's facts keeps reading the language as the base model
+    # did, which the promotion gate's regression set checks. 0 turns it off.
+    general_text_ratio: float = Field(default=0.5, ge=0.0, le=4.0)
 
 
 def parse_config(values: dict) -> LoraJobConfig:

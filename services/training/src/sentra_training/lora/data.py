@@ -14,10 +14,16 @@ bad line. Examples are rendered with the prompt the platform's generative answer
 from __future__ import annotations
 
 import json
+import random
 from dataclasses import dataclass
 from pathlib import Path
 
 ROLES = ("system", "user", "assistant")
+# General paragraphs (SQuAD-es, XQuAD removed; `regression_set` writes it) mixed into a
+# job's examples so that an adapter keeps reading the language as the base model did.
+GENERAL_TEXT_FILE = Path(__file__).parent / "general_text.jsonl"
+# A general paragraph is cut to this many tokens: enough language, little cost.
+GENERAL_TEXT_TOKENS = 96
 
 
 class DatasetError(ValueError):
@@ -117,3 +123,27 @@ def tokenize(examples: list[Example], tokenizer, max_seq_length: int) -> list[di
         labels = ([-100] * len(prompt_ids) + answer_ids)[:max_seq_length]
         rows.append({"input_ids": ids, "labels": labels})
     return rows
+
+
+def general_rows(tokenizer, count: int, seed: int, max_tokens: int = GENERAL_TEXT_TOKENS) -> list[dict[str, list[int]]]:
+    """`count` plain-text rows drawn (seeded) from the general paragraphs; every token is a
+    label, as in pre-training. Empty when `count` is 0."""
+    if count <= 0:
+        return []
+    texts = [json.loads(line)["text"] for line in GENERAL_TEXT_FILE.read_text(encoding="utf-8").splitlines()
+             if line.strip()]
+    order = list(range(len(texts)))
+    random.Random(seed * 7919 + 17).shuffle(order)
+    rows = []
+    for i in range(count):
+        ids = tokenizer(texts[order[i % len(order)]], add_special_tokens=True)["input_ids"][:max_tokens]
+        rows.append({"input_ids": ids, "labels": list(ids)})
+    return rows
+
+
+def training_rows(examples: list[Example], tokenizer, config) -> list[dict[str, list[int]]]:
+    """What a job trains on: its examples tokenized, and `general_text_ratio` general
+    paragraphs per example mixed in (a `LoraJobConfig`)."""
+    rows = tokenize(examples, tokenizer, config.max_seq_length)
+    count = round(len(rows) * config.general_text_ratio)
+    return rows + general_rows(tokenizer, count, config.seed, min(GENERAL_TEXT_TOKENS, config.max_seq_length))

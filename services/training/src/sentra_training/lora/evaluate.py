@@ -10,7 +10,8 @@ so a candidate that learned the department's facts by forgetting the language is
 (Not the perplexity of their short answers: an adapter taught to answer in sentences
 would look worse at predicting bare answer spans without reading any worse.)
 
-    python -m sentra_training.lora.evaluate --base DIR --candidate DIR --test test.jsonl [--reference DIR]
+    python -m sentra_training.lora.evaluate --base DIR --candidate DIR --test test.jsonl [--reference DIR] \
+        [--max-examples 50] [--threads 2] [--out scores.json]
 """
 
 from __future__ import annotations
@@ -127,9 +128,17 @@ def main() -> None:
     parser.add_argument("--reference", type=Path)
     parser.add_argument("--test", type=Path, required=True)
     parser.add_argument("--max-new-tokens", type=int, default=48)
+    parser.add_argument("--max-examples", type=int, default=0, help="at most this many test examples (0: all)")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--out", type=Path, help="write the scores here (JSON) instead of printing them")
     args = parser.parse_args()
-    print(json.dumps(evaluate(args.base, args.candidate, read_jsonl(args.test), reference=args.reference,
-                              max_new_tokens=args.max_new_tokens), indent=2))
+    test = read_jsonl(args.test)
+    scores = evaluate(args.base, args.candidate, test[: args.max_examples] if args.max_examples else test,
+                      reference=args.reference, max_new_tokens=args.max_new_tokens, threads=args.threads)
+    if args.out:
+        args.out.write_text(json.dumps(scores))
+    else:
+        print(json.dumps(scores, indent=2))
 
 
 if __name__ == "__main__":

@@ -60,14 +60,14 @@ def _worker(settings: dict) -> None:
     import torch
     from transformers import AutoTokenizer
 
-    from sentra_training.lora.data import read_jsonl, tokenize
+    from sentra_training.lora.data import read_jsonl, training_rows
     from sentra_training.lora.loop import train
 
     config = LoraJobConfig(**settings["config"])
     context = ray.train.get_context()
     torch.set_num_threads(max(1, int(settings["threads"])))
     tokenizer = AutoTokenizer.from_pretrained(settings["base_model_dir"])
-    rows = tokenize(read_jsonl(Path(settings["dataset"])), tokenizer, config.max_seq_length)
+    rows = training_rows(read_jsonl(Path(settings["dataset"])), tokenizer, config)
     world, rank = context.get_world_size(), context.get_world_rank()
 
     progress_file = Path(settings["progress_file"])
