@@ -157,6 +157,17 @@ def test_a_job_from_a_jsonl_file_to_succeeded_with_the_cli(platform, tmp_path, n
     assert shown_card.returncode == 0, shown_card.stderr
     assert "data: teletrabajo.jsonl — 5 train, 1 test examples" in shown_card.stdout
     assert "promoted: token F1" in shown_card.stdout and "trained by ana" in shown_card.stdout
+    # Evaluated again on demand (EvaluateAdapter), as the gate did: on the held-out example.
+    evaluated = sentra(platform, "train", "evaluate", jobs[0]["job_id"], "--json", identity=ANA)
+    assert evaluated.returncode == 0, evaluated.stderr
+    report = json.loads(evaluated.stdout)
+    assert report["test_examples"] == 1 and report["test_set"] == "the job's held-out examples"
+    assert set(report["models"]) == {"adapter", "base model"}
+    assert report["models"]["adapter"]["regression_perplexity"] > 0
+    assert report["models"]["base model"]["regression_perplexity"] == pytest.approx(
+        card["evaluation"]["base"]["regression_perplexity"], rel=1e-3)
+    refused = sentra(platform, "train", "evaluate", jobs[0]["job_id"], identity=EVA)
+    assert refused.returncode == 1 and "PERMISSION_DENIED" in refused.stderr
     # Another department's trainer sees none of it.
     assert json.loads(sentra(platform, "train", "list", "--json", identity=LUIS).stdout) == []
     other = sentra(platform, "train", "show", jobs[0]["job_id"], identity=LUIS)

@@ -243,3 +243,64 @@ async def test_a_finished_job_is_judged_published_with_its_card_and_becomes_the_
     runner.launch = lambda job_id, job_dir, reference=None: launched.append(reference)
     await jobs.start(ANA, request())
     assert launched == [jobs.publisher.stored("legal", f"contratos/{first.id}")]
+
+
+class RecordingEvaluator:
+    def __init__(self):
+        self.calls: list[tuple[Path, bytes, Path | None]] = []
+
+    async def evaluate(self, candidate, test_jsonl, reference):
+        self.calls.append((candidate, test_jsonl, reference))
+        out = {"base": scores(0.1), "candidate": scores(0.6)}
+        if reference is not None:
+            out["reference"] = scores(0.4)
+        return out
+
+
+async def finish(jobs, runner, job, f1: float = 0.5):
+    runner.states[job.id] = RunStatus(known=True, ended=True, succeeded=True, adapter_dir="/run/ckpt",
+                                      progress={"step": 3, "total_steps": 3, "loss": 0.8},
+                                      evaluation={"base": scores(0.1), "candidate": scores(f1)})
+    await jobs.tick()
+    return await jobs.get(ANA, job.id)
+
+
+async def test_evaluating_a_jobs_adapter_against_the_base_and_the_adapter_promoted_before_it(setup):
+    from sentra_training.domain.service import EvaluationSet
+
+    jobs, runner, jobs_dir = setup
+    jobs.evaluator = evaluator = RecordingEvaluator()
+    data = "\n".join(json.dumps({"instruction": f"¿Plazo {i}?", "output": f"{i} días."}) for i in range(12)).encode()
+    first = await finish(jobs, runner, await jobs.start(ANA, request(data=data)))
+    second = await finish(jobs, runner, await jobs.start(ANA, request(data=data)), f1=0.9)
+    assert first.promoted and second.promoted
+
+    # On the examples held out of its own file; the reference is the one promoted before it.
+    result = await jobs.evaluate(ANA, second.id)
+    candidate, test, reference = evaluator.calls[-1]
+    assert candidate == jobs.publisher.stored("legal", f"contratos/{second.id}")
+    assert reference == jobs.publisher.stored("legal", f"contratos/{first.id}")
+    assert test == (jobs_dir / "legal" / second.id / "test.jsonl").read_bytes() and test.strip()
+    assert result.candidate["token_f1"] == 0.6 and result.base["token_f1"] == 0.1
+    assert result.reference_job_id == first.id and result.test_set == "the job's held-out examples"
+    # The first had no adapter promoted before it.
+    assert (await jobs.evaluate(ANA, first.id)).reference == {} and evaluator.calls[-1][2] is None
+    # A dataset's test split of the job's department is used as given.
+    given = EvaluationSet("legal", b'{"instruction": "q", "output": "a"}\n', "dataset legal v1 test split")
+    assert (await jobs.evaluate(ANA, first.id, test=given)).test_set == "dataset legal v1 test split"
+    assert evaluator.calls[-1][1] == given.jsonl
+
+    # Refused: another department's data, another department's job, a member without the
+    # trainer role, a wrong adapter name, a job that has no adapter.
+    with pytest.raises(InvalidArgument, match="own department"):
+        await jobs.evaluate(ANA, first.id, test=EvaluationSet("rrhh", given.jsonl, "dataset rrhh v1 test split"))
+    with pytest.raises(NotFound):
+        await jobs.evaluate(LUIS, first.id)
+    with pytest.raises(PermissionDenied):
+        await jobs.evaluate(EVA, first.id)
+    with pytest.raises(InvalidArgument, match="contratos"):
+        await jobs.evaluate(ANA, first.id, adapter_name="otro")
+    queued = await jobs.start(ANA, request(data=data))
+    with pytest.raises(FailedPrecondition, match="SUCCEEDED"):
+        await jobs.evaluate(ANA, queued.id)
+    assert len(evaluator.calls) == 3

@@ -1,4 +1,4 @@
-"""`sentra train start|list|show|cancel|follow`: LoRA training jobs of your departments, from a JSONL
+"""`sentra train start|list|show|cancel|follow|evaluate`: LoRA training jobs of your departments, from a JSONL
 file or a dataset version (`sentra datasets`)."""
 
 from __future__ import annotations
@@ -66,6 +66,9 @@ def start(
     max_steps: Annotated[int, typer.Option(help="At most this many steps (default: all epochs).")] = 0,
     checkpoint_every: Annotated[int, typer.Option(help="A checkpoint every N steps (default 20).")] = 0,
     seed: Annotated[int, typer.Option(help="Seed of the data order and the adapter's start (default 0).")] = 0,
+    general_text: Annotated[float | None, typer.Option(
+        help="General paragraphs mixed in per example, so the adapter keeps reading the language as the base "
+             "model did (default 0.5; 0: none).")] = None,
     follow: Annotated[bool, typer.Option(help="Show a progress bar until the job ends.")] = False,
     home: DataDir = DEFAULT_HOME,
 ) -> None:
@@ -83,7 +86,7 @@ def start(
     settings = training_pb2.TrainingSettings(
         epochs=epochs, learning_rate=learning_rate, lora_rank=rank, lora_alpha=alpha,
         max_seq_length=max_seq_length, batch_size=batch_size, max_steps=max_steps,
-        checkpoint_every=checkpoint_every, seed=seed,
+        checkpoint_every=checkpoint_every, seed=seed, general_text_ratio=general_text,
     )
 
     async def action(clients: Clients):
@@ -148,6 +151,45 @@ def show(
         console.print(f"{verdict}: {job.decision}")
         console.print(f"adapter stored as {job.department}/{job.artifact_path}")
     console.print_json(job.model_card_json or job.reproducibility_json)
+
+
+METRICS = ("contains", "exact_match", "token_f1", "rouge_l", "perplexity", "regression_perplexity")
+
+
+@train_app.command("evaluate")
+def evaluate(
+    job_id: Annotated[str, typer.Argument(help="The job whose adapter is evaluated (`sentra train list`).")],
+    dataset_id: Annotated[str, typer.Option(
+        "--dataset", help="A dataset version of the job's department: its test split is asked. Default: the "
+                          "examples held out of the job's own file.")] = "",
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    home: DataDir = DEFAULT_HOME,
+) -> None:
+    """Evaluate a job's adapter against the base model and the adapter promoted before it, as the promotion
+    gate does (answers on test examples, and the general regression set). Takes minutes on a CPU."""
+
+    async def action(clients: Clients):
+        return await clients.training.EvaluateAdapter(
+            training_pb2.EvaluateAdapterRequest(job_id=job_id, dataset_id=dataset_id), timeout=3600)
+
+    reply = run_with_clients(action, home)
+    models = [("adapter", reply.metrics), ("base model", reply.baseline_metrics)]
+    if reply.reference_job_id:
+        models.append((f"promoted before (job {reply.reference_job_id[:8]})", reply.reference_metrics))
+    if as_json:
+        console.print_json(json.dumps({
+            "test_set": reply.test_set, "test_examples": reply.test_examples,
+            "reference_job_id": reply.reference_job_id,
+            "models": {name: dict(scores) for name, scores in models}}))
+        return
+    table = Table(title=f"{reply.test_set}: {reply.test_examples} examples")
+    table.add_column("model")
+    for metric in METRICS:
+        table.add_column(metric.replace("_", " "), justify="right")
+    for name, scores in models:
+        table.add_row(name, *(f"{scores.get(m, 0.0):.3f}" if "perplexity" not in m else f"{scores.get(m, 0.0):.1f}"
+                              for m in METRICS))
+    console.print(table)
 
 
 @train_app.command("cancel")

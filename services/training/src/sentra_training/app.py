@@ -19,6 +19,7 @@ from sentra_common.runtime import every, principal_verifier, required_signer, tl
 
 from sentra_training.adapters.cron import next_run
 from sentra_training.adapters.dataset_store import DatasetStore
+from sentra_training.adapters.evaluator import ProcessEvaluator
 from sentra_training.adapters.generation import LocalItemWriter
 from sentra_training.adapters.lora_core import LoraCore, parse_example
 from sentra_training.adapters.prompted_generator import PromptedGenerator
@@ -123,7 +124,12 @@ async def training_app(settings: TrainingSettings):
     try:
         await migrate(engine, MIGRATIONS, "alembic_version_training")
         hand_off = AdapterHandOff(settings.adapter_root.resolve(), bus)
-        jobs = TrainingJobs(JobStore(engine), runner, build_environment(settings), hand_off, LoraCore())
+        evaluator = ProcessEvaluator(
+            settings.base_model_dir.expanduser().resolve(), threads=settings.workers * settings.threads_per_worker,
+            max_examples=settings.promotion.max_test_examples, max_new_tokens=settings.promotion.max_new_tokens,
+            timeout_seconds=settings.evaluate_timeout_seconds, work_dir=settings.data_dir.resolve() / "evaluations")
+        jobs = TrainingJobs(JobStore(engine), runner, build_environment(settings), hand_off, LoraCore(),
+                            evaluator=evaluator)
         datasets = build_datasets(settings, engine, ledger, source, own_source)
         schedules = Schedules(ScheduleStore(engine), ledger, datasets, jobs, next_run)
         servicer = TrainingServicer(jobs, datasets, schedules)

@@ -99,6 +99,8 @@ class TrainingSettings(ServiceSettings):
     poll_seconds: float = Field(default=1.0, gt=0, le=60)
     # How often schedules are checked (due by their cron, or by new indexed documents).
     schedule_poll_seconds: float = Field(default=30.0, gt=0, le=3600)
+    # An on-demand evaluation (EvaluateAdapter) is stopped after this long.
+    evaluate_timeout_seconds: float = Field(default=1800.0, gt=0)
     # A cancelled job's run gets this long to stop after SIGTERM before it is killed.
     stop_grace_seconds: float = Field(default=10.0, ge=0)
 

@@ -95,7 +95,8 @@ def item_to_proto(item: ItemRecord) -> training_pb2.DatasetItem:
 
 def schedule_to_proto(record: ScheduleRecord) -> training_pb2.Schedule:
     settings = training_pb2.TrainingSettings(**{
-        field: record.settings[name] for field, name in _SETTINGS.items() if name in record.settings})
+        field: record.settings[name] for field, name in _SETTINGS.items() if name in record.settings},
+        general_text_ratio=record.settings.get("general_text_ratio"))
     return training_pb2.Schedule(
         schedule_id=record.id, department=record.department, adapter_name=record.adapter_name, cron=record.cron,
         min_new_documents=record.min_new_documents, last_run_at=_ts(record.last_run_at),
@@ -113,12 +114,16 @@ def run_to_proto(run: RunRecord) -> training_pb2.ScheduleRun:
     )
 
 
+def settings_dict(settings: training_pb2.TrainingSettings) -> dict:
+    """The LoraJobConfig values a request's settings give (0 / unset: the default)."""
+    given = {name: getattr(settings, field) for field, name in _SETTINGS.items() if getattr(settings, field)}
+    if settings.HasField("general_text_ratio"):  # 0 is a choice here (off), not "unset"
+        given["general_text_ratio"] = settings.general_text_ratio
+    return given
+
+
 def settings_from(request: training_pb2.StartTrainingJobRequest) -> dict:
-    given = {}
-    for field, name in _SETTINGS.items():
-        value = getattr(request.settings, field)
-        if value:
-            given[name] = value
+    given = settings_dict(request.settings)
     for field, name in (("max_steps", "max_steps"), ("learning_rate", "learning_rate"), ("lora_rank", "rank")):
         if name not in given and getattr(request, field):
             given[name] = getattr(request, field)
@@ -201,8 +206,7 @@ class TrainingServicer(training_pb2_grpc.TrainingServiceServicer):
         record = await self.schedules.create(current_principal(), ScheduleSpec(
             department=given.department, adapter_name=given.adapter_name, cron=given.cron,
             time_zone=given.time_zone, min_new_documents=given.min_new_documents, min_score=given.min_score,
-            settings={name: getattr(given.settings, field) for field, name in _SETTINGS.items()
-                      if getattr(given.settings, field)},
+            settings=settings_dict(given.settings),
         ))
         return training_pb2.CreateScheduleResponse(schedule=schedule_to_proto(record))
 
@@ -237,6 +241,21 @@ class TrainingServicer(training_pb2_grpc.TrainingServiceServicer):
     async def CancelTrainingJob(self, request, context):
         job = await self.jobs.cancel(current_principal(), request.job_id)
         return training_pb2.CancelTrainingJobResponse(job=job_to_proto(job))
+
+    async def EvaluateAdapter(self, request, context):
+        principal = current_principal()
+        if not request.job_id:
+            raise InvalidArgument("name the training job whose adapter to evaluate (job_id; `sentra train list`)")
+        test = await self.datasets.test_split(principal, request.dataset_id) if request.dataset_id else None
+        result = await self.jobs.evaluate(principal, request.job_id, adapter_name=request.adapter_name, test=test)
+
+        def floats(scores: dict) -> dict[str, float]:
+            return {k: float(v) for k, v in scores.items()}
+
+        return training_pb2.EvaluateAdapterResponse(
+            metrics=floats(result.candidate), baseline_metrics=floats(result.base),
+            reference_metrics=floats(result.reference), reference_job_id=result.reference_job_id,
+            test_examples=int(result.candidate.get("examples", 0)), test_set=result.test_set)
 
     async def WatchTrainingJob(self, request, context):
         principal = current_principal()

@@ -941,6 +941,7 @@ class TrainingSettings(_message.Message):
     SEED_FIELD_NUMBER: _builtins.int
     CHECKPOINT_EVERY_FIELD_NUMBER: _builtins.int
     MAX_STEPS_FIELD_NUMBER: _builtins.int
+    GENERAL_TEXT_RATIO_FIELD_NUMBER: _builtins.int
     epochs: _builtins.int
     learning_rate: _builtins.float
     lora_rank: _builtins.int
@@ -951,6 +952,10 @@ class TrainingSettings(_message.Message):
     checkpoint_every: _builtins.int
     max_steps: _builtins.int
     """At most this many optimizer steps (0: all epochs)."""
+    general_text_ratio: _builtins.float
+    """General paragraphs mixed in per training example so the adapter keeps reading the
+    language as the base model did (unset: the default, 0.5; 0 turns it off).
+    """
     def __init__(
         self,
         *,
@@ -963,12 +968,15 @@ class TrainingSettings(_message.Message):
         seed: _builtins.int = ...,
         checkpoint_every: _builtins.int = ...,
         max_steps: _builtins.int = ...,
+        general_text_ratio: _builtins.float | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_general_text_ratio", b"_general_text_ratio", "general_text_ratio", b"general_text_ratio"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["batch_size", b"batch_size", "checkpoint_every", b"checkpoint_every", "epochs", b"epochs", "learning_rate", b"learning_rate", "lora_alpha", b"lora_alpha", "lora_rank", b"lora_rank", "max_seq_length", b"max_seq_length", "max_steps", b"max_steps", "seed", b"seed"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_general_text_ratio", b"_general_text_ratio", "batch_size", b"batch_size", "checkpoint_every", b"checkpoint_every", "epochs", b"epochs", "general_text_ratio", b"general_text_ratio", "learning_rate", b"learning_rate", "lora_alpha", b"lora_alpha", "lora_rank", b"lora_rank", "max_seq_length", b"max_seq_length", "max_steps", b"max_steps", "seed", b"seed"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
+    _WhichOneofReturnType__general_text_ratio: _TypeAlias = _typing.Literal["general_text_ratio"]  # noqa: Y015
+    _WhichOneofArgType__general_text_ratio: _TypeAlias = _typing.Literal["_general_text_ratio", b"_general_text_ratio"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__general_text_ratio) -> _WhichOneofReturnType__general_text_ratio | None: ...
 
 Global___TrainingSettings: _TypeAlias = TrainingSettings  # noqa: Y015
 
@@ -1209,24 +1217,32 @@ Global___WatchTrainingJobResponse: _TypeAlias = WatchTrainingJobResponse  # noqa
 
 @_typing.final
 class EvaluateAdapterRequest(_message.Message):
+    """Evaluate the adapter a training job produced against the base model and the adapter of
+    the same name promoted before it (if any), as the promotion gate does: on a dataset
+    version's test split, or, without one, on the examples held out of the job's own file;
+    and on the general regression set (perplexity). Trainers of the job's department only.
+    The adapter is named by its job: versions are numbered by the inference registry.
+    """
+
     DESCRIPTOR: _descriptor.Descriptor
 
     DATASET_ID_FIELD_NUMBER: _builtins.int
     ADAPTER_NAME_FIELD_NUMBER: _builtins.int
-    ADAPTER_VERSION_FIELD_NUMBER: _builtins.int
+    JOB_ID_FIELD_NUMBER: _builtins.int
     dataset_id: _builtins.str
     adapter_name: _builtins.str
-    adapter_version: _builtins.int
+    """When given, it must be the job's adapter name (a check, not a selector)."""
+    job_id: _builtins.str
     def __init__(
         self,
         *,
         dataset_id: _builtins.str = ...,
         adapter_name: _builtins.str = ...,
-        adapter_version: _builtins.int = ...,
+        job_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["adapter_name", b"adapter_name", "adapter_version", b"adapter_version", "dataset_id", b"dataset_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["adapter_name", b"adapter_name", "dataset_id", b"dataset_id", "job_id", b"job_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1276,21 +1292,63 @@ class EvaluateAdapterResponse(_message.Message):
         def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
         def WhichOneof(self, oneof_group: _Never) -> None: ...
 
+    @_typing.final
+    class ReferenceMetricsEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.float
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.float = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
     METRICS_FIELD_NUMBER: _builtins.int
     BASELINE_METRICS_FIELD_NUMBER: _builtins.int
+    REFERENCE_METRICS_FIELD_NUMBER: _builtins.int
+    REFERENCE_JOB_ID_FIELD_NUMBER: _builtins.int
+    TEST_EXAMPLES_FIELD_NUMBER: _builtins.int
+    TEST_SET_FIELD_NUMBER: _builtins.int
+    reference_job_id: _builtins.str
+    test_examples: _builtins.int
+    test_set: _builtins.str
+    """"dataset <id> v<version> test split" or "the job's held-out examples"."""
     @_builtins.property
-    def metrics(self) -> _containers.ScalarMap[_builtins.str, _builtins.float]: ...
+    def metrics(self) -> _containers.ScalarMap[_builtins.str, _builtins.float]:
+        """The job's adapter: contains, exact_match, token_f1, rouge_l, perplexity,
+        regression_perplexity, examples.
+        """
+
     @_builtins.property
-    def baseline_metrics(self) -> _containers.ScalarMap[_builtins.str, _builtins.float]: ...
+    def baseline_metrics(self) -> _containers.ScalarMap[_builtins.str, _builtins.float]:
+        """The base model on the same examples."""
+
+    @_builtins.property
+    def reference_metrics(self) -> _containers.ScalarMap[_builtins.str, _builtins.float]:
+        """The adapter of the same name promoted before the job (empty when there was none)."""
+
     def __init__(
         self,
         *,
         metrics: _abc.Mapping[_builtins.str, _builtins.float] | None = ...,
         baseline_metrics: _abc.Mapping[_builtins.str, _builtins.float] | None = ...,
+        reference_metrics: _abc.Mapping[_builtins.str, _builtins.float] | None = ...,
+        reference_job_id: _builtins.str = ...,
+        test_examples: _builtins.int = ...,
+        test_set: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["baseline_metrics", b"baseline_metrics", "metrics", b"metrics"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["baseline_metrics", b"baseline_metrics", "metrics", b"metrics", "reference_job_id", b"reference_job_id", "reference_metrics", b"reference_metrics", "test_examples", b"test_examples", "test_set", b"test_set"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

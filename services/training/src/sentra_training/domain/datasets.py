@@ -37,7 +37,7 @@ from sentra_common.access import (
 from sentra_common.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 from sentra_common.principal import Principal
 
-from sentra_training.domain.service import TRAINING_ROLES, StartRequest, is_uuid, utcnow
+from sentra_training.domain.service import TRAINING_ROLES, EvaluationSet, StartRequest, is_uuid, utcnow
 
 logger = logging.getLogger(__name__)
 
@@ -493,19 +493,25 @@ class Datasets:
         record, items = await self.training_set(principal, dataset_id)
         if department and department != record.department:
             raise InvalidArgument(f"dataset {record.id} belongs to {record.department}; train it for that department")
-
-        def lines(chosen) -> bytes:
-            return "".join(export_line(i, "messages") + "\n" for i in chosen).encode()
-
         return StartRequest(
             department=record.department, adapter_name=adapter_name,
-            dataset_jsonl=lines(i for i in items if i.split != "test"),
+            dataset_jsonl=_lines(i for i in items if i.split != "test"),
             dataset_filename=f"dataset {record.department} v{record.version}", settings=settings,
-            test_jsonl=lines(i for i in items if i.split == "test"),
+            test_jsonl=_lines(i for i in items if i.split == "test"),
             lineage={"dataset_id": record.id, "version": record.version, "department": record.department,
                      "generator_id": record.generator_id, "items": len(items), "pii_mode": record.pii_mode,
                      "documents": sorted({i.document_id for i in items if i.document_id}), **(lineage or {})},
         )
+
+    async def test_split(self, principal: Principal, dataset_id: str) -> EvaluationSet:
+        """The dataset version's approved test items (the ones a job from it is judged on),
+        for evaluating an adapter of its department."""
+        record, items = await self.training_set(principal, dataset_id)
+        chosen = [i for i in items if i.split == "test"]
+        if not chosen:
+            raise FailedPrecondition(f"dataset {record.id} has no approved items in its test split")
+        return EvaluationSet(record.department, _lines(chosen),
+                             f"dataset {record.department} v{record.version} test split")
 
     # ---- events and the background work
 
@@ -603,3 +609,8 @@ class Datasets:
             out.extend(page)
             if not page or len(out) >= total:
                 return out
+
+
+def _lines(items) -> bytes:
+    """Items as a training file (`messages` lines)."""
+    return "".join(export_line(i, "messages") + "\n" for i in items).encode()

@@ -55,6 +55,14 @@ class TrainingCore(Protocol):
         ...
 
 
+class Evaluator(Protocol):
+    """Runs the evaluation the promotion gate uses (`lora.evaluate`) on demand: the base
+    model, the reference adapter (if any) and the candidate answer the test examples, and
+    the regression set is read. Returns {"base": scores, "reference"?: scores, "candidate": scores}."""
+
+    async def evaluate(self, candidate: Path, test_jsonl: bytes, reference: Path | None) -> dict: ...
+
+
 class AdapterPublisher(Protocol):
     """Hands a finished job's adapter to serving: stores it under the department's adapter
     directory (with its model card) and announces it; returns the stored path relative to

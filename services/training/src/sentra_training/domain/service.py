@@ -33,7 +33,7 @@ from sentra_common.errors import FailedPrecondition, InvalidArgument, NotFound, 
 from sentra_common.principal import Principal
 
 from sentra_training.domain.model import JobFiles, JobRecord, JobState
-from sentra_training.domain.ports import AdapterPublisher, Decision, Runner, Store, TrainingCore
+from sentra_training.domain.ports import AdapterPublisher, Decision, Evaluator, Runner, Store, TrainingCore
 
 logger = logging.getLogger(__name__)
 
@@ -87,6 +87,25 @@ class StartRequest:
     lineage: dict | None = None
 
 
+@dataclass(frozen=True)
+class EvaluationSet:
+    """Examples to evaluate an adapter on (JSONL in a training file's format)."""
+
+    department: str
+    jsonl: bytes
+    name: str
+
+
+@dataclass(frozen=True)
+class AdapterEvaluation:
+    job: JobRecord
+    test_set: str
+    candidate: dict
+    base: dict
+    reference: dict
+    reference_job_id: str
+
+
 def model_digest(directory: Path) -> str:
     """SHA-256 over the base model's files (names, sizes and bytes), as stored with each job."""
     digest = hashlib.sha256()
@@ -100,8 +119,10 @@ def model_digest(directory: Path) -> str:
 
 class TrainingJobs:
     def __init__(self, store: Store, runner: Runner, environment: Environment, publisher: AdapterPublisher,
-                 core: TrainingCore, clock: Callable[[], datetime] = utcnow) -> None:
+                 core: TrainingCore, clock: Callable[[], datetime] = utcnow,
+                 evaluator: Evaluator | None = None) -> None:
         self.core = core
+        self.evaluator = evaluator
         self.store = store
         self.runner = runner
         self.publisher = publisher
@@ -197,6 +218,44 @@ class TrainingJobs:
             return await asyncio.to_thread(path.read_text, encoding="utf-8")
         except OSError:
             return ""
+
+    async def evaluate(self, principal: Principal, job_id: str, *, adapter_name: str = "",
+                       test: EvaluationSet | None = None) -> AdapterEvaluation:
+        """The job's adapter against the base model and the adapter of its name promoted
+        before it, on `test` (a dataset version's test split, of the job's department) or
+        on the examples held out of the job's own file."""
+        job = await self._readable(principal, job_id)
+        _require_trainer(principal, job.department)
+        if adapter_name and adapter_name != job.adapter_name:
+            raise InvalidArgument(f"training job {job_id} trained adapter {job.adapter_name!r}, not {adapter_name!r}")
+        if job.state != JobState.SUCCEEDED or not job.artifact_path:
+            raise FailedPrecondition(f"training job {job_id} is {job.state.value}: only a job that SUCCEEDED has an "
+                                     "adapter to evaluate")
+        if test is not None and test.department != job.department:
+            raise InvalidArgument(f"the dataset belongs to {test.department} and the job to {job.department}: "
+                                  "evaluate an adapter on its own department's data")
+        if test is None:
+            held_out = self.job_dir(job) / JobFiles.TEST
+            if not held_out.is_file():
+                raise FailedPrecondition(f"training job {job_id} held no examples out of its file; name a dataset "
+                                         "version to evaluate on (--dataset)")
+            test = EvaluationSet(job.department, await asyncio.to_thread(held_out.read_bytes),
+                           "the job's held-out examples")
+        if not test.jsonl.strip():
+            raise FailedPrecondition(f"{test.name} has no examples to evaluate on")
+        if self.evaluator is None:
+            raise FailedPrecondition("this training service runs no evaluations")
+        before = [j for j in await self.store.list([job.department], (JobState.SUCCEEDED,))
+                  if j.adapter_name == job.adapter_name and j.promoted and j.artifact_path and j.id != job.id
+                  and j.finished_at and job.finished_at and j.finished_at < job.finished_at]
+        reference = max(before, key=lambda j: j.finished_at) if before else None
+        scores = await self.evaluator.evaluate(
+            self.publisher.stored(job.department, job.artifact_path), test.jsonl,
+            self.publisher.stored(job.department, reference.artifact_path) if reference else None)
+        logger.info("adapter of training job %s evaluated by %s on %s", job.id, principal.subject, test.name)
+        return AdapterEvaluation(job=job, test_set=test.name, candidate=scores.get("candidate", {}),
+                                 base=scores.get("base", {}), reference=scores.get("reference", {}),
+                                 reference_job_id=reference.id if reference else "")
 
     async def list(self, principal: Principal, department: str = "") -> list[JobRecord]:
         departments = departments_to_list(principal, department)
