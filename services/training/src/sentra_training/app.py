@@ -24,6 +24,7 @@ from sentra_training.adapters.generation import LocalItemWriter
 from sentra_training.adapters.lora_core import LoraCore, parse_example
 from sentra_training.adapters.prompted_generator import PromptedGenerator
 from sentra_training.adapters.publisher import AdapterHandOff
+from sentra_training.adapters.ray_jobs import RayJobsRunner
 from sentra_training.adapters.runner import ProcessRunner
 from sentra_training.adapters.schedule_store import DocumentLedger, ScheduleStore
 from sentra_training.adapters.sources import PlatformChunks
@@ -31,6 +32,7 @@ from sentra_training.adapters.store import JobStore
 from sentra_training.config import TrainingSettings
 from sentra_training.datasets.qg import ASSET_DIR as GENERATOR_DIR
 from sentra_training.domain.datasets import DatasetLimits, Datasets
+from sentra_training.domain.ports import Runner
 from sentra_training.domain.schedules import Schedules
 from sentra_training.domain.service import Environment, PromotionRules, TrainingJobs
 from sentra_training.events import subscribe
@@ -56,6 +58,28 @@ def code_version() -> str:
             ref = (head.parent / ref[5:]).read_text().strip()
         text += f" @ {ref[:12]}"
     return text
+
+
+def build_runner(settings: TrainingSettings) -> Runner:
+    """By the address: a process per run on this machine, or submissions to a Ray cluster's
+    Jobs API (see `config.TrainingSettings.ray_address`)."""
+    if not settings.ray_address:
+        return ProcessRunner(settings.stop_grace_seconds)
+    token = ""
+    if settings.ray_token_file is not None:
+        try:
+            token = settings.ray_token_file.read_text().strip()
+        except OSError as exc:
+            raise SystemExit(f"SENTRA_TRAINING_RAY_TOKEN_FILE {settings.ray_token_file} cannot be read ({exc}): "
+                             "it holds the Ray cluster's token") from None
+        if not token:
+            raise SystemExit(f"SENTRA_TRAINING_RAY_TOKEN_FILE {settings.ray_token_file} is empty: it holds the Ray "
+                             "cluster's token")
+    logger.info("training jobs run on the Ray cluster %s (Jobs API); job directories under %s must be shared with it",
+                settings.ray_address, settings.jobs_dir.resolve())
+    return RayJobsRunner(settings.ray_address, token=token, ca_file=settings.ray_ca_file,
+                         deadline_seconds=settings.ray_deadline_seconds, stop_grace_seconds=settings.stop_grace_seconds,
+                         unreachable_seconds=settings.ray_unreachable_seconds)
 
 
 def build_environment(settings: TrainingSettings) -> Environment:
@@ -109,7 +133,7 @@ async def training_app(settings: TrainingSettings):
     tls = tls_material(SERVICE, settings)
     server = GrpcServer(SERVICE, settings.grpc, metrics, principal_verifier(SERVICE, settings), tls)
     engine = create_engine(settings.database.url)
-    runner = ProcessRunner(settings.stop_grace_seconds)
+    runner = build_runner(settings)
     tickers: list[asyncio.Task] = []
     channel_tls = tls.channel() if tls else None
     ledger = DocumentLedger(engine)
@@ -161,6 +185,7 @@ async def training_app(settings: TrainingSettings):
         await server.stop()
         await source.close()
         await own_source.close()
-        # A stop (not a crash): the runs end with the service and resume when it is back.
+        # A stop (not a crash): local runs end with the service and resume when it is back;
+        # runs on a Ray cluster go on and are found again.
         await asyncio.to_thread(runner.stop_all)
         await engine.dispose()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field, model_validator
 from pydantic_settings import SettingsConfigDict
@@ -81,10 +83,24 @@ class TrainingSettings(ServiceSettings):
     # The base model the adapters are trained on (a directory of transformers files):
     # the one `make setup` converts from the shipped GGUF (`sentra up` sets it).
     base_model_dir: Path = Path("~/.cache/sentra/models/gemma-3-270m")
-    # Empty: each job starts a Ray runtime of its own on this machine (its workers are CPU
-    # processes). An address (ray://host:10001, or host:6379 of `ray start --head`): jobs run
-    # on that cluster, whose token (RAY_AUTH_TOKEN_PATH) this service must have.
+    # Empty: each job's run is a process of this service that starts a Ray runtime of its
+    # own on this machine (its workers are CPU processes). The Jobs API of a Ray cluster
+    # (`http(s)://<head>:8265`: the dashboard port of `ray start --head`, or a KubeRay
+    # head service): each run is submitted there and outlives this service, which finds it
+    # again when restarted. The job directories (`data_dir`) must then be on storage that
+    # the cluster's nodes mount at the same path (in Kubernetes a shared volume; on one
+    # machine, the same disk). Joining a cluster as a driver (`host:6379`, `ray://`) is not
+    # offered: such a run dies with the service, and the Jobs API is Ray's way for long jobs.
     ray_address: str = ""
+    # The cluster's token (Ray token authentication, `RAY_AUTH_MODE=token` on its nodes),
+    # sent as `Authorization: Bearer`; required for a Jobs API address that is not loopback.
+    ray_token_file: Path | None = None
+    # For https: the CA file that signs the Jobs API's certificate (empty: the system's CAs).
+    ray_ca_file: Path | None = None
+    # Every call to the Jobs API has this deadline; a cluster that does not answer a running
+    # job's status for `ray_unreachable_seconds` fails the job (naming the address).
+    ray_deadline_seconds: float = Field(default=10.0, gt=0, le=300)
+    ray_unreachable_seconds: float = Field(default=300.0, ge=0)
     # Ray Train workers per job, and CPU threads each (1–2 workers on a CPU machine).
     workers: int = Field(default=1, ge=1, le=64)
     threads_per_worker: int = Field(default=2, ge=1, le=256)
@@ -104,6 +120,23 @@ class TrainingSettings(ServiceSettings):
     # A cancelled job's run gets this long to stop after SIGTERM before it is killed.
     stop_grace_seconds: float = Field(default=10.0, ge=0)
 
+    @model_validator(mode="after")
+    def _ray_cluster(self) -> TrainingSettings:
+        if not self.ray_address:
+            return self
+        url = urlsplit(self.ray_address)
+        if url.scheme not in ("http", "https") or not url.hostname:
+            raise ValueError(
+                f"SENTRA_TRAINING_RAY_ADDRESS={self.ray_address!r} is not a Ray Jobs API address: use the "
+                "cluster head's dashboard address, http(s)://<head>:8265 (or leave it empty for a Ray "
+                "runtime per job on this machine)")
+        if self.ray_token_file is None and not is_loopback(url.hostname):
+            raise ValueError(
+                f"SENTRA_TRAINING_RAY_ADDRESS={self.ray_address!r} is another machine: set "
+                "SENTRA_TRAINING_RAY_TOKEN_FILE to the cluster's token (start its nodes with "
+                "RAY_AUTH_MODE=token); without one anybody who reaches the Jobs API may run code there")
+        return self
+
     @property
     def jobs_dir(self) -> Path:
         return self.data_dir / "training"
@@ -111,3 +144,12 @@ class TrainingSettings(ServiceSettings):
     @property
     def datasets_dir(self) -> Path:
         return self.data_dir / "datasets"
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

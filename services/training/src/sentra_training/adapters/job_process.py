@@ -1,14 +1,16 @@
 """One training job's run, as its own process (`python -m sentra_training.adapters.job_process
-<job directory>`), started by the service's `ProcessRunner`.
+<job directory> [<service pid>]`): started by the service's `ProcessRunner` on its machine,
+or by a Ray cluster as a Jobs API submission (`RayJobsRunner`).
 
 It reads `job.json` (hyper-parameters, dataset, base model, Ray settings), runs the LoRA job
-on Ray Train (`lora.ray_job.run`: a local Ray runtime of its own, or the configured
-cluster), evaluates the adapter against the base model and the reference adapter on the
-job's test split and the regression set (`lora.evaluate`; `phase` says `evaluating`
-meanwhile), and leaves `result.json` (the adapter directory, the last progress, the
-evaluation) or `error.txt` (the reason, in words). Started again on the same directory it resumes from the
-run's last checkpoint. It dies with the service that started it (so a restarted service
-starts it again instead of finding two).
+on Ray Train (`lora.ray_job.run`: a local Ray runtime of its own, or with `ray_address`
+"auto" the cluster that runs it as a submission), evaluates the adapter against the base
+model and the reference adapter on the job's test split and the regression set
+(`lora.evaluate`; `phase` says `evaluating` meanwhile), and leaves `result.json` (the
+adapter directory, the last progress, the evaluation) or `error.txt` (the reason, in
+words). Started again on the same directory it resumes from the run's last checkpoint.
+Given the service's pid it dies with that service (so a restarted service starts it again
+instead of finding two); a submission on a cluster outlives it.
 """
 
 from __future__ import annotations

@@ -27,6 +27,7 @@ class ProcessRunner:
         spec_file = job_dir / job_process.JOB_FILE
         spec = json.loads(spec_file.read_text())
         spec["reference_adapter_dir"] = str(reference_adapter_dir) if reference_adapter_dir else None
+        spec.pop("ray_address", None)  # a Ray runtime of its own, on this machine
         spec_file.write_text(json.dumps(spec, indent=2))
         env = {k: v for k, v in os.environ.items() if not k.startswith("SENTRA_")}  # no service secrets
         env.update({"RAY_USAGE_STATS_ENABLED": "0", "PYTHONUNBUFFERED": "1"})

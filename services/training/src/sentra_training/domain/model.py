@@ -18,6 +18,7 @@ class JobFiles:
     RESULT = "result.json"  # the adapter directory, the last progress, the evaluation
     ERROR = "error.txt"  # why the run failed, in words
     LOG = "run.log"
+    SUBMISSION = "submission"  # on a Ray cluster: the Jobs API submission id of the current run
     RUNS = "runs"  # Ray's storage: runs/run/checkpoint_*, runs/run/progress.jsonl
     RUN_NAME = "run"
 

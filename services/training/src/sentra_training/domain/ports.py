@@ -12,8 +12,9 @@ from sentra_training.domain.model import JobRecord, JobState
 
 @dataclass(frozen=True)
 class RunStatus:
-    """A job's run as the runner sees it. `known` is False when this runner did not start
-    it (the service was restarted): the job must be started again (it resumes)."""
+    """A job's run as the runner sees it. `known` is False when there is no run of it to
+    follow (the service was restarted and a local run died with it, or the cluster does
+    not know it): the job must be started again (it resumes)."""
 
     known: bool
     progress: dict = field(default_factory=dict)  # the last progress line (step, loss, …)
@@ -33,13 +34,19 @@ class Decision:
 
 
 class Runner(Protocol):
+    """Runs jobs: a process per run on this machine (`adapters.runner`) or submissions to a
+    Ray cluster (`adapters.ray_jobs`). Its calls block (called off the event loop); a run
+    that cannot be started is reported by `status` as ended with the reason, not raised."""
+
     def launch(self, job_id: str, job_dir: Path, reference_adapter_dir: Path | None = None) -> None: ...
 
     def status(self, job_id: str, job_dir: Path) -> RunStatus: ...
 
     def stop(self, job_id: str) -> None: ...
 
-    def stop_all(self) -> None: ...
+    def stop_all(self) -> None:
+        """At the service's stop: ends the runs that cannot outlive it."""
+        ...
 
 
 class TrainingCore(Protocol):

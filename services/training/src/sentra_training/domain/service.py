@@ -192,7 +192,7 @@ class TrainingJobs:
             }
             (job_dir / JobFiles.JOB).write_text(json.dumps({
                 "config": job.reproducibility["config"], "base_model_dir": str(self.env.base_model_dir),
-                "ray_address": self.env.ray_address, "workers": self.env.workers,
+                "department": department, "workers": self.env.workers,
                 "threads_per_worker": self.env.threads_per_worker,
                 "memory_bytes": self.env.memory_mb * 1024 * 1024,
                 "max_new_tokens": self.env.promotion.max_new_tokens,
@@ -301,7 +301,7 @@ class TrainingJobs:
                     continue
                 if await self.store.update(job.id, expect_state=JobState.QUEUED, state=JobState.RUNNING,
                                            started_at=self.clock()):
-                    self.runner.launch(job.id, self.job_dir(job), await self._reference(job))
+                    await asyncio.to_thread(self.runner.launch, job.id, self.job_dir(job), await self._reference(job))
                     logger.info("training job %s started", job.id)
                     busy.add(job.department)
                     free -= 1
@@ -312,7 +312,7 @@ class TrainingJobs:
         if not status.known:
             # Running when this service last stopped: its run died with it; start it again
             # on the same run directory, which resumes from the last checkpoint.
-            self.runner.launch(job.id, self.job_dir(job), await self._reference(job))
+            await asyncio.to_thread(self.runner.launch, job.id, self.job_dir(job), await self._reference(job))
             await self.store.update(job.id, expect_state=job.state, state=JobState.RUNNING,
                                     restarts=job.restarts + 1, **progress)
             logger.warning("training job %s was running when the service stopped; started again (it resumes from "

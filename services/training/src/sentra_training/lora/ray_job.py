@@ -6,8 +6,9 @@ checkpoint when the same run (storage path and name) is started again — after 
 service or a worker was killed.
 
 Locally the job starts a Ray runtime of its own (`address=None`); with an address it
-joins that cluster (`ray start --head` on this machine, or a KubeRay cluster), whose
-token (`RAY_AUTH_MODE=token`, `RAY_AUTH_TOKEN_PATH`) the calling process must have. On
+joins that cluster: "auto" in a Jobs API submission (how the training service runs jobs
+on a cluster, `adapters.ray_jobs`), or a GCS address (`ray start --head`), whose token
+(`RAY_AUTH_MODE=token`, `RAY_AUTH_TOKEN_PATH`) the calling process must have. On
 more than one node the storage path must be shared by all of them (Ray's rule for
 checkpoints; the progress file is written there by the rank-0 worker too).
 """
