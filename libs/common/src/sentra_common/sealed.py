@@ -204,6 +204,13 @@ class SealedFiles:
         path = Path(path)
         return self.open(path.read_bytes(), path.name)
 
+    def read_either(self, path: Path) -> bytes:
+        """Metadata that may be stored either way (a model card, which carries no training
+        data): opened when it is sealed, read as it is when it is not."""
+        path = Path(path)
+        blob = path.read_bytes()
+        return self.open(blob, path.name) if is_sealed_bytes(blob) else blob
+
     def write_text(self, path: Path, text: str) -> None:
         self.write_bytes(path, text.encode("utf-8"))
 
@@ -225,6 +232,23 @@ class SealedFiles:
                 write_atomic(path, self.keyring.seal(data, path.name))
                 count += 1
         return count
+
+
+def checked_key_file(path: Path | None, setting: str) -> Path | None:
+    """For a setting's validator: the key file, if it holds a usable keyring; ValueError
+    (the start-up stops with it) when it does not."""
+    if path is None:
+        return None
+    try:
+        Keyring.load(path, setting)
+    except KeyFileError as exc:
+        raise ValueError(str(exc)) from None
+    return Path(path).expanduser()
+
+
+def load_files(path: Path | None, setting: str) -> SealedFiles:
+    """Files through the keyring of a (checked) key file setting, or plain files."""
+    return SealedFiles(Keyring.load(path, setting) if path is not None else None, setting)
 
 
 def write_atomic(path: Path, data: bytes, mode: int = 0o600) -> None:

@@ -20,6 +20,10 @@ import json
 import math
 from pathlib import Path
 
+from sentra_common.sealed import SealedFiles
+
+from sentra_training.lora import adapter_files
+from sentra_training.lora.adapter_files import PLAIN
 from sentra_training.lora.data import Example, read_jsonl, render
 from sentra_training.metrics import contains_answer, exact_match, rouge_l, token_f1
 
@@ -102,17 +106,17 @@ def score(model, tokenizer, test: list[Example], regression: list[Example], max_
 
 
 def evaluate(base_model_dir: Path, candidate: Path, test: list[Example], *, reference: Path | None = None,
-             regression: list[Example] | None = None, max_new_tokens: int = 48, threads: int = 2) -> dict[str, dict]:
-    """{"base": scores, "reference": scores (when given), "candidate": scores}."""
-    from peft import PeftModel
-
+             regression: list[Example] | None = None, max_new_tokens: int = 48, threads: int = 2,
+             files: SealedFiles = PLAIN) -> dict[str, dict]:
+    """{"base": scores, "reference": scores (when given), "candidate": scores}. The adapters
+    are read through `files` (opened in memory when sealed)."""
     regression = read_jsonl(REGRESSION_FILE) if regression is None else regression
     model, tokenizer = _load(base_model_dir, threads)
     results = {"base": score(model, tokenizer, test, regression, max_new_tokens)}
-    peft = PeftModel.from_pretrained(model, str(candidate), adapter_name="candidate")
+    peft = adapter_files.load(model, candidate, files, adapter_name="candidate")
     peft.eval()
     if reference is not None:
-        peft.load_adapter(str(reference), adapter_name="reference")
+        adapter_files.load(peft, reference, files, adapter_name="reference")
         peft.set_adapter("reference")
         results["reference"] = score(peft, tokenizer, test, regression, max_new_tokens)
     peft.set_adapter("candidate")
