@@ -217,10 +217,6 @@ class SealedFiles:
     def read_text(self, path: Path) -> str:
         return self.read_bytes(path).decode("utf-8")
 
-    def read_dir(self, directory: Path) -> dict[str, bytes]:
-        """Every file directly in `directory`, opened: {name: bytes}."""
-        return {p.name: self.read_bytes(p) for p in sorted(Path(directory).iterdir()) if p.is_file()}
-
     def seal_dir(self, directory: Path) -> int:
         """Seal, in place, every plaintext file under `directory`; how many were sealed."""
         if self.keyring is None:
