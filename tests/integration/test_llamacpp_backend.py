@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+from pathlib import Path
 
 import pytest
 from sentra.inference.v1 import inference_pb2
@@ -210,3 +211,37 @@ async def test_generate_and_answer_through_grpc_with_a_per_request_adapter(llama
         assert again.answer == plain.answer
     finally:
         await api.close()
+
+
+async def test_a_sealed_adapter_is_served_from_a_memory_file(adapter_root, tmp_path_factory):
+    """With a key: a sealed copy of `alpha` converted in a private memory directory, cached
+    sealed, and read by the real llama-server from a memory file descriptor."""
+    import shutil
+
+    from sentra_common import sealed
+
+    work = tmp_path_factory.mktemp("sealed-llamacpp")
+    keys = work / "sentra.keys"
+    keys.write_text(sealed.new_key_line("k1") + "\n")
+    files = sealed.load_files(keys, "SENTRA_INFERENCE_ENCRYPTION_KEY_FILE")
+    shutil.copytree(adapter_root / "legal" / "alpha", adapter_root / "legal" / "alpha-sealed")
+    assert files.seal_dir(adapter_root / "legal" / "alpha-sealed") >= 2
+    settings = InferenceSettings(
+        backend="llamacpp", adapter_root=adapter_root, local={"model_dir": base_model_dir()},
+        llamacpp={"parallel": 2, "cache_dir": work / "gguf", "log_file": work / "llama-server.log"},
+        encryption_key_file=keys,
+    )
+    artifacts = ArtifactRoot(adapter_root, files=files)
+    backend = build_backend(settings, artifacts)
+    await backend.start()
+    backend.artifacts = artifacts
+    try:
+        await backend.reconcile(await verified(backend, "alpha-sealed"))
+        assert "Zaragoza" in await run(backend, prompt=PROMPT, adapter="alpha-sealed@1")
+        cached = [p for p in (work / "gguf").glob("*.gguf")]
+        assert cached and all(sealed.is_sealed(p) for p in cached)
+        # llama-server was given memory files, not the cache's (sealed) paths
+        cmdline = Path(f"/proc/{backend._server._process.pid}/cmdline").read_bytes().decode()
+        assert "/dev/fd/" in cmdline and str(work / "gguf") not in cmdline
+    finally:
+        await backend.close()

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sentra_common import sealed
 from sentra_common.db import create_engine, migrate, sqlite_url
 from sentra_common.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 from sentra_common.principal import Principal
@@ -208,20 +209,37 @@ def test_the_promotion_gate():
     assert not gate({}, rules).promote and "not evaluated" in gate({}, rules).reason
 
 
-def test_a_seeded_share_of_the_file_is_held_out_for_the_test(tmp_path):
-    dataset, test = tmp_path / "train.jsonl", tmp_path / "test.jsonl"
+def test_a_seeded_share_of_the_file_is_held_out_for_the_test():
     lines = [json.dumps({"instruction": f"q{i}", "output": f"a{i}"}) for i in range(20)]
-    dataset.write_text("\n".join(lines) + "\n\n")
-    assert split_for_test(dataset, test, 7, PromotionRules(test_fraction=0.1)) == (18, 2)
-    train_lines, test_lines = dataset.read_text().splitlines(), test.read_text().splitlines()
+    train, test, train_count, test_count = split_for_test(("\n".join(lines) + "\n\n").encode(), 7,
+                                                          PromotionRules(test_fraction=0.1))
+    assert (train_count, test_count) == (18, 2)
+    train_lines, test_lines = train.decode().splitlines(), test.decode().splitlines()
     assert sorted(train_lines + test_lines) == sorted(lines) and not set(train_lines) & set(test_lines)
-    again = tmp_path / "again.jsonl"
-    again.write_text("\n".join(lines) + "\n")
-    split_for_test(again, tmp_path / "again-test.jsonl", 7, PromotionRules(test_fraction=0.1))
-    assert (tmp_path / "again-test.jsonl").read_text() == test.read_text()  # the seed decides
-    few = tmp_path / "few.jsonl"
-    few.write_text("\n".join(lines[:4]) + "\n")
-    assert split_for_test(few, tmp_path / "few-test.jsonl", 7, PromotionRules()) == (4, 0)
+    again = split_for_test(("\n".join(lines) + "\n").encode(), 7, PromotionRules(test_fraction=0.1))
+    assert again[1] == test  # the seed decides
+    few = ("\n".join(lines[:4]) + "\n").encode()
+    assert split_for_test(few, 7, PromotionRules()) == (few, b"", 4, 0)
+
+
+async def test_with_a_key_a_jobs_dataset_and_test_files_are_sealed_and_its_run_gets_the_key(setup, tmp_path):
+    jobs, _, jobs_dir = setup
+    keyring = tmp_path / "sentra.keys"
+    keyring.write_text(sealed.new_key_line("k1") + "\n")
+    files = sealed.load_files(keyring, "SENTRA_TRAINING_ENCRYPTION_KEY_FILE")
+    jobs.env = replace(jobs.env, files=files, key_file=str(keyring))
+    data = "\n".join(json.dumps({"instruction": f"¿Plazo {i}?", "output": f"respuesta secreta {i}"})
+                     for i in range(10)).encode()
+    job = await jobs.start(ANA, request(data=data))
+    job_dir = jobs_dir / "legal" / job.id
+    stored = {p.name: p.read_bytes() for p in job_dir.iterdir()}
+    assert sealed.is_sealed(job_dir / "dataset.jsonl") and sealed.is_sealed(job_dir / "test.jsonl")
+    assert not any(b"respuesta" in blob or "¿Plazo".encode() in blob for blob in stored.values())
+    train, test = files.read_text(job_dir / "dataset.jsonl"), files.read_text(job_dir / "test.jsonl")
+    assert len(train.splitlines()) == 9 and len(test.splitlines()) == 1 and "respuesta secreta" in test
+    assert json.loads(stored["job.json"])["encryption_key_file"] == str(keyring)
+    with pytest.raises(sealed.SealedError, match="no key is configured"):
+        sealed.SealedFiles(None).read_bytes(job_dir / "dataset.jsonl")
 
 
 async def test_a_finished_job_is_judged_published_with_its_card_and_becomes_the_next_reference(setup):
@@ -304,3 +322,14 @@ async def test_evaluating_a_jobs_adapter_against_the_base_and_the_adapter_promot
     with pytest.raises(FailedPrecondition, match="SUCCEEDED"):
         await jobs.evaluate(ANA, queued.id)
     assert len(evaluator.calls) == 3
+
+
+def test_an_unusable_key_file_stops_the_service_at_start(tmp_path):
+    from pydantic import ValidationError
+    from sentra_training.config import TrainingSettings
+
+    with pytest.raises(ValidationError, match="SENTRA_TRAINING_ENCRYPTION_KEY_FILE does not exist"):
+        TrainingSettings(encryption_key_file=tmp_path / "missing.keys")
+    (tmp_path / "short.keys").write_text("k1:c2hvcnQ=\n")
+    with pytest.raises(ValidationError, match="line 1: the key of 'k1' is 5 bytes; AES-256 needs 32"):
+        TrainingSettings(encryption_key_file=tmp_path / "short.keys")

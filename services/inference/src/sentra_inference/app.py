@@ -15,6 +15,7 @@ from sentra_common.grpc_server import GrpcServer
 from sentra_common.metrics import ServiceMetrics
 from sentra_common.nats import EventBus, connect_reporting_refusals
 from sentra_common.runtime import every, principal_verifier, tls_material
+from sentra_common.sealed import SealedFiles, load_files
 
 from sentra_inference.adapters.artifacts import ArtifactRoot
 from sentra_inference.adapters.reader import DEFAULT_READER_DIR, LocalReader
@@ -32,9 +33,15 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 logger = logging.getLogger(__name__)
 
 
+def sealed_files(settings: InferenceSettings) -> SealedFiles:
+    """Adapter files through the keyring (encryption at rest), or plain without one."""
+    return load_files(settings.encryption_key_file, "SENTRA_INFERENCE_ENCRYPTION_KEY_FILE")
+
+
 def build_backend(settings: InferenceSettings, artifacts: ArtifactRoot | None = None) -> GenerationBackend:
+    files = artifacts.files if artifacts is not None else sealed_files(settings)
     if settings.backend == "llamacpp":
-        return build_llamacpp(settings, artifacts or ArtifactRoot(settings.adapter_root))
+        return build_llamacpp(settings, artifacts or ArtifactRoot(settings.adapter_root, files=files))
     if settings.backend == "vllm":
         from sentra_inference.adapters.vllm import VllmBackend
 
@@ -50,7 +57,7 @@ def build_backend(settings: InferenceSettings, artifacts: ArtifactRoot | None = 
     return LocalBackend(
         local.model_dir.expanduser(), base_model=settings.base_model, max_batch_size=local.max_batch_size,
         batch_wait_seconds=local.batch_wait_ms / 1000, max_prompt_tokens=local.max_prompt_tokens,
-        torch_threads=local.torch_threads,
+        torch_threads=local.torch_threads, files=files,
     )
 
 
@@ -69,9 +76,10 @@ def build_llamacpp(settings: InferenceSettings, artifacts: ArtifactRoot) -> Gene
         binary=find_binary(c.binary and c.binary.expanduser()), model=(c.model or shipped_model()).expanduser(),
         served_model=settings.base_model, parallel=c.parallel, ctx_per_slot=c.ctx_per_slot, threads=c.threads,
         repack=c.repack, startup_timeout_seconds=c.startup_timeout_seconds,
-        log_file=c.log_file.expanduser() if c.log_file else None,
+        log_file=c.log_file.expanduser() if c.log_file else None, files=artifacts.files,
     )
-    converter = LoraConverter(c.cache_dir.expanduser(), c.converter_dir.expanduser(), model_dir, artifacts)
+    converter = LoraConverter(c.cache_dir.expanduser(), c.converter_dir.expanduser(), model_dir, artifacts,
+                              files=artifacts.files)
     return LlamaCppBackend(options, converter, base_model=settings.base_model,
                            tokenizer_file=model_dir / "tokenizer.json",
                            request_timeout_seconds=c.request_timeout_seconds,
@@ -96,7 +104,7 @@ def build_artifacts(settings: InferenceSettings) -> ArtifactRoot:
             print(f"SENTRA_INFERENCE_ADAPTER_ROOT: {root} cannot be created ({exc.strerror}); create it or point "
                   "the setting at the adapter volume", file=sys.stderr)
             raise SystemExit(2) from None
-    return ArtifactRoot(root)
+    return ArtifactRoot(root, files=sealed_files(settings))
 
 
 @asynccontextmanager

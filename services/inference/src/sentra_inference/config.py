@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 from sentra_common.config import DatabaseSettings, NatsSettings, ServiceSettings
+from sentra_common.sealed import checked_key_file
 
 from sentra_inference.domain.answering import AnswerPolicy
 
@@ -111,6 +112,26 @@ class InferenceSettings(ServiceSettings):
     report_refusals: bool = True
     # Register (and, when promoted, activate) the adapters the training service publishes.
     consume_events: bool = True
+    # Encryption at rest: the keyring the training service seals adapters with (the same
+    # file, or Secret in a cluster). Set, adapters are opened in memory (local backend) or
+    # converted from a private copy and cached sealed (llama.cpp); unsealed adapter files
+    # are refused. Not with vLLM, which reads the adapter volume itself.
+    encryption_key_file: Path | None = None
+
+    @field_validator("encryption_key_file")
+    @classmethod
+    def _key_file_usable(cls, value: Path | None) -> Path | None:
+        return checked_key_file(value, "SENTRA_INFERENCE_ENCRYPTION_KEY_FILE")
+
+    @model_validator(mode="after")
+    def _vllm_reads_plain_files(self) -> InferenceSettings:
+        if self.backend == "vllm" and self.encryption_key_file is not None:
+            raise ValueError(
+                "SENTRA_INFERENCE_ENCRYPTION_KEY_FILE is set but the backend is vllm, which reads adapter files from "
+                "the adapter volume itself and cannot open sealed ones: encrypt that volume at the storage layer "
+                "(an encrypted StorageClass or disk) instead, and unset the key file here and in the training service"
+            )
+        return self
 
     @model_validator(mode="after")
     def _adapter_root_is_absolute(self) -> InferenceSettings:

@@ -16,6 +16,7 @@ from sentra_common.identity import service_issuer
 from sentra_common.metrics import ServiceMetrics
 from sentra_common.nats import EventBus, refusal_reporter
 from sentra_common.runtime import every, principal_verifier, required_signer, tls_material
+from sentra_common.sealed import SealedFiles, load_files
 
 from sentra_training.adapters.cron import next_run
 from sentra_training.adapters.dataset_store import DatasetStore
@@ -90,7 +91,14 @@ def build_environment(settings: TrainingSettings) -> Environment:
         threads_per_worker=settings.threads_per_worker, memory_mb=settings.memory_mb,
         max_running_jobs=settings.max_running_jobs, max_dataset_bytes=settings.max_dataset_bytes,
         max_examples=settings.max_examples, promotion=PromotionRules(**settings.promotion.model_dump()),
+        files=sealed_files(settings),
+        key_file=str(settings.encryption_key_file.resolve()) if settings.encryption_key_file else "",
     )
+
+
+def sealed_files(settings: TrainingSettings) -> SealedFiles:
+    """Files through the service's keyring (encryption at rest), or plain without one."""
+    return load_files(settings.encryption_key_file, "SENTRA_TRAINING_ENCRYPTION_KEY_FILE")
 
 
 def shipped_reader_dir() -> Path:
@@ -124,7 +132,8 @@ def build_datasets(settings: TrainingSettings, engine, documents, source, own_so
         max_import_bytes=d.max_import_bytes, max_import_examples=d.max_import_examples, default_pii_mode=d.pii_mode,
     )
     return Datasets(DatasetStore(engine), documents, source, writer, settings.datasets_dir.resolve(), limits=limits,
-                    pii_secret=secret, parse_line=parse_example, own_source=own_source)
+                    pii_secret=secret, parse_line=parse_example, own_source=own_source,
+                    files=sealed_files(settings))
 
 
 @asynccontextmanager
@@ -147,11 +156,12 @@ async def training_app(settings: TrainingSettings):
     bus = EventBus(settings.nats, SERVICE, metrics)
     try:
         await migrate(engine, MIGRATIONS, "alembic_version_training")
-        hand_off = AdapterHandOff(settings.adapter_root.resolve(), bus)
+        hand_off = AdapterHandOff(settings.adapter_root.resolve(), bus, sealed_files(settings))
         evaluator = ProcessEvaluator(
             settings.base_model_dir.expanduser().resolve(), threads=settings.workers * settings.threads_per_worker,
             max_examples=settings.promotion.max_test_examples, max_new_tokens=settings.promotion.max_new_tokens,
-            timeout_seconds=settings.evaluate_timeout_seconds, work_dir=settings.data_dir.resolve() / "evaluations")
+            timeout_seconds=settings.evaluate_timeout_seconds, work_dir=settings.data_dir.resolve() / "evaluations",
+            key_file=settings.encryption_key_file, files=hand_off.files)
         jobs = TrainingJobs(JobStore(engine), runner, build_environment(settings), hand_off, LoraCore(),
                             evaluator=evaluator)
         datasets = build_datasets(settings, engine, ledger, source, own_source)

@@ -6,9 +6,10 @@ import ipaddress
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 from sentra_common.config import DatabaseSettings, NatsSettings, ServiceSettings
+from sentra_common.sealed import checked_key_file
 
 
 class PromotionSettings(BaseModel):
@@ -119,6 +120,15 @@ class TrainingSettings(ServiceSettings):
     evaluate_timeout_seconds: float = Field(default=1800.0, gt=0)
     # A cancelled job's run gets this long to stop after SIGTERM before it is killed.
     stop_grace_seconds: float = Field(default=10.0, ge=0)
+    # Encryption at rest: a keyring file (`python -m sentra_common.sealed new-key FILE`; a
+    # Secret in a cluster). Set, every dataset file, checkpoint and adapter the service
+    # writes is sealed (AES-256-GCM) and read back only with it. Unset: files are plain.
+    encryption_key_file: Path | None = None
+
+    @field_validator("encryption_key_file")
+    @classmethod
+    def _key_file_usable(cls, value: Path | None) -> Path | None:
+        return checked_key_file(value, "SENTRA_TRAINING_ENCRYPTION_KEY_FILE")
 
     @model_validator(mode="after")
     def _ray_cluster(self) -> TrainingSettings:

@@ -31,6 +31,7 @@ from pathlib import Path, PurePosixPath
 from urllib.parse import unquote, urlparse
 
 from sentra_common.errors import FailedPrecondition, InvalidArgument
+from sentra_common.sealed import SealedError, SealedFiles
 
 from sentra_inference.domain.ports import AdapterLoadError, Artifact
 
@@ -68,8 +69,12 @@ class ArtifactRoot:
     """`ArtifactStore` on a directory of this machine (the shared adapter volume in a
     cluster, mounted at the same path where vLLM runs)."""
 
-    def __init__(self, root: Path | None, *, max_files: int = MAX_FILES, max_bytes: int = MAX_BYTES) -> None:
+    def __init__(self, root: Path | None, *, max_files: int = MAX_FILES, max_bytes: int = MAX_BYTES,
+                 files: SealedFiles | None = None) -> None:
         self.root = root
+        # Encryption at rest: digests are over the stored (sealed) bytes; the model card is
+        # opened with the key when it was sealed.
+        self.files = files or SealedFiles(None, "SENTRA_INFERENCE_ENCRYPTION_KEY_FILE")
         # The root's real location: every artifact must resolve inside it. A department's
         # directory is `<real root>/<department>` itself, never a link elsewhere.
         self._real = Path(os.path.realpath(root)) if root is not None else None
@@ -98,8 +103,8 @@ class ArtifactRoot:
         if card is None or not card.is_file() or card.is_symlink() or card.stat().st_size > MAX_CARD_BYTES:
             return ""
         try:
-            return card.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError):
+            return self.files.read_either(card).decode("utf-8")
+        except (OSError, UnicodeDecodeError, SealedError):
             return ""
 
     def hide_paths(self, text: str) -> str:

@@ -7,6 +7,11 @@ until its last row stops; requests that arrive meanwhile form the next batch.
 
 Everything that touches the model (decoding, loading and unloading adapters) runs on one
 worker thread, so an adapter never changes under a running batch.
+
+With a key (encryption at rest) an adapter's files are sealed: they are opened in memory
+and the adapter is built from its config and weights there (`safetensors` from bytes), so
+its plaintext never reaches a disk. A sealed adapter without the key, or with another
+key, is refused with what to set.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sentra_common.errors import InvalidArgument
+from sentra_common.sealed import SealedError, SealedFiles
 
 from sentra_inference.adapters.model_files import BASE_MODEL_ID
 from sentra_inference.domain.ports import (
@@ -66,8 +72,10 @@ class LocalBackend:
     def __init__(
         self, model_dir: Path, *, base_model: str = BASE_MODEL_ID, max_batch_size: int = 8,
         batch_wait_seconds: float = 0.01, max_prompt_tokens: int = 2048, torch_threads: int = 0,
+        files: SealedFiles | None = None,
     ) -> None:
         self.model_dir = model_dir
+        self.files = files or SealedFiles(None, "SENTRA_INFERENCE_ENCRYPTION_KEY_FILE")
         self.base_model = base_model
         self.max_batch_size = max_batch_size
         self.batch_wait_seconds = batch_wait_seconds
@@ -139,13 +147,18 @@ class LocalBackend:
         if key in self._adapters and self._adapter_paths[key] == path:
             return
         directory = Path(path)
-        _check_adapter_files(key, directory)
+        try:
+            opened = _adapter_files(key, directory, self.files)
+        except SealedError as exc:
+            raise AdapterLoadError(f"adapter {key}: {exc}") from None
         from peft import PeftModel
 
         self._counter += 1
         internal = f"a{self._counter}"
         try:
-            if isinstance(self._model, PeftModel):
+            if opened is not None:
+                self._model = _attach(self._model, opened, internal)
+            elif isinstance(self._model, PeftModel):
                 self._model.load_adapter(str(directory), adapter_name=internal, is_trainable=False)
             else:
                 self._model = PeftModel.from_pretrained(
@@ -356,7 +369,9 @@ def _gemma_turns(messages: tuple[Message, ...]) -> list[tuple[str, str]]:
     return turns
 
 
-def _check_adapter_files(key: str, directory: Path) -> None:
+def _adapter_files(key: str, directory: Path, files: SealedFiles) -> dict[str, bytes] | None:
+    """Check the artifact is a LoRA adapter; with a key, its files opened in memory (None:
+    plain files PEFT reads itself). SealedError for a sealed file without the right key."""
     config = directory / "adapter_config.json"
     if not config.is_file():
         raise AdapterLoadError(
@@ -364,13 +379,48 @@ def _check_adapter_files(key: str, directory: Path) -> None:
             "PEFT adapter directory"
         )
     try:
-        peft_type = json.loads(config.read_text()).get("peft_type", "")
+        config_bytes = files.read_bytes(config)
+        peft_type = json.loads(config_bytes).get("peft_type", "")
     except (OSError, ValueError) as exc:
         raise AdapterLoadError(f"adapter {key}: unreadable adapter_config.json ({exc})") from None
     if peft_type != "LORA":
         raise AdapterLoadError(f"adapter {key} is a {peft_type or 'unknown'} adapter; Sentra serves LoRA adapters")
-    if not any((directory / name).is_file() for name in ("adapter_model.safetensors", "adapter_model.bin")):
+    weights = directory / "adapter_model.safetensors"
+    if not files.sealing:
+        if not any((directory / name).is_file() for name in ("adapter_model.safetensors", "adapter_model.bin")):
+            raise AdapterLoadError(f"adapter {key}: no adapter weights (adapter_model.safetensors) in its artifact")
+        if weights.is_file():
+            files.read_bytes(weights)  # a sealed file without the key: refused here, saying what to set
+        return None
+    if not weights.is_file():
         raise AdapterLoadError(f"adapter {key}: no adapter weights (adapter_model.safetensors) in its artifact")
+    return {"adapter_config.json": config_bytes, "adapter_model.safetensors": files.read_bytes(weights)}
+
+
+def _attach(model, opened: dict[str, bytes], name: str):
+    """`model` (the base model or the PeftModel on it) with the adapter `name` built from
+    its files' bytes, as PEFT's `load_adapter` would from a directory."""
+    from peft import PeftConfig, PeftModel, set_peft_model_state_dict
+    from safetensors.torch import load
+
+    config = PeftConfig.from_peft_type(**json.loads(opened["adapter_config.json"]))
+    config.inference_mode = True
+    if isinstance(model, PeftModel):
+        model.add_adapter(name, config)  # a failure from here on: the caller deletes `name`
+        peft = model
+    else:
+        peft = PeftModel(model, config, adapter_name=name)
+    try:
+        result = set_peft_model_state_dict(peft, load(opened["adapter_model.safetensors"]), adapter_name=name)
+        missing = [k for k in result.missing_keys if "lora_" in k and f".{name}." in k]
+        if missing:
+            raise ValueError(f"its weights lack {len(missing)} of the tensors its config names")
+    except Exception:
+        if peft is not model:
+            peft.unload()  # the base model as it was
+        raise
+    peft.eval()
+    return peft
 
 
 def _short(exc: BaseException) -> str:

@@ -13,17 +13,23 @@ import tempfile
 from pathlib import Path
 
 from sentra_common.errors import FailedPrecondition, ResourceExhausted
+from sentra_common.sealed import SealedFiles
 
 
 class ProcessEvaluator:
     def __init__(self, base_model_dir: Path, *, threads: int = 2, max_examples: int = 50, max_new_tokens: int = 48,
-                 timeout_seconds: float = 1800.0, work_dir: Path | None = None) -> None:
+                 timeout_seconds: float = 1800.0, work_dir: Path | None = None, key_file: Path | None = None,
+                 files: SealedFiles | None = None) -> None:
         self.base_model_dir = base_model_dir
         self.threads = threads
         self.max_examples = max_examples
         self.max_new_tokens = max_new_tokens
         self.timeout_seconds = timeout_seconds
         self.work_dir = work_dir
+        # Encryption at rest: the test examples are written sealed, and the evaluation
+        # opens them and the adapters with the same keyring.
+        self.key_file = key_file
+        self.files = files or SealedFiles(None)
         self._one_at_a_time = asyncio.Lock()
 
     async def evaluate(self, candidate: Path, test_jsonl: bytes, reference: Path | None) -> dict:
@@ -35,13 +41,15 @@ class ProcessEvaluator:
                 self.work_dir.mkdir(parents=True, exist_ok=True)
             with tempfile.TemporaryDirectory(prefix="sentra-evaluate-", dir=self.work_dir) as work:
                 test, out = Path(work) / "test.jsonl", Path(work) / "scores.json"
-                test.write_bytes(test_jsonl)
+                self.files.write_bytes(test, test_jsonl)
                 argv = [sys.executable, "-m", "sentra_training.lora.evaluate", "--base", str(self.base_model_dir),
                         "--candidate", str(candidate), "--test", str(test), "--out", str(out),
                         "--threads", str(self.threads), "--max-examples", str(self.max_examples),
                         "--max-new-tokens", str(self.max_new_tokens)]
                 if reference is not None:
                     argv += ["--reference", str(reference)]
+                if self.key_file is not None:
+                    argv += ["--key-file", str(self.key_file)]
                 env = {k: v for k, v in os.environ.items() if not k.startswith("SENTRA_")}  # no service secrets
                 process = await asyncio.create_subprocess_exec(
                     *argv, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,

@@ -8,9 +8,12 @@ on Ray Train (`lora.ray_job.run`: a local Ray runtime of its own, or with `ray_a
 model and the reference adapter on the job's test split and the regression set
 (`lora.evaluate`; `phase` says `evaluating` meanwhile), and leaves `result.json` (the
 adapter directory, the last progress, the evaluation) or `error.txt` (the reason, in
-words). Started again on the same directory it resumes from the run's last checkpoint.
-Given the service's pid it dies with that service (so a restarted service starts it again
-instead of finding two); a submission on a cluster outlives it.
+words). With `encryption_key_file` in its spec (the service's keyring; the runner passes
+no SENTRA_* variable to this process) the dataset, test split, checkpoints and adapter
+are sealed files, opened in memory. Started again on the same directory it resumes from
+the run's last checkpoint. Given the service's pid it dies with that service (so a
+restarted service starts it again instead of finding two); a submission on a cluster
+outlives it.
 """
 
 from __future__ import annotations
@@ -62,11 +65,14 @@ def main(argv: list[str]) -> int:
         from sentra_training.lora.config import LoraJobConfig
         from sentra_training.lora.data import read_jsonl
 
+        key_file = spec.get("encryption_key_file") or None
+        files = ray_job.sealed_files(key_file)
         base = Path(spec["base_model_dir"])
         result = ray_job.run(
             LoraJobConfig(**spec["config"]), job_dir / DATASET_FILE, base,
             job_dir / RUNS_DIR, RUN_NAME, address=spec.get("ray_address") or None, workers=spec["workers"],
             threads_per_worker=spec["threads_per_worker"], memory_bytes=spec.get("memory_bytes") or None,
+            key_file=key_file,
         )
         ray.shutdown()
         evaluation = {}
@@ -74,9 +80,9 @@ def main(argv: list[str]) -> int:
             (job_dir / PHASE_FILE).write_text("evaluating")
             reference = spec.get("reference_adapter_dir")
             evaluation = evaluate.evaluate(
-                base, Path(result.adapter_dir), read_jsonl(job_dir / TEST_FILE),
+                base, Path(result.adapter_dir), read_jsonl(job_dir / TEST_FILE, files=files),
                 reference=Path(reference) if reference else None, max_new_tokens=spec.get("max_new_tokens", 48),
-                threads=spec["workers"] * spec["threads_per_worker"],
+                threads=spec["workers"] * spec["threads_per_worker"], files=files,
             )
     except Exception as exc:  # the job's failure, told to whoever started it
         traceback.print_exc()

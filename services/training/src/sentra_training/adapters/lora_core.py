@@ -4,10 +4,9 @@ hyper-parameter model and its JSONL reader, the same checks the job's run applie
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 from sentra_training.lora.config import parse_config
-from sentra_training.lora.data import DatasetError, parse_line, read_jsonl
+from sentra_training.lora.data import DatasetError, parse_jsonl, parse_line
 
 
 def parse_example(raw: str, line: int) -> tuple[str, str]:
@@ -20,8 +19,8 @@ class LoraCore:
     def settings(self, values: dict) -> dict:
         return json.loads(parse_config(values).model_dump_json())
 
-    def count_examples(self, path: Path, max_examples: int) -> int:
+    def count_examples(self, data: bytes, max_examples: int) -> int:
         try:
-            return len(read_jsonl(path, max_examples=max_examples))
+            return len(parse_jsonl(data, max_examples=max_examples))
         except DatasetError as exc:
             raise ValueError(str(exc)) from None

@@ -36,6 +36,7 @@ from sentra_common.access import (
 )
 from sentra_common.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 from sentra_common.principal import Principal
+from sentra_common.sealed import SealedFiles
 
 from sentra_training.domain.service import TRAINING_ROLES, EvaluationSet, StartRequest, is_uuid, utcnow
 
@@ -256,6 +257,7 @@ class Datasets:
                  limits: DatasetLimits = DatasetLimits(), pii_secret: bytes = b"",
                  own_source: ChunkSource | None = None,
                  parse_line: Callable[[str, int], tuple[str, str]] | None = None,
+                 files: SealedFiles | None = None,
                  clock: Callable[[], datetime] = utcnow) -> None:
         self.store = store
         self.documents = documents
@@ -263,6 +265,7 @@ class Datasets:
         self.own_source = own_source  # read as the training service itself (schedules)
         self.writer = writer
         self.files_dir = files_dir
+        self.files = files or SealedFiles(None)  # the chunks a version is generated from: sealed with a key
         self.limits = limits
         self.pii_secret = pii_secret
         self.parse_line = parse_line
@@ -333,8 +336,8 @@ class Datasets:
         )
         directory = self._dir(record)
         directory.mkdir(parents=True, exist_ok=True)
-        (directory / "chunks.jsonl").write_text(
-            "".join(json.dumps(c.__dict__, ensure_ascii=False) + "\n" for c in chunks), encoding="utf-8")
+        self.files.write_text(directory / "chunks.jsonl",
+                              "".join(json.dumps(c.__dict__, ensure_ascii=False) + "\n" for c in chunks))
         record = await self.store.insert(record)
         logger.info("dataset %s (%s v%d) generating from %d chunks of %d documents", record.id, department,
                     record.version, len(chunks), len(record.document_ids))
@@ -544,7 +547,7 @@ class Datasets:
         try:
             async with self._generation:
                 chunks = [Chunk(**json.loads(line)) for line in
-                          (self._dir(record) / "chunks.jsonl").read_text(encoding="utf-8").splitlines() if line]
+                          self.files.read_text(self._dir(record) / "chunks.jsonl").splitlines() if line]
                 gone = await self.store.withdrawn_documents([c.document_id for c in chunks])
                 chunks = [c for c in chunks if c.document_id not in gone]
                 self._live[record.id] = (0, len(chunks))

@@ -57,8 +57,8 @@ class TrainingCore(Protocol):
         field and its bound."""
         ...
 
-    def count_examples(self, path: Path, max_examples: int) -> int:
-        """The examples of a training file, or ValueError naming the first bad line."""
+    def count_examples(self, data: bytes, max_examples: int) -> int:
+        """The examples of a training file's bytes, or ValueError naming the first bad line."""
         ...
 
 

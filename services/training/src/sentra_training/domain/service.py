@@ -31,6 +31,7 @@ from sentra_common.access import (
 )
 from sentra_common.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 from sentra_common.principal import Principal
+from sentra_common.sealed import SealedFiles
 
 from sentra_training.domain.model import JobFiles, JobRecord, JobState
 from sentra_training.domain.ports import AdapterPublisher, Decision, Evaluator, Runner, Store, TrainingCore
@@ -57,6 +58,9 @@ class PromotionRules:
     max_new_tokens: int = 48
 
 
+PLAIN_FILES = SealedFiles(None)
+
+
 @dataclass(frozen=True)
 class Environment:
     """What jobs run with, from the service's settings."""
@@ -72,6 +76,10 @@ class Environment:
     max_dataset_bytes: int = 64 * 1024 * 1024
     max_examples: int = 200_000
     promotion: PromotionRules = PromotionRules()
+    # Encryption at rest: the files jobs write (datasets, checkpoints, adapters) go through
+    # these (sealed when a key is configured), and each job's run is given the key file.
+    files: SealedFiles = PLAIN_FILES
+    key_file: str = ""
 
 
 @dataclass(frozen=True)
@@ -167,18 +175,20 @@ class TrainingJobs:
         job_dir = self.job_dir(job)
         job_dir.mkdir(parents=True)
         try:
-            dataset = job_dir / JobFiles.DATASET
-            dataset.write_bytes(request.dataset_jsonl)
             try:
-                examples = await asyncio.to_thread(self.core.count_examples, dataset, self.env.max_examples)
+                examples = await asyncio.to_thread(self.core.count_examples, request.dataset_jsonl,
+                                                   self.env.max_examples)
             except ValueError as exc:
                 raise InvalidArgument(f"{request.dataset_filename or 'the training file'}: {exc}") from None
             if request.test_jsonl:
-                (job_dir / JobFiles.TEST).write_bytes(request.test_jsonl)
+                train, test = request.dataset_jsonl, request.test_jsonl
                 train_count, test_count = examples, request.test_jsonl.count(b"\n")
             else:
-                train_count, test_count = split_for_test(dataset, job_dir / JobFiles.TEST, config["seed"],
-                                                         self.env.promotion)
+                train, test, train_count, test_count = split_for_test(request.dataset_jsonl, config["seed"],
+                                                                      self.env.promotion)
+            await asyncio.to_thread(self.env.files.write_bytes, job_dir / JobFiles.DATASET, train)
+            if test:
+                await asyncio.to_thread(self.env.files.write_bytes, job_dir / JobFiles.TEST, test)
             job.reproducibility = {
                 "config": config,
                 "dataset": {"filename": request.dataset_filename, "examples": examples,
@@ -196,6 +206,7 @@ class TrainingJobs:
                 "threads_per_worker": self.env.threads_per_worker,
                 "memory_bytes": self.env.memory_mb * 1024 * 1024,
                 "max_new_tokens": self.env.promotion.max_new_tokens,
+                "encryption_key_file": self.env.key_file or None,
             }, indent=2))
             await self.store.insert(job)
         except BaseException:
@@ -215,8 +226,8 @@ class TrainingJobs:
             return ""
         path = self.publisher.stored(job.department, job.artifact_path) / "model_card.json"
         try:
-            return await asyncio.to_thread(path.read_text, encoding="utf-8")
-        except OSError:
+            return (await asyncio.to_thread(self.env.files.read_either, path)).decode("utf-8")
+        except (OSError, UnicodeDecodeError):
             return ""
 
     async def evaluate(self, principal: Principal, job_id: str, *, adapter_name: str = "",
@@ -239,8 +250,8 @@ class TrainingJobs:
             if not held_out.is_file():
                 raise FailedPrecondition(f"training job {job_id} held no examples out of its file; name a dataset "
                                          "version to evaluate on (--dataset)")
-            test = EvaluationSet(job.department, await asyncio.to_thread(held_out.read_bytes),
-                           "the job's held-out examples")
+            test = EvaluationSet(job.department, await asyncio.to_thread(self.env.files.read_bytes, held_out),
+                                 "the job's held-out examples")
         if not test.jsonl.strip():
             raise FailedPrecondition(f"{test.name} has no examples to evaluate on")
         if self.evaluator is None:
@@ -369,19 +380,20 @@ class TrainingJobs:
 ACTIVE = (JobState.RUNNING, JobState.EVALUATING)
 
 
-def split_for_test(dataset: Path, test_file: Path, seed: int, rules: PromotionRules) -> tuple[int, int]:
-    """Move a seeded share of the file's examples to `test_file` (never trained on); the
-    counts (train, test). A file with fewer than `min_examples_for_test` keeps them all."""
-    lines = [line for line in dataset.read_text(encoding="utf-8").splitlines() if line.strip()]
+def split_for_test(data: bytes, seed: int, rules: PromotionRules) -> tuple[bytes, bytes, int, int]:
+    """A seeded share of the file's examples held out for the test (never trained on):
+    (training lines, test lines, their counts). A file with fewer than
+    `min_examples_for_test` keeps them all (and the test is empty)."""
+    lines = [line for line in data.decode("utf-8").splitlines() if line.strip()]
     if len(lines) < rules.min_examples_for_test:
-        return len(lines), 0
+        return data, b"", len(lines), 0
     count = min(max(1, round(len(lines) * rules.test_fraction)), rules.max_test_examples)
     order = list(range(len(lines)))
     random.Random(f"sentra-test-split:{seed}").shuffle(order)
     held = set(order[:count])
-    test_file.write_text("".join(lines[i] + "\n" for i in sorted(held)), encoding="utf-8")
-    dataset.write_text("".join(lines[i] + "\n" for i in range(len(lines)) if i not in held), encoding="utf-8")
-    return len(lines) - count, count
+    test = "".join(lines[i] + "\n" for i in sorted(held))
+    train = "".join(lines[i] + "\n" for i in range(len(lines)) if i not in held)
+    return train.encode("utf-8"), test.encode("utf-8"), len(lines) - count, count
 
 
 def gate(evaluation: dict, rules: PromotionRules) -> Decision:

@@ -13,6 +13,7 @@ bad line. Examples are rendered with the prompt the platform's generative answer
 
 from __future__ import annotations
 
+import io
 import json
 import random
 from dataclasses import dataclass
@@ -76,25 +77,34 @@ def parse_line(raw: str, line: int) -> Example:
     raise DatasetError(f"line {line}: expected 'messages', or 'instruction' and 'output'")
 
 
-def read_jsonl(path: Path, *, max_examples: int = 100_000, max_line_chars: int = 100_000) -> list[Example]:
-    """Every example of the file, or DatasetError naming the first bad line."""
-    examples = []
+def read_jsonl(path: Path, *, max_examples: int = 100_000, max_line_chars: int = 100_000,
+               files=None) -> list[Example]:
+    """Every example of the file, or DatasetError naming the first bad line. With `files`
+    (a `sentra_common.sealed.SealedFiles`) the file is read through it: a sealed file is
+    opened in memory."""
     try:
-        handle = Path(path).open(encoding="utf-8")
+        data = files.read_bytes(Path(path)) if files is not None else Path(path).read_bytes()
     except OSError as exc:
         raise DatasetError(f"cannot read the training file: {exc.strerror}") from None
-    with handle:
-        try:
-            for number, raw in enumerate(handle, start=1):
-                if not raw.strip():
-                    continue
-                if len(raw) > max_line_chars:
-                    raise DatasetError(f"line {number}: longer than {max_line_chars} characters")
-                examples.append(parse_line(raw, number))
-                if len(examples) > max_examples:
-                    raise DatasetError(f"more than {max_examples} examples; split the file")
-        except UnicodeDecodeError:
-            raise DatasetError("the training file is not UTF-8 text") from None
+    return parse_jsonl(data, max_examples=max_examples, max_line_chars=max_line_chars)
+
+
+def parse_jsonl(data: bytes, *, max_examples: int = 100_000, max_line_chars: int = 100_000) -> list[Example]:
+    """Every example of a JSONL file's bytes, or DatasetError naming the first bad line."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise DatasetError("the training file is not UTF-8 text") from None
+    examples = []
+    # universal newlines, as a file opened in text mode reads them
+    for number, raw in enumerate(io.StringIO(text, newline=None), start=1):
+        if not raw.strip():
+            continue
+        if len(raw) > max_line_chars:
+            raise DatasetError(f"line {number}: longer than {max_line_chars} characters")
+        examples.append(parse_line(raw, number))
+        if len(examples) > max_examples:
+            raise DatasetError(f"more than {max_examples} examples; split the file")
     if not examples:
         raise DatasetError("the training file has no examples")
     return examples

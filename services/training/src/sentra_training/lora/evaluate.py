@@ -11,7 +11,7 @@ so a candidate that learned the department's facts by forgetting the language is
 would look worse at predicting bare answer spans without reading any worse.)
 
     python -m sentra_training.lora.evaluate --base DIR --candidate DIR --test test.jsonl [--reference DIR] \
-        [--max-examples 50] [--threads 2] [--out scores.json]
+        [--max-examples 50] [--threads 2] [--out scores.json] [--key-file KEYRING]
 """
 
 from __future__ import annotations
@@ -21,6 +21,10 @@ import json
 import math
 from pathlib import Path
 
+from sentra_common.sealed import SealedFiles
+
+from sentra_training.lora import adapter_files
+from sentra_training.lora.adapter_files import PLAIN
 from sentra_training.lora.data import Example, read_jsonl, render
 from sentra_training.metrics import contains_answer, exact_match, rouge_l, token_f1
 
@@ -103,17 +107,17 @@ def score(model, tokenizer, test: list[Example], regression: list[Example], max_
 
 
 def evaluate(base_model_dir: Path, candidate: Path, test: list[Example], *, reference: Path | None = None,
-             regression: list[Example] | None = None, max_new_tokens: int = 48, threads: int = 2) -> dict[str, dict]:
-    """{"base": scores, "reference": scores (when given), "candidate": scores}."""
-    from peft import PeftModel
-
+             regression: list[Example] | None = None, max_new_tokens: int = 48, threads: int = 2,
+             files: SealedFiles = PLAIN) -> dict[str, dict]:
+    """{"base": scores, "reference": scores (when given), "candidate": scores}. The adapters
+    are read through `files` (opened in memory when sealed)."""
     regression = read_jsonl(REGRESSION_FILE) if regression is None else regression
     model, tokenizer = _load(base_model_dir, threads)
     results = {"base": score(model, tokenizer, test, regression, max_new_tokens)}
-    peft = PeftModel.from_pretrained(model, str(candidate), adapter_name="candidate")
+    peft = adapter_files.load(model, candidate, files, adapter_name="candidate")
     peft.eval()
     if reference is not None:
-        peft.load_adapter(str(reference), adapter_name="reference")
+        adapter_files.load(peft, reference, files, adapter_name="reference")
         peft.set_adapter("reference")
         results["reference"] = score(peft, tokenizer, test, regression, max_new_tokens)
     peft.set_adapter("candidate")
@@ -131,10 +135,15 @@ def main() -> None:
     parser.add_argument("--max-examples", type=int, default=0, help="at most this many test examples (0: all)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", type=Path, help="write the scores here (JSON) instead of printing them")
+    parser.add_argument("--key-file", type=Path,
+                        help="the keyring the adapters and the test file are sealed with (encryption at rest)")
     args = parser.parse_args()
-    test = read_jsonl(args.test)
+    from sentra_training.lora.ray_job import sealed_files
+
+    files = sealed_files(str(args.key_file) if args.key_file else None)
+    test = read_jsonl(args.test, files=files)
     scores = evaluate(args.base, args.candidate, test[: args.max_examples] if args.max_examples else test,
-                      reference=args.reference, max_new_tokens=args.max_new_tokens, threads=args.threads)
+                      reference=args.reference, max_new_tokens=args.max_new_tokens, threads=args.threads, files=files)
     if args.out:
         args.out.write_text(json.dumps(scores))
     else:

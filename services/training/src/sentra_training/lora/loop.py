@@ -3,8 +3,10 @@ resume from. Ray Train runs this same function in each of its workers (`ray_job.
 alone, it is what the benchmark compares Ray against.
 
 A checkpoint is a directory: the adapter (`save_pretrained`), the optimizer's state and
-`progress.json` (step, epoch, loss). Batches come in a fixed order drawn from the seed, so
-a resumed job skips exactly the steps it had done and goes on as if it never stopped.
+`progress.json` (step, epoch, loss) — each sealed when a key is configured (`SealedFiles`:
+written from memory and read into memory, never as plaintext on disk). Batches come in a
+fixed order drawn from the seed, so a resumed job skips exactly the steps it had done and
+goes on as if it never stopped.
 """
 
 from __future__ import annotations
@@ -16,6 +18,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from sentra_common.sealed import SealedFiles
+
+from sentra_training.lora import adapter_files
+from sentra_training.lora.adapter_files import PLAIN
 from sentra_training.lora.config import LoraJobConfig
 
 PROGRESS = "progress.json"
@@ -93,15 +99,16 @@ def answer_loss(model, ids, mask, labels, keep: int):
         logits[:, :-1].reshape(-1, logits.shape[-1]).float(), targets.reshape(-1), ignore_index=-100)
 
 
-def lora_model(base_model_dir: Path, config: LoraJobConfig, resume_from: Path | None = None):
+def lora_model(base_model_dir: Path, config: LoraJobConfig, resume_from: Path | None = None,
+               files: SealedFiles = PLAIN):
     import torch
-    from peft import LoraConfig, PeftModel, get_peft_model
+    from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM
 
     torch.manual_seed(config.seed)
     base = AutoModelForCausalLM.from_pretrained(str(base_model_dir), dtype=torch.float32)
     if resume_from is not None:
-        return PeftModel.from_pretrained(base, str(resume_from), is_trainable=True)
+        return adapter_files.load(base, resume_from, files, is_trainable=True)
     lora = LoraConfig(r=config.rank, lora_alpha=config.alpha, lora_dropout=0.0,
                       target_modules=list(config.target_modules), task_type="CAUSAL_LM")
     return get_peft_model(base, lora)
@@ -109,19 +116,19 @@ def lora_model(base_model_dir: Path, config: LoraJobConfig, resume_from: Path | 
 
 def train(rows: list[dict], config: LoraJobConfig, base_model_dir: Path, *, pad_id: int,
           report: Reporter, resume_from: Path | None = None, rank: int = 0, world: int = 1,
-          wrap: Callable | None = None) -> Progress:
+          wrap: Callable | None = None, files: SealedFiles = PLAIN) -> Progress:
     """Train until the configured epochs or steps; `report` gets every step's progress and,
     every `checkpoint_every` steps and at the end, a checkpoint writer."""
     import torch
 
-    model = lora_model(base_model_dir, config, resume_from)
+    model = lora_model(base_model_dir, config, resume_from, files)
     model.train()
     trained = wrap(model) if wrap else model
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=config.learning_rate)
     step = 0
     if resume_from is not None:
-        optimizer.load_state_dict(torch.load(resume_from / OPTIMIZER, weights_only=True))
-        step = json.loads((resume_from / PROGRESS).read_text())["step"]
+        optimizer.load_state_dict(adapter_files.torch_value(files.read_bytes(resume_from / OPTIMIZER)))
+        step = json.loads(files.read_bytes(resume_from / PROGRESS))["step"]
     last = total_steps(rows, config, world)
     per_epoch = len(batches(rows, config, 0, rank, world))
     started = time.perf_counter()
@@ -131,10 +138,10 @@ def train(rows: list[dict], config: LoraJobConfig, base_model_dir: Path, *, pad_
 
     def saver(loss: float, at: int):
         def write(directory: Path) -> None:
-            directory.mkdir(parents=True, exist_ok=True)
-            model.save_pretrained(str(directory))
-            torch.save(optimizer.state_dict(), directory / OPTIMIZER)
-            (directory / PROGRESS).write_text(json.dumps({"step": at, "loss": loss, "config": config.model_dump()}))
+            adapter_files.save(model, directory, files)
+            files.write_bytes(directory / OPTIMIZER, adapter_files.torch_bytes(optimizer.state_dict()))
+            files.write_text(directory / PROGRESS,
+                             json.dumps({"step": at, "loss": loss, "config": config.model_dump()}))
         return write
 
     for epoch in range(step // max(per_epoch, 1), config.epochs):

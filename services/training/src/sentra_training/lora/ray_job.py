@@ -3,7 +3,10 @@ here; the data is split between them and gradients are averaged by torch's DDP),
 each step's progress to a file beside the run (rank 0; `read_progress`), checkpoints
 through `ray.train.report`, and resumes from the run's latest
 checkpoint when the same run (storage path and name) is started again — after the
-service or a worker was killed.
+service or a worker was killed. With a key file (a keyring, `sentra_common.sealed`) the
+dataset is read sealed and every checkpoint file is sealed before Ray stores it; each
+worker reads the key file itself (on more than one node it must be there on each: the
+Secret mounted on every worker pod), and the key never travels through Ray.
 
 Locally the job starts a Ray runtime of its own (`address=None`); with an address it
 joins that cluster: "auto" in a Jobs API submission (how the training service runs jobs
@@ -21,6 +24,8 @@ import shutil
 import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
+
+from sentra_common.sealed import Keyring, SealedFiles
 
 from sentra_training.lora.config import LoraJobConfig
 from sentra_training.lora.loop import Progress
@@ -48,6 +53,12 @@ def read_progress(run_dir: Path) -> list[dict]:
     return out
 
 
+def sealed_files(key_file: str | None) -> SealedFiles:
+    """Files through the keyring in `key_file`, or plain files when there is none."""
+    return SealedFiles(Keyring.load(Path(key_file), "the job's encryption key file") if key_file else None,
+                       "SENTRA_TRAINING_ENCRYPTION_KEY_FILE")
+
+
 @dataclass(frozen=True)
 class JobResult:
     adapter_dir: Path  # the last checkpoint: a PEFT adapter directory
@@ -65,10 +76,11 @@ def _worker(settings: dict) -> None:
     from sentra_training.lora.loop import train
 
     config = LoraJobConfig(**settings["config"])
+    files = sealed_files(settings.get("key_file"))
     context = ray.train.get_context()
     torch.set_num_threads(max(1, int(settings["threads"])))
     tokenizer = AutoTokenizer.from_pretrained(settings["base_model_dir"])
-    rows = training_rows(read_jsonl(Path(settings["dataset"])), tokenizer, config)
+    rows = training_rows(read_jsonl(Path(settings["dataset"]), files=files), tokenizer, config)
     world, rank = context.get_world_size(), context.get_world_rank()
 
     progress_file = Path(settings["progress_file"])
@@ -99,7 +111,7 @@ def _worker(settings: dict) -> None:
 
     try:
         train(rows, config, Path(settings["base_model_dir"]), pad_id=tokenizer.pad_token_id or 0, report=report,
-              resume_from=resume, rank=rank, world=world, wrap=wrap)
+              resume_from=resume, rank=rank, world=world, wrap=wrap, files=files)
     finally:
         if resume is not None:
             shutil.rmtree(resume, ignore_errors=True)
@@ -107,7 +119,7 @@ def _worker(settings: dict) -> None:
 
 def run(config: LoraJobConfig, dataset: Path, base_model_dir: Path, storage: Path, name: str, *,
         address: str | None = None, workers: int = 1, threads_per_worker: int = 1, report_every: int = 0,
-        memory_bytes: int | None = None) -> JobResult:
+        memory_bytes: int | None = None, key_file: str | None = None) -> JobResult:
     """Run (or resume) job `name` to its end; raises DatasetError for a bad file before
     anything starts, RuntimeError with Ray's reason if the job fails."""
     import ray
@@ -116,7 +128,7 @@ def run(config: LoraJobConfig, dataset: Path, base_model_dir: Path, storage: Pat
 
     from sentra_training.lora.data import read_jsonl
 
-    read_jsonl(dataset)  # every line checked here, not in a worker
+    read_jsonl(dataset, files=sealed_files(key_file))  # every line checked here, not in a worker
     if not ray.is_initialized():
         if address:
             # A cluster on loopback (two `ray start` on one machine) must be joined on
@@ -134,7 +146,8 @@ def run(config: LoraJobConfig, dataset: Path, base_model_dir: Path, storage: Pat
         _worker,
         train_loop_config={"config": config.model_dump(), "dataset": str(dataset.resolve()),
                            "base_model_dir": str(base_model_dir), "threads": threads_per_worker,
-                           "report_every": report_every, "progress_file": str(run_dir / PROGRESS_LOG)},
+                           "report_every": report_every, "progress_file": str(run_dir / PROGRESS_LOG),
+                           "key_file": key_file},
         scaling_config=ScalingConfig(num_workers=workers, use_gpu=False,
                                      resources_per_worker={"CPU": threads_per_worker}),
         run_config=RunConfig(storage_path=str(storage), name=name),

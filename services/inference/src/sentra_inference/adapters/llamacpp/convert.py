@@ -9,6 +9,11 @@ What is converted is a copy of the artifact whose digest was checked against the
 recorded when it was registered (`ArtifactRoot.copy_verified`), never the files in place:
 the GGUF is `<cache>/<sha256>.gguf`, so an unchanged adapter is converted once, and a
 changed one can never be served from an old conversion.
+
+With a key (encryption at rest) the verified copy is sealed too: it is opened into a
+private directory (0700) on the memory filesystem `/dev/shm`, converted there, and that
+directory is removed as soon as the GGUF is read back; the cached GGUF is sealed, and
+`LlamaServer` hands its plaintext to llama-server through a memory file descriptor.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import fcntl
 import logging
+import os
 import shutil
 import subprocess
 import sys
@@ -23,11 +29,15 @@ import tempfile
 from pathlib import Path
 from typing import Protocol
 
+from sentra_common.sealed import SealedError, SealedFiles, is_sealed
+
 from sentra_inference.domain.ports import AdapterLoadError
 
 logger = logging.getLogger(__name__)
 
 CONVERTER = "convert_lora_to_gguf.py"
+# Where sealed adapters are opened for the converter: memory, never a disk.
+PRIVATE_ROOT = Path("/dev/shm")
 
 
 class VerifiedArtifacts(Protocol):
@@ -40,7 +50,10 @@ class VerifiedArtifacts(Protocol):
 
 class LoraConverter:
     def __init__(self, cache_dir: Path, converter_dir: Path, base_model_dir: Path,
-                 artifacts: VerifiedArtifacts, timeout_seconds: float = 600.0) -> None:
+                 artifacts: VerifiedArtifacts, timeout_seconds: float = 600.0,
+                 files: SealedFiles | None = None, private_root: Path = PRIVATE_ROOT) -> None:
+        self.files = files or SealedFiles(None, "SENTRA_INFERENCE_ENCRYPTION_KEY_FILE")
+        self.private_root = private_root
         self.cache_dir = cache_dir
         self.converter_dir = converter_dir
         self.base_model_dir = base_model_dir
@@ -59,20 +72,62 @@ class LoraConverter:
                 "converted for llama.cpp; register the adapter (sentra adapters register) and activate it"
             )
         target = self.cache_dir / f"{digest.removeprefix('sha256:')}.gguf"
-        if target.is_file():
+        if self._cached(target):
             return target
         self.cache_dir.mkdir(parents=True, exist_ok=True)
         with (self.cache_dir / ".convert.lock").open("w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)  # one conversion at a time, across processes too
-            if target.is_file():
+            if self._cached(target):
                 return target
             with tempfile.TemporaryDirectory(dir=self.cache_dir, prefix=".convert-") as work:
                 copy = Path(work) / "adapter"
                 self.artifacts.copy_verified(path, digest, copy)
-                self._convert(key, copy, Path(work) / "adapter.gguf")
-                (Path(work) / "adapter.gguf").replace(target)
+                if self.files.sealing:
+                    self.files.write_bytes(Path(work) / target.name, self._convert_sealed(key, copy))
+                    (Path(work) / target.name).replace(target)
+                else:
+                    self._refuse_sealed(key, copy)
+                    self._convert(key, copy, Path(work) / "adapter.gguf")
+                    (Path(work) / "adapter.gguf").replace(target)
         logger.info("adapter %s converted to GGUF", key)
         return target
+
+    def _cached(self, target: Path) -> bool:
+        """A conversion made under the same policy (sealed with a key, plain without)."""
+        return target.is_file() and is_sealed(target) == self.files.sealing
+
+    def _refuse_sealed(self, key: str, copy: Path) -> None:
+        """Without a key, a sealed artifact is refused (saying what to set) before conversion."""
+        try:
+            for file in sorted(p for p in copy.rglob("*") if p.is_file()):
+                if is_sealed(file):
+                    self.files.read_bytes(file)
+        except SealedError as exc:
+            raise AdapterLoadError(f"adapter {key}: {exc}") from None
+
+    def _convert_sealed(self, key: str, copy: Path) -> bytes:
+        """The GGUF of a sealed copy, converted in a private directory in memory that is
+        removed before this returns."""
+        if not self.private_root.is_dir() or not os.access(self.private_root, os.W_OK):
+            raise AdapterLoadError(
+                f"adapter {key} is sealed and is converted for llama.cpp in memory, but {self.private_root} (a memory "
+                "filesystem) is not writable here; give the service a /dev/shm (an emptyDir with medium Memory in a "
+                "cluster)"
+            )
+        with tempfile.TemporaryDirectory(dir=self.private_root, prefix="sentra-convert-") as private:
+            plain = Path(private) / "adapter"
+            plain.mkdir(mode=0o700)
+            try:
+                for source in sorted(p for p in copy.rglob("*") if p.is_file()):
+                    target = plain / source.relative_to(copy)
+                    target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+                    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                    with os.fdopen(fd, "wb") as out:
+                        out.write(self.files.read_bytes(source))
+            except SealedError as exc:
+                raise AdapterLoadError(f"adapter {key}: {exc}") from None
+            self._convert(key, plain, Path(private) / "adapter.gguf")
+            return (Path(private) / "adapter.gguf").read_bytes()
 
     def _convert(self, key: str, source: Path, out: Path) -> None:
         script = self.converter_dir / CONVERTER

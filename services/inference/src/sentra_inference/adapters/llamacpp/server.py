@@ -4,7 +4,11 @@ adapter to 1), `parallel` slots decoded together (continuous batching).
 
 llama-server cannot load an adapter into a running process, so a new adapter set means a
 new process; `LlamaCppBackend` starts the new one beside the old and switches over when it
-is healthy."""
+is healthy.
+
+With a key (encryption at rest) the cached GGUF adapters are sealed: each is opened into
+an anonymous memory file (`memfd_create`) that llama-server inherits and reads as
+`/dev/fd/N`, so the adapter's plaintext is never a file on disk."""
 
 from __future__ import annotations
 
@@ -19,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+from sentra_common.sealed import SealedError, SealedFiles
 
 from sentra_inference.domain.ports import BackendUnavailable
 
@@ -66,6 +71,8 @@ class ServerOptions:
     repack: bool = False
     startup_timeout_seconds: float = 60.0
     log_file: Path | None = None
+    # The keyring the cached adapters are sealed with (None: plain files).
+    files: SealedFiles | None = None
 
 
 class LlamaServer:
@@ -82,7 +89,9 @@ class LlamaServer:
         self.idle = asyncio.Event()
         self.idle.set()
 
-    def argv(self) -> list[str]:
+    def argv(self, lora_paths: tuple[str, ...] | None = None) -> list[str]:
+        """The command line; `lora_paths`: where the server reads each adapter (default:
+        the GGUF files themselves)."""
         o = self.options
         argv = [
             str(o.binary), "--model", str(o.model), "--host", "127.0.0.1", "--port", str(self.port),
@@ -95,7 +104,8 @@ class LlamaServer:
             # Weight repacking (AMX/AVX-512 layouts) crashes on some virtual CPUs.
             argv.append("--no-repack")
         if self.loras:
-            argv += ["--lora-scaled", ",".join(f"{path}:0" for path in self.loras)]
+            paths = lora_paths if lora_paths is not None else tuple(str(path) for path in self.loras)
+            argv += ["--lora-scaled", ",".join(f"{path}:0" for path in paths)]
         return argv
 
     @property
@@ -133,15 +143,40 @@ class LlamaServer:
         log = self.options.log_file
         if log is not None:
             log.parent.mkdir(parents=True, exist_ok=True)
+        fds = self._memory_files()
         out = log.open("ab") if log is not None else subprocess.DEVNULL
         try:
-            return subprocess.Popen(self.argv(), stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                                    start_new_session=True)
+            argv = self.argv(tuple(f"/dev/fd/{fd}" for fd in fds)) if fds else self.argv()
+            return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                                    start_new_session=True, pass_fds=fds)
         except OSError as exc:
             raise BackendUnavailable(f"llama-server could not be started: {exc.strerror}") from None
         finally:
+            for fd in fds:
+                os.close(fd)  # the server holds its own copies
             if log is not None:
                 out.close()
+
+    def _memory_files(self) -> tuple[int, ...]:
+        """With a key: each sealed adapter opened into a memory file (its descriptor)."""
+        files = self.options.files
+        if files is None or not files.sealing or not self.loras:
+            return ()
+        fds: list[int] = []
+        try:
+            for index, path in enumerate(self.loras):
+                data = files.read_bytes(path)
+                fd = os.memfd_create(f"sentra-lora-{index}", 0)
+                fds.append(fd)
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view):]
+        except (SealedError, OSError) as exc:
+            for fd in fds:
+                os.close(fd)
+            reason = exc.strerror if isinstance(exc, OSError) else str(exc)
+            raise BackendUnavailable(f"a cached adapter could not be opened for llama-server: {reason}") from None
+        return tuple(fds)
 
     def _log_tail(self) -> str:
         log = self.options.log_file
