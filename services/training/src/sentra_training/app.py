@@ -91,6 +91,7 @@ def build_environment(settings: TrainingSettings) -> Environment:
         threads_per_worker=settings.threads_per_worker, memory_mb=settings.memory_mb,
         max_running_jobs=settings.max_running_jobs, max_dataset_bytes=settings.max_dataset_bytes,
         max_examples=settings.max_examples, promotion=PromotionRules(**settings.promotion.model_dump()),
+        gpu=settings.gpu.model_dump(),
         files=sealed_files(settings),
         key_file=str(settings.encryption_key_file.resolve()) if settings.encryption_key_file else "",
     )

@@ -11,6 +11,8 @@ from pydantic_settings import SettingsConfigDict
 from sentra_common.config import DatabaseSettings, NatsSettings, ServiceSettings
 from sentra_common.sealed import checked_key_file
 
+from sentra_training.lora.gpu import GpuOptions
+
 
 class PromotionSettings(BaseModel):
     """The promotion gate: a candidate adapter is promoted (its alias moved to it) only if,
@@ -102,6 +104,10 @@ class TrainingSettings(ServiceSettings):
     # job's status for `ray_unreachable_seconds` fails the job (naming the address).
     ray_deadline_seconds: float = Field(default=10.0, gt=0, le=300)
     ray_unreachable_seconds: float = Field(default=300.0, ge=0)
+    # The GPU path (`lora.gpu`): GPU workers (SENTRA_TRAINING_GPU__ENABLED), QLoRA (__QLORA,
+    # a 4-bit base) and DeepSpeed ZeRO (__DEEPSPEED_STAGE 1 or 2); QLoRA and DeepSpeed need
+    # GPU workers, and a job on a cluster without GPUs fails saying so.
+    gpu: GpuOptions = GpuOptions()
     # Ray Train workers per job, and CPU threads each (1–2 workers on a CPU machine).
     workers: int = Field(default=1, ge=1, le=64)
     threads_per_worker: int = Field(default=2, ge=1, le=256)

@@ -64,6 +64,7 @@ def main(argv: list[str]) -> int:
         from sentra_training.lora import evaluate, ray_job
         from sentra_training.lora.config import LoraJobConfig
         from sentra_training.lora.data import read_jsonl
+        from sentra_training.lora.gpu import GpuOptions
 
         key_file = spec.get("encryption_key_file") or None
         files = ray_job.sealed_files(key_file)
@@ -72,7 +73,7 @@ def main(argv: list[str]) -> int:
             LoraJobConfig(**spec["config"]), job_dir / DATASET_FILE, base,
             job_dir / RUNS_DIR, RUN_NAME, address=spec.get("ray_address") or None, workers=spec["workers"],
             threads_per_worker=spec["threads_per_worker"], memory_bytes=spec.get("memory_bytes") or None,
-            key_file=key_file,
+            key_file=key_file, gpu=GpuOptions(**(spec.get("gpu") or {})),
         )
         ray.shutdown()
         evaluation = {}

@@ -20,7 +20,7 @@ import re
 import shutil
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -80,6 +80,8 @@ class Environment:
     # these (sealed when a key is configured), and each job's run is given the key file.
     files: SealedFiles = PLAIN_FILES
     key_file: str = ""
+    # The GPU path's options (`lora.gpu.GpuOptions`), given to each job's run.
+    gpu: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -207,6 +209,7 @@ class TrainingJobs:
                 "memory_bytes": self.env.memory_mb * 1024 * 1024,
                 "max_new_tokens": self.env.promotion.max_new_tokens,
                 "encryption_key_file": self.env.key_file or None,
+                "gpu": self.env.gpu,
             }, indent=2))
             await self.store.insert(job)
         except BaseException:

@@ -23,7 +23,9 @@ from sentra_common.sealed import SealedFiles
 from sentra_training.lora import adapter_files
 from sentra_training.lora.adapter_files import PLAIN
 from sentra_training.lora.config import LoraJobConfig
+from sentra_training.lora.gpu import GpuOptions, deepspeed_config, load_base_model
 
+CPU = GpuOptions()
 PROGRESS = "progress.json"
 OPTIMIZER = "optimizer.pt"
 
@@ -39,6 +41,8 @@ class Progress:
     elapsed_s: float
     # The step this run began at: 0, or the step of the checkpoint it resumed from.
     started_step: int = 0
+    # On a GPU worker: the most GPU memory this run has held (MiB).
+    peak_gpu_mb: float = 0.0
 
     @property
     def eta_s(self) -> float:
@@ -100,35 +104,93 @@ def answer_loss(model, ids, mask, labels, keep: int):
 
 
 def lora_model(base_model_dir: Path, config: LoraJobConfig, resume_from: Path | None = None,
-               files: SealedFiles = PLAIN):
+               files: SealedFiles = PLAIN, gpu: GpuOptions = CPU, device=None):
     import torch
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM
 
     torch.manual_seed(config.seed)
-    base = AutoModelForCausalLM.from_pretrained(str(base_model_dir), dtype=torch.float32)
+    if gpu.enabled:
+        base = load_base_model(base_model_dir, gpu, device)
+    else:
+        base = AutoModelForCausalLM.from_pretrained(str(base_model_dir), dtype=torch.float32)
     if resume_from is not None:
-        return adapter_files.load(base, resume_from, files, is_trainable=True)
-    lora = LoraConfig(r=config.rank, lora_alpha=config.alpha, lora_dropout=0.0,
-                      target_modules=list(config.target_modules), task_type="CAUSAL_LM")
-    return get_peft_model(base, lora)
+        model = adapter_files.load(base, resume_from, files, is_trainable=True)
+    else:
+        lora = LoraConfig(r=config.rank, lora_alpha=config.alpha, lora_dropout=0.0,
+                          target_modules=list(config.target_modules), task_type="CAUSAL_LM")
+        model = get_peft_model(base, lora)
+    return model.to(device) if gpu.enabled and not gpu.qlora else model
+
+
+class _Optimizer:
+    """AdamW on the trainable (LoRA) weights; its state goes into every checkpoint."""
+
+    def __init__(self, model, config: LoraJobConfig) -> None:
+        import torch
+
+        self.optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad],
+                                           lr=config.learning_rate)
+
+    def step(self, loss) -> None:
+        loss.backward()
+        self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
+
+    def state(self) -> bytes | None:
+        return adapter_files.torch_bytes(self.optimizer.state_dict())
+
+    def load(self, data: bytes) -> None:
+        self.optimizer.load_state_dict(adapter_files.torch_value(data))
+
+
+class _DeepSpeed:
+    """DeepSpeed ZeRO's engine takes the backward pass and the step (GPU workers only). Its
+    optimizer state is sharded across the workers and is not in the checkpoint: a resumed
+    job restores the adapter and its position, and AdamW's moments start again."""
+
+    def __init__(self, model, config: LoraJobConfig, gpu: GpuOptions) -> None:
+        import deepspeed
+
+        trainable = [p for p in model.parameters() if p.requires_grad]
+        self.engine, _, _, _ = deepspeed.initialize(
+            model=model, model_parameters=trainable,
+            config=deepspeed_config(gpu, config.batch_size, config.learning_rate))
+
+    def step(self, loss) -> None:
+        self.engine.backward(loss)
+        self.engine.step()
+
+    def state(self) -> bytes | None:
+        return None
+
+    def load(self, data: bytes) -> None:
+        pass
 
 
 def train(rows: list[dict], config: LoraJobConfig, base_model_dir: Path, *, pad_id: int,
           report: Reporter, resume_from: Path | None = None, rank: int = 0, world: int = 1,
-          wrap: Callable | None = None, files: SealedFiles = PLAIN) -> Progress:
+          wrap: Callable | None = None, files: SealedFiles = PLAIN, gpu: GpuOptions = CPU,
+          device=None) -> Progress:
     """Train until the configured epochs or steps; `report` gets every step's progress and,
-    every `checkpoint_every` steps and at the end, a checkpoint writer."""
+    every `checkpoint_every` steps and at the end, a checkpoint writer. On GPU workers
+    (`gpu.enabled`) the model and batches are on `device` and the passes run in bfloat16."""
     import torch
 
-    model = lora_model(base_model_dir, config, resume_from, files)
+    model = lora_model(base_model_dir, config, resume_from, files, gpu, device)
     model.train()
-    trained = wrap(model) if wrap else model
-    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=config.learning_rate)
+    if gpu.deepspeed_stage:
+        optimizer = _DeepSpeed(model, config, gpu)
+        trained = optimizer.engine
+    else:
+        optimizer = _Optimizer(model, config)
+        trained = wrap(model) if wrap else model
     step = 0
     if resume_from is not None:
-        optimizer.load_state_dict(adapter_files.torch_value(files.read_bytes(resume_from / OPTIMIZER)))
+        if (resume_from / OPTIMIZER).exists():
+            optimizer.load(files.read_bytes(resume_from / OPTIMIZER))
         step = json.loads(files.read_bytes(resume_from / PROGRESS))["step"]
+    autocast = ("cuda", gpu.enabled) if gpu.enabled else ("cpu", config.precision == "bfloat16")
     last = total_steps(rows, config, world)
     per_epoch = len(batches(rows, config, 0, rank, world))
     started = time.perf_counter()
@@ -139,7 +201,9 @@ def train(rows: list[dict], config: LoraJobConfig, base_model_dir: Path, *, pad_
     def saver(loss: float, at: int):
         def write(directory: Path) -> None:
             adapter_files.save(model, directory, files)
-            files.write_bytes(directory / OPTIMIZER, adapter_files.torch_bytes(optimizer.state_dict()))
+            state = optimizer.state()
+            if state is not None:
+                files.write_bytes(directory / OPTIMIZER, state)
             files.write_text(directory / PROGRESS,
                              json.dumps({"step": at, "loss": loss, "config": config.model_dump()}))
         return write
@@ -151,15 +215,17 @@ def train(rows: list[dict], config: LoraJobConfig, base_model_dir: Path, *, pad_
             if step >= last:
                 break
             ids, mask, labels, keep = collate(batch, pad_id)
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=config.precision == "bfloat16"):
+            if gpu.enabled:
+                ids, mask, labels = ids.to(device), mask.to(device), labels.to(device)
+            with torch.autocast(autocast[0], dtype=torch.bfloat16, enabled=autocast[1]):
                 loss = answer_loss(trained, ids, mask, labels, keep)
-            loss.backward()
-            optimizer.step()
-            optimizer.zero_grad(set_to_none=True)
+            optimizer.step(loss)
             step += 1
             tokens += int(mask.sum())
             elapsed = time.perf_counter() - started
-            progress = Progress(step, last, epoch, float(loss.detach()), tokens, tokens / elapsed, elapsed, first)
+            peak = torch.cuda.max_memory_allocated(device) / 2**20 if gpu.enabled else 0.0
+            progress = Progress(step, last, epoch, float(loss.detach()), tokens, tokens / elapsed, elapsed, first,
+                                peak)
             due = step % config.checkpoint_every == 0 or step == last
             report(progress, saver(progress.loss, step) if due else None)
         if step >= last:

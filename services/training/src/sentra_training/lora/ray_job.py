@@ -28,6 +28,7 @@ from pathlib import Path
 from sentra_common.sealed import Keyring, SealedFiles
 
 from sentra_training.lora.config import LoraJobConfig
+from sentra_training.lora.gpu import GpuOptions, check_cluster
 from sentra_training.lora.loop import Progress
 
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
@@ -106,12 +107,15 @@ def _worker(settings: dict) -> None:
     if checkpoint is not None:
         resume = Path(checkpoint.to_directory(tempfile.mkdtemp(prefix="sentra-lora-resume-")))
 
-    def wrap(model):
+    gpu = GpuOptions(**(settings.get("gpu") or {}))
+    device = ray.train.torch.get_device() if gpu.enabled else None
+
+    def wrap(model):  # DDP between the workers (DeepSpeed's engine does its own)
         return ray.train.torch.prepare_model(model, move_to_device=False) if world > 1 else model
 
     try:
         train(rows, config, Path(settings["base_model_dir"]), pad_id=tokenizer.pad_token_id or 0, report=report,
-              resume_from=resume, rank=rank, world=world, wrap=wrap, files=files)
+              resume_from=resume, rank=rank, world=world, wrap=wrap, files=files, gpu=gpu, device=device)
     finally:
         if resume is not None:
             shutil.rmtree(resume, ignore_errors=True)
@@ -119,7 +123,7 @@ def _worker(settings: dict) -> None:
 
 def run(config: LoraJobConfig, dataset: Path, base_model_dir: Path, storage: Path, name: str, *,
         address: str | None = None, workers: int = 1, threads_per_worker: int = 1, report_every: int = 0,
-        memory_bytes: int | None = None, key_file: str | None = None) -> JobResult:
+        memory_bytes: int | None = None, key_file: str | None = None, gpu: GpuOptions | None = None) -> JobResult:
     """Run (or resume) job `name` to its end; raises DatasetError for a bad file before
     anything starts, RuntimeError with Ray's reason if the job fails."""
     import ray
@@ -139,6 +143,8 @@ def run(config: LoraJobConfig, dataset: Path, base_model_dir: Path, storage: Pat
         else:
             ray.init(num_cpus=workers * threads_per_worker, include_dashboard=False, log_to_driver=False,
                      _memory=memory_bytes, object_store_memory=80 * 1024 * 1024)
+    gpu = gpu or GpuOptions()
+    check_cluster(gpu, float(ray.cluster_resources().get("GPU", 0)), workers)
     storage = storage.resolve()
     run_dir = storage / name
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -147,8 +153,8 @@ def run(config: LoraJobConfig, dataset: Path, base_model_dir: Path, storage: Pat
         train_loop_config={"config": config.model_dump(), "dataset": str(dataset.resolve()),
                            "base_model_dir": str(base_model_dir), "threads": threads_per_worker,
                            "report_every": report_every, "progress_file": str(run_dir / PROGRESS_LOG),
-                           "key_file": key_file},
-        scaling_config=ScalingConfig(num_workers=workers, use_gpu=False,
+                           "key_file": key_file, "gpu": gpu.model_dump()},
+        scaling_config=ScalingConfig(num_workers=workers, use_gpu=gpu.enabled,
                                      resources_per_worker={"CPU": threads_per_worker}),
         run_config=RunConfig(storage_path=str(storage), name=name),
     )
