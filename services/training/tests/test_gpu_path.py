@@ -33,7 +33,7 @@ def test_the_service_reads_the_gpu_settings_from_its_environment(monkeypatch):
 
 
 def test_a_gpu_job_on_a_cluster_without_gpus_fails_before_it_trains():
-    with pytest.raises(RuntimeError, match="asks for 2 GPU worker.*has 1 GPU"):
+    with pytest.raises(RuntimeError, match=r"asks for 2 GPU worker.*has 1 GPU"):
         check_cluster(GpuOptions(enabled=True), gpus=1, workers=2)
     check_cluster(GpuOptions(enabled=True), gpus=2, workers=2)
     check_cluster(GpuOptions(), gpus=0, workers=2)  # the CPU path needs none
