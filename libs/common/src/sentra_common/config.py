@@ -7,6 +7,7 @@ are loaded once in `__main__` with `load_settings` and passed down.
 
 from __future__ import annotations
 
+import ipaddress
 import sys
 from pathlib import Path
 from typing import TypeVar
@@ -128,3 +129,13 @@ def load_settings(cls: type[S]) -> S:
 def service_principal(service: str) -> Principal:
     """The principal a service uses for its own (non-user) calls."""
     return Principal(subject=f"service:{service}", departments=(), roles=("service",))
+
+
+def is_loopback(host: str) -> bool:
+    """Whether `host` (a name or an address) is this machine's loopback."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import ipaddress
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, Field, model_validator
 from pydantic_settings import SettingsConfigDict
-from sentra_common.config import DatabaseSettings, NatsSettings, ServiceSettings
+from sentra_common.config import DatabaseSettings, NatsSettings, ServiceSettings, is_loopback
 
 # Only asymmetric algorithms: a token signed with a shared secret (e.g. HS256 keyed with
 # the realm's public key) or not signed at all (`none`) is refused before any key is used.
@@ -126,12 +125,3 @@ class GatewaySettings(ServiceSettings):
                     "SENTRA_GATEWAY_AUTH__MODE=keycloak"
                 )
         return self
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False

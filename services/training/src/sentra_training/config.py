@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import ipaddress
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
-from sentra_common.config import DatabaseSettings, NatsSettings, ServiceSettings
+from sentra_common.config import DatabaseSettings, NatsSettings, ServiceSettings, is_loopback
 from sentra_common.sealed import checked_key_file
 
 from sentra_training.lora.gpu import GpuOptions
@@ -160,12 +159,3 @@ class TrainingSettings(ServiceSettings):
     @property
     def datasets_dir(self) -> Path:
         return self.data_dir / "datasets"
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
