@@ -53,3 +53,12 @@ async def registry(tmp_path, adapter_root):
     await migrate(engine, MIGRATIONS, "alembic_version_inference")
     yield AdapterRegistry(SqlRegistryStore(engine), RecordingBackend(), ArtifactRoot(adapter_root))
     await engine.dispose()
+
+
+@pytest.fixture
+def base_dir(tmp_path) -> Path:
+    """A stand-in converted base model directory (the converter only looks for config.json)."""
+    directory = tmp_path / "base"
+    directory.mkdir()
+    (directory / "config.json").write_text("{}")
+    return directory

@@ -35,14 +35,6 @@ def converter_dir(tmp_path) -> Path:
     return directory
 
 
-@pytest.fixture
-def base_dir(tmp_path) -> Path:
-    directory = tmp_path / "base"
-    directory.mkdir()
-    (directory / "config.json").write_text("{}")
-    return directory
-
-
 async def verified(root: ArtifactRoot, department: str, name: str) -> str:
     artifact = await root.locate(department, name)
     return await root.verify(department, artifact.path, artifact.digest)

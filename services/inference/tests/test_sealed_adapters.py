@@ -51,14 +51,6 @@ def converter_dir(tmp_path) -> Path:
     return directory
 
 
-@pytest.fixture
-def base_dir(tmp_path) -> Path:
-    directory = tmp_path / "base"
-    directory.mkdir()
-    (directory / "config.json").write_text("{}")
-    return directory
-
-
 async def verified(root: ArtifactRoot, name: str) -> str:
     artifact = await root.locate("legal", name)
     return await root.verify("legal", artifact.path, artifact.digest)
