@@ -97,11 +97,19 @@ def test_only_the_answer_counts_in_the_loss_and_long_examples_keep_their_answer(
 
 def test_general_paragraphs_are_mixed_in_as_plain_text_and_none_of_them_is_measured():
     examples = [Example(f"¿Días {i}?", "Dos.") for i in range(10)]
-    rows = training_rows(examples, _Tokenizer(), LoraJobConfig(max_seq_length=64))
-    assert len(rows) == 15  # the default: half a general paragraph per example
+    config = LoraJobConfig(max_seq_length=64, epochs=3, batch_size=5)
+    rows = training_rows(examples, _Tokenizer(), config)
+    assert len(rows) == 10 + 3 * 5  # the default: half a general paragraph per example, each epoch
     general = rows[10:]
     assert all(r["labels"] == r["input_ids"] and len(r["input_ids"]) <= 64 for r in general)
-    assert training_rows(examples, _Tokenizer(), LoraJobConfig(max_seq_length=64, seed=3))[10:] != general
+    # Each epoch gets its own paragraphs (none repeats while unused ones are left).
+    per_epoch = [[r for r in general if r["epoch"] == e] for e in range(3)]
+    assert [len(e) for e in per_epoch] == [5, 5, 5] and len({tuple(r["input_ids"]) for r in general}) == 15
+    for epoch in range(3):
+        seen = [r for batch in batches(rows, config, epoch) for r in batch]
+        assert len(seen) == 15 and {id(r) for r in seen if "epoch" in r} == {id(r) for r in per_epoch[epoch]}
+    assert total_steps(rows, config) == 9
+    assert training_rows(examples, _Tokenizer(), LoraJobConfig(max_seq_length=64, seed=3))[10:] != general[:5]
     assert len(training_rows(examples, _Tokenizer(), LoraJobConfig(general_text_ratio=0))) == 10
     # None of them is a paragraph of the regression set the promotion gate measures.
     texts = {json.loads(line)["text"] for line in GENERAL_TEXT_FILE.read_text().splitlines()}

@@ -135,9 +135,12 @@ def tokenize(examples: list[Example], tokenizer, max_seq_length: int) -> list[di
     return rows
 
 
-def general_rows(tokenizer, count: int, seed: int, max_tokens: int = GENERAL_TEXT_TOKENS) -> list[dict[str, list[int]]]:
-    """`count` plain-text rows drawn (seeded) from the general paragraphs; every token is a
-    label, as in pre-training. Empty when `count` is 0."""
+def general_rows(tokenizer, count: int, seed: int, max_tokens: int = GENERAL_TEXT_TOKENS,
+                 epochs: int = 1) -> list[dict]:
+    """`count` plain-text rows per epoch drawn (seeded) from the general paragraphs, each
+    epoch's the next ones in that order (a paragraph comes back only when all were used:
+    rehearsed text that repeats every epoch is memorised, and memorising it is forgetting
+    too); every token is a label, as in pre-training, and each row says its `epoch`."""
     if count <= 0:
         return []
     texts = [json.loads(line)["text"] for line in GENERAL_TEXT_FILE.read_text(encoding="utf-8").splitlines()
@@ -145,15 +148,17 @@ def general_rows(tokenizer, count: int, seed: int, max_tokens: int = GENERAL_TEX
     order = list(range(len(texts)))
     random.Random(seed * 7919 + 17).shuffle(order)
     rows = []
-    for i in range(count):
+    for i in range(count * epochs):
         ids = tokenizer(texts[order[i % len(order)]], add_special_tokens=True)["input_ids"][:max_tokens]
-        rows.append({"input_ids": ids, "labels": list(ids)})
+        rows.append({"input_ids": ids, "labels": list(ids), "epoch": i // count})
     return rows
 
 
-def training_rows(examples: list[Example], tokenizer, config) -> list[dict[str, list[int]]]:
-    """What a job trains on: its examples tokenized, and `general_text_ratio` general
-    paragraphs per example mixed in (a `LoraJobConfig`)."""
+def training_rows(examples: list[Example], tokenizer, config) -> list[dict]:
+    """What a job trains on: its examples tokenized (every epoch), and
+    `general_text_ratio` general paragraphs per example mixed into each epoch, fresh ones
+    each epoch (a `LoraJobConfig`; `loop.batches` picks an epoch's rows)."""
     rows = tokenize(examples, tokenizer, config.max_seq_length)
     count = round(len(rows) * config.general_text_ratio)
-    return rows + general_rows(tokenizer, count, config.seed, min(GENERAL_TEXT_TOKENS, config.max_seq_length))
+    return rows + general_rows(tokenizer, count, config.seed, min(GENERAL_TEXT_TOKENS, config.max_seq_length),
+                               epochs=config.epochs)

@@ -56,8 +56,9 @@ Reporter = Callable[[Progress, Callable[[Path], None] | None], None]
 
 
 def batches(rows: list[dict], config: LoraJobConfig, epoch: int, rank: int = 0, world: int = 1) -> list[list[dict]]:
-    """This worker's batches of one epoch, in an order fixed by the seed and the epoch."""
-    order = list(range(len(rows)))
+    """This worker's batches of one epoch, in an order fixed by the seed and the epoch. A
+    row with an `epoch` (general text, `data.general_rows`) is in that epoch only."""
+    order = [i for i, row in enumerate(rows) if row.get("epoch", epoch) == epoch]
     random.Random(config.seed * 1_000_003 + epoch).shuffle(order)
     # every worker gets as many batches (the remainder is left out, as torch's
     # DistributedSampler with drop_last does): gradients are averaged step by step
