@@ -136,6 +136,7 @@ def test_a_job_from_a_jsonl_file_to_succeeded_with_the_cli(platform, tmp_path, n
     reproducible = json.loads(shown["reproducibility_json"])
     assert reproducible["config"]["max_steps"] == 4 and reproducible["config"]["seed"] == 0
     assert reproducible["dataset"]["examples"] == 6 and len(reproducible["base_model"]["sha256"]) == 64
+    assert 200 < shown["metrics"]["peak_worker_rss_mb"] < 16 * 1024  # the worker's memory, reported
     run = platform.data_dir / "data" / "training" / "legal" / jobs[0]["job_id"] / "runs" / "run"
     assert list(run.glob("checkpoint_*/adapter_model.safetensors"))
     # Evaluated on the example held out of the file, judged, handed to serving with its card.

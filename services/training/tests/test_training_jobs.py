@@ -247,9 +247,11 @@ async def test_a_finished_job_is_judged_published_with_its_card_and_becomes_the_
     first = await jobs.start(ANA, request())
     evaluation = {"base": scores(0.1), "candidate": scores(0.5)}
     runner.states[first.id] = RunStatus(known=True, ended=True, succeeded=True, adapter_dir="/run/ckpt",
-                                        progress={"step": 3, "total_steps": 3, "loss": 0.8}, evaluation=evaluation)
+                                        progress={"step": 3, "total_steps": 3, "loss": 0.8, "peak_rss_mb": 2100.5},
+                                        evaluation=evaluation)
     await jobs.tick()
     done = await jobs.get(ANA, first.id)
+    assert done.metrics["peak_worker_rss_mb"] == 2100.5 and "peak_gpu_mb" not in done.metrics
     assert done.state == JobState.SUCCEEDED and done.promoted and done.artifact_path == f"contratos/{first.id}"
     assert done.metrics["candidate.token_f1"] == 0.5 and done.metrics["base.token_f1"] == 0.1
     job_id, card, promote = jobs.publisher_log[0]

@@ -40,7 +40,9 @@ def _summary(job) -> str:
         return job.failure_reason
     if name == "SUCCEEDED":
         verdict = "promoted" if job.promoted else "not promoted"
-        return f"{job.step} steps, final loss {job.loss:.3f}, {verdict}"
+        memory = job.metrics.get("peak_worker_rss_mb", 0.0)
+        return f"{job.step} steps, final loss {job.loss:.3f}, {verdict}" + (
+            f", peak memory {memory:.0f} MiB per worker" if memory else "")
     if name == "EVALUATING":
         return "comparing with the base model (and the adapter promoted before) on the held-out examples"
     return ""

@@ -347,7 +347,10 @@ class TrainingJobs:
         decision = gate(status.evaluation, self.env.promotion)
         metrics = {"final_loss": float(status.progress.get("loss", 0.0)),
                    "tokens_per_second": float(status.progress.get("tokens_per_s", 0.0)),
-                   "train_seconds": float(status.progress.get("elapsed_s", 0.0))}
+                   "train_seconds": float(status.progress.get("elapsed_s", 0.0)),
+                   "peak_worker_rss_mb": float(status.progress.get("peak_rss_mb", 0.0))}
+        if status.progress.get("peak_gpu_mb"):
+            metrics["peak_gpu_mb"] = float(status.progress["peak_gpu_mb"])
         for model, scores in status.evaluation.items():
             metrics.update({f"{model}.{name}": float(value) for name, value in scores.items()})
         finished = self.clock()

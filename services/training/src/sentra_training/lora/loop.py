@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import random
+import resource
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -43,6 +44,9 @@ class Progress:
     started_step: int = 0
     # On a GPU worker: the most GPU memory this run has held (MiB).
     peak_gpu_mb: float = 0.0
+    # The most memory this worker process has held (resident, MiB): what a job costs the
+    # machine, beside the bound the local Ray runtime is given (`SENTRA_TRAINING_MEMORY_MB`).
+    peak_rss_mb: float = 0.0
 
     @property
     def eta_s(self) -> float:
@@ -226,7 +230,7 @@ def train(rows: list[dict], config: LoraJobConfig, base_model_dir: Path, *, pad_
             elapsed = time.perf_counter() - started
             peak = torch.cuda.max_memory_allocated(device) / 2**20 if gpu.enabled else 0.0
             progress = Progress(step, last, epoch, float(loss.detach()), tokens, tokens / elapsed, elapsed, first,
-                                peak)
+                                peak, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
             due = step % config.checkpoint_every == 0 or step == last
             report(progress, saver(progress.loss, step) if due else None)
         if step >= last:
