@@ -205,7 +205,8 @@ async def test_kill_9_of_the_training_service_mid_job_resumes_from_the_checkpoin
         victim = platform.load_state().services["training"].pid
         os.kill(victim, signal.SIGKILL)
         await asyncio.to_thread(platform.wait_restarted, "training", victim, 300)
-        done = await ana.until(job.job_id, lambda j: j.state in ENDED)
+        # (a generous guard: the rest of the run and its evaluation on 2 shared cores)
+        done = await ana.until(job.job_id, lambda j: j.state in ENDED, timeout=1500)
         assert done.state == training_pb2.JOB_STATE_SUCCEEDED, done.failure_reason
         assert done.restarts == 1 and done.resumed_from_step >= 2 and done.resumed_from_step % 2 == 0
         assert done.step == done.total_steps == 9  # 5 examples (1 of the 6 held out), batches of 2, 3 epochs
