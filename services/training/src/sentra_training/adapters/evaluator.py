@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import sys
 import tempfile
 from pathlib import Path
 
 from sentra_common.errors import FailedPrecondition, ResourceExhausted
 from sentra_common.sealed import SealedFiles
+
+from sentra_training.adapters.runner import child_environment
 
 
 class ProcessEvaluator:
@@ -50,10 +51,9 @@ class ProcessEvaluator:
                     argv += ["--reference", str(reference)]
                 if self.key_file is not None:
                     argv += ["--key-file", str(self.key_file)]
-                env = {k: v for k, v in os.environ.items() if not k.startswith("SENTRA_")}  # no service secrets
                 process = await asyncio.create_subprocess_exec(
                     *argv, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
-                    stdin=asyncio.subprocess.DEVNULL, env=env, start_new_session=True)
+                    stdin=asyncio.subprocess.DEVNULL, env=child_environment(), start_new_session=True)
                 try:
                     _, stderr = await asyncio.wait_for(process.communicate(), self.timeout_seconds)
                 except TimeoutError:

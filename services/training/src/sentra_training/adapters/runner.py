@@ -17,6 +17,12 @@ from sentra_training.domain.ports import RunStatus
 from sentra_training.lora.ray_job import read_progress
 
 
+def child_environment() -> dict[str, str]:
+    """The environment of a process the service starts (a job's run, an evaluation): the
+    service's own, without its SENTRA_* settings (they may name its secrets)."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("SENTRA_")}
+
+
 class ProcessRunner:
     def __init__(self, stop_grace_seconds: float = 10.0) -> None:
         self.stop_grace_seconds = stop_grace_seconds
@@ -29,8 +35,7 @@ class ProcessRunner:
         spec["reference_adapter_dir"] = str(reference_adapter_dir) if reference_adapter_dir else None
         spec.pop("ray_address", None)  # a Ray runtime of its own, on this machine
         spec_file.write_text(json.dumps(spec, indent=2))
-        env = {k: v for k, v in os.environ.items() if not k.startswith("SENTRA_")}  # no service secrets
-        env.update({"RAY_USAGE_STATS_ENABLED": "0", "PYTHONUNBUFFERED": "1"})
+        env = {**child_environment(), "RAY_USAGE_STATS_ENABLED": "0", "PYTHONUNBUFFERED": "1"}
         with (job_dir / job_process.LOG_FILE).open("ab") as log:
             self._processes[job_id] = subprocess.Popen(
                 [sys.executable, "-m", "sentra_training.adapters.job_process", str(job_dir), str(os.getpid())],
