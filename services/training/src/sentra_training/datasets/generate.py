@@ -11,8 +11,10 @@ The filters, in order (each drop is counted by reason):
   reading the question against the chunk does not rank the answer's sentence among its two
   best (`SUPPORT_TOP`), or scores it below its answerability threshold; the item's score is
   the reader's probability for that sentence;
-- ``duplicate``: the same question after normalisation, or a cosine similarity of at least
-  `near_duplicate` with a question kept before (the reader's bi-encoder);
+- ``duplicate``: a near-duplicate of a question kept before (`NearDuplicates`): the same
+  question after normalisation, most of its words shared, most of its characters in the same
+  order (one slot apart: "¿Dónde está la zona de Barcelona?" / "…de Valencia?"), or a cosine
+  similarity of at least `near_duplicate` (the reader's bi-encoder);
 - ``pii_answer``: masking left nothing of the answer (it was a phone number, an e-mail…).
 
 PII is masked in the question, the answer and the stored context, before anything is
@@ -28,6 +30,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from difflib import SequenceMatcher
 from typing import Protocol
 
 from sentra_common.text import detect_language, normalize, tokenize
@@ -49,6 +52,11 @@ _GENERIC = re.compile(
 SUPPORT_TOP = 2
 # Two questions sharing this share of their words are the same question (one word apart).
 NEAR_DUPLICATE_WORDS = 0.8
+# Two questions whose letters match in order this much (difflib's ratio over the words) ask
+# the same thing of another slot: "¿Cuántos días se puede solicitar permiso?" / "¿Cuántas
+# semanas…?" (0.89). A template question repeated with each row of a table teaches the model
+# the template, not the table. Set with the dataset benchmark's definition of a near-duplicate.
+NEAR_DUPLICATE_CHARACTERS = 0.85
 _MASK_TOKEN = re.compile(r"<[A-Z_]+(?:_[0-9a-f]{8})?>")
 
 
@@ -119,6 +127,46 @@ def _jaccard(a: frozenset[str], b: frozenset[str]) -> float:
     return len(a & b) / len(a | b) if a or b else 0.0
 
 
+class NearDuplicates:
+    """The questions kept so far, and whether a new one repeats one of them (see the module
+    docstring). Each check is linear in the questions kept; the character test runs difflib's
+    cheap upper bounds first, so a dataset of thousands of items stays fast."""
+
+    def __init__(self, cosine: float) -> None:
+        self.cosine = cosine
+        self._texts: set[str] = set()
+        self._words: list[frozenset[str]] = []
+        self._letters: list[str] = []
+        self._vectors: list = []
+
+    @staticmethod
+    def _letters_of(question: str) -> str:
+        return " ".join(re.findall(r"\w+", question.casefold()))
+
+    def seen(self, question: str, vector) -> bool:
+        if normalize(question) in self._texts:
+            return True
+        words = frozenset(tokenize(question))
+        if any(_jaccard(words, w) >= NEAR_DUPLICATE_WORDS for w in self._words):
+            return True
+        letters = self._letters_of(question)
+        matcher = SequenceMatcher(None, autojunk=False)
+        matcher.set_seq2(letters)
+        for other in self._letters:
+            matcher.set_seq1(other)
+            if (matcher.real_quick_ratio() >= NEAR_DUPLICATE_CHARACTERS
+                    and matcher.quick_ratio() >= NEAR_DUPLICATE_CHARACTERS
+                    and matcher.ratio() >= NEAR_DUPLICATE_CHARACTERS):
+                return True
+        return any(float(vector @ v) >= self.cosine for v in self._vectors)
+
+    def add(self, question: str, vector) -> None:
+        self._texts.add(normalize(question))
+        self._words.append(frozenset(tokenize(question)))
+        self._letters.append(self._letters_of(question))
+        self._vectors.append(vector)
+
+
 def _sigmoid(value: float) -> float:
     return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, value))))
 
@@ -145,9 +193,7 @@ class Pipeline:
             max_items: int = 0, progress: Callable[[int, int], None] | None = None) -> Generation:
         out = Generation()
         clock: Counter = Counter()
-        seen_text: set[str] = set()
-        kept_words: list[frozenset[str]] = []
-        kept_vectors = []
+        kept = NearDuplicates(self.near_duplicate)
         contexts: dict[str, tuple] = {}
         done = 0
         pending: list[tuple[SourceChunk, object]] = []
@@ -164,11 +210,8 @@ class Pipeline:
                 clock["filter"] += time.perf_counter() - started
                 if reason is None:
                     started = time.perf_counter()
-                    key = normalize(question)
-                    words = frozenset(tokenize(question))
                     vector = self.reader.bi.embed([question])[0]
-                    if (key in seen_text or any(_jaccard(words, w) >= NEAR_DUPLICATE_WORDS for w in kept_words)
-                            or any(float(vector @ v) >= self.near_duplicate for v in kept_vectors)):
+                    if kept.seen(question, vector):
                         reason = "duplicate"
                     clock["deduplicate"] += time.perf_counter() - started
                 if reason is None:
@@ -180,9 +223,7 @@ class Pipeline:
                 if reason is not None:
                     out.dropped[reason] += 1
                     continue
-                seen_text.add(key)
-                kept_words.append(words)
-                kept_vectors.append(vector)
+                kept.add(question, vector)
                 out.items.append(item)
                 out.pii_found.update(item.pii)
             pending.clear()
