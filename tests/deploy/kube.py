@@ -246,7 +246,8 @@ def _apply_crds(api: KubeApi) -> None:
 
 @contextmanager
 def kube_api_server() -> Iterator[KubeApi]:
-    """etcd + kube-apiserver on loopback with the shared CRDs applied; stopped and removed on exit."""
+    """etcd + kube-apiserver on loopback, the shared CRDs applied and namespace `sentra` created;
+    both processes stopped by PID and their directory removed on exit."""
     etcd, apiserver = etcd_binary(), kube_apiserver_binary()
     kubectl_binary()  # fail now, with the message naming `make setup`, rather than after the start
     base = Path(tempfile.mkdtemp(prefix="sentra-kube-"))
@@ -305,4 +306,5 @@ def kube_api_server() -> Iterator[KubeApi]:
 
         api = KubeApi(server, cert_dir / "apiserver.crt", token, base)
         _apply_crds(api)
+        api.ensure_namespace("sentra")
         yield api

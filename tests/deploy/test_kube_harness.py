@@ -174,6 +174,17 @@ def test_a_namespace_named_by_an_object_is_created_first(kube_api):
     assert kube_api.kubectl("get", "namespace", "sentra-monitoring").returncode == 0
 
 
+def test_a_pod_may_name_the_service_account_rendered_beside_it(kube_api):
+    # A helm test hook: nothing stores the ServiceAccount during a dry run, and no controller
+    # would create it; the API server must not refuse the Pod for that.
+    kube_api.dry_run(
+        "apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: tester}\n---\n"
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: gateway-test}\n"
+        "spec:\n  serviceAccountName: tester\n  restartPolicy: Never\n"
+        "  containers: [{name: check, image: sentra/gateway:0.1.0}]\n"
+    )
+
+
 def test_pod_security_warnings_reach_the_caller(kube_api):
     done = kube_api.dry_run(DEPLOYMENT.replace("runAsNonRoot: true", "runAsNonRoot: false"))
     assert 'would violate PodSecurity "restricted:latest"' in done.stderr
