@@ -19,6 +19,7 @@ from sentra_common.nats import EventBus
 from sentra_common.runtime import required_signer, tls_material
 
 from sentra_gateway import local, schema
+from sentra_gateway.apikeys import ApiKeys
 from sentra_gateway.audit import AuditLog
 from sentra_gateway.auth import Authenticator
 from sentra_gateway.config import GatewaySettings
@@ -49,10 +50,12 @@ async def gateway_app(settings: GatewaySettings):
     server = GrpcServer(SERVICE, settings.grpc, metrics, None)
     tls = tls_material(SERVICE, settings)  # the channels to the internal services
     engine = create_engine(settings.database.url)
-    authenticator = Authenticator(settings.auth)
+    api_keys = ApiKeys(engine)
+    authenticator = Authenticator(settings.auth, api_keys=api_keys)
     targets = {
         "ingestion": settings.ingestion_target, "retrieval": settings.retrieval_target,
         "inference": settings.inference_target, "training": settings.training_target,
+        "embedding": settings.embedding_target,
     }
     channels = {
         name: open_channel(target, audience=name, deadline_seconds=settings.client.deadline_seconds,
@@ -76,7 +79,7 @@ async def gateway_app(settings: GatewaySettings):
             build_routes(), authenticator, RateLimiter(settings.rate_limit), audit, signer, channels, metrics,
             default_deadline=settings.client.deadline_seconds, refusals=refusals,
         )
-        local.install(gateway, audit)
+        local.install(gateway, audit, api_keys)
         server.add_generic_handler(PublicApi(gateway), public_services())
         await server.start()
         await bus.connect()

@@ -60,6 +60,8 @@ class Call:
     principal: Principal | None = None
     department: str = ""
     documents: list[str] = field(default_factory=list)
+    # What a successful call did, when its method alone does not say (e.g. which API key).
+    note: str = ""
 
     def record(self, result: str, detail: str = "") -> AuditRecord:
         p = self.principal
@@ -148,7 +150,7 @@ class Gateway:
 
     async def finish(self, call: Call, error: BaseException | None) -> None:
         if error is None:
-            result, detail = "OK", ""
+            result, detail = "OK", call.note
         elif isinstance(error, SentraError):
             result, detail = error.code.name, error.message
         else:
