@@ -64,6 +64,7 @@ async def gateway_app(settings: GatewaySettings):
         for name, target in targets.items() if target
     }
     bus = EventBus(settings.nats, SERVICE, metrics)
+    stack = contextlib.AsyncExitStack()
     http_server: uvicorn.Server | None = None
     http_task: asyncio.Task | None = None
     digest_task: asyncio.Task | None = None
@@ -85,7 +86,7 @@ async def gateway_app(settings: GatewaySettings):
         await bus.connect()
         subscribe(bus, refusals)
         if settings.http.port >= 0:
-            http_server, http_task = await _start_http(gateway, settings)
+            http_server, http_task = await _start_http(gateway, settings, stack)
         await server.set_serving(True)
         yield server
     finally:
@@ -93,6 +94,7 @@ async def gateway_app(settings: GatewaySettings):
             http_server.should_exit = True
             if http_task is not None:
                 await asyncio.wait([http_task], timeout=5)
+        await stack.aclose()
         await server.stop()
         await bus.close()
         if digest_task is not None:
@@ -108,9 +110,13 @@ async def gateway_app(settings: GatewaySettings):
         await engine.dispose()
 
 
-async def _start_http(gateway: Gateway, settings: GatewaySettings) -> tuple[uvicorn.Server, asyncio.Task]:
+async def _start_http(
+    gateway: Gateway, settings: GatewaySettings, stack: contextlib.AsyncExitStack,
+) -> tuple[uvicorn.Server, asyncio.Task]:
+    app = create_http_app(gateway, settings.http)
+    await stack.enter_async_context(app.state.mcp.running())  # MCP's transport, stopped after the server
     config = uvicorn.Config(
-        create_http_app(gateway, settings.http), host=settings.http.host, port=settings.http.port, log_config=None,
+        app, host=settings.http.host, port=settings.http.port, log_config=None,
         access_log=False, lifespan="off", h11_max_incomplete_event_size=64 * 1024,
     )
     http_server = uvicorn.Server(config)
