@@ -40,8 +40,8 @@ async def test_models_lists_sentra_the_base_model_active_aliases_and_served_vers
         page = await oa.models.list()
         one = await oa.models.retrieve("legal@3")
     # legal@2 is what `legal` rolls back to (served); legal@1 is not served, legal@4 failed,
-    # the rrhh alias is deactivated.
-    assert [m.id for m in page.data] == ["sentra", BASE, "legal", "legal@2", "legal@3"]
+    # the rrhh alias is deactivated; the embedding model is there for /v1/embeddings.
+    assert [m.id for m in page.data] == ["sentra", BASE, "legal", "legal@2", "legal@3", "all-MiniLM-L6-v2"]
     assert {m.object for m in page.data} == {"model"}
     assert (one.id, one.owned_by, one.created) == ("legal@3", "legal", 1_700_000_300)
     # Forwarded with the caller's identity, through the gateway.
@@ -72,6 +72,7 @@ async def test_chat_completion_answers_the_last_user_message_with_citations(stac
     assert extra["sentra"] == {
         "not_found": False, "adapter": "legal@3", "strategy": "generative", "direct_answer": "30 days",
         "parts": [{"question": "What is the notice period?", "answer": "30 days", "citation": 1}],
+        "question": "What is the notice period?",
     }
     who, request = fake.requests[-1]
     assert (who, request.question, request.adapter, request.max_tokens) == (
@@ -201,10 +202,11 @@ async def test_a_client_that_goes_away_ends_the_backend_call_and_the_call_is_aud
 
 
 async def test_rate_limit_answers_429_with_retry_after(tmp_path):
+    question = [{"role": "user", "content": "What is the notice period?"}]
     async with gateway_http(tmp_path, burst=1) as (url, _, _), client(url) as oa:
-        await oa.models.list()
+        await oa.chat.completions.create(model="sentra", messages=question)
         with pytest.raises(openai.RateLimitError) as info:
-            await oa.models.list()
+            await oa.chat.completions.create(model="sentra", messages=question)
     assert int(info.value.response.headers["retry-after"]) >= 1
     assert info.value.body["type"] == "rate_limit_error"
 
