@@ -230,8 +230,8 @@ class McpEndpoint:
 
     # Calls through the gateway's core ------------------------------------------------------
 
-    def _call(self, ctx_request, path: str, via: str):
-        request = ctx_request
+    def _call(self, request, path: str, via: str):
+        """A call of the core for `path`, with the credentials of the HTTP request (Starlette's)."""
         credentials = Credentials(
             authorization=request.headers.get("authorization"), dev_identity=request.headers.get(DEV_IDENTITY_HEADER),
             peer=request.client.host if request.client else "",
