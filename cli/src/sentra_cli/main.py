@@ -11,7 +11,8 @@ import os
 from sentra_cli.cli import app
 
 # In the order `sentra --help` lists them.
-for _group in ("platform", "documents", "ask", "datasets", "train", "schedules", "identity", "audit", "admin"):
+for _group in ("platform", "documents", "ask", "datasets", "train", "schedules", "identity", "audit", "apikeys",
+               "admin"):
     importlib.import_module(f"sentra_cli.commands.{_group}")
 
 __all__ = ["app", "run"]

@@ -601,9 +601,8 @@ class Platform:
         }
         if state.identity.mode == "keycloak":
             env[f"{prefix}AUTH__ISSUER"] = state.identity.issuer
-        for name in INTERNAL:
-            if name != "embedding":
-                env[f"{prefix}{name.upper()}_TARGET"] = state.target(name)
+        for name in INTERNAL:  # the embedding service answers /v1/embeddings
+            env[f"{prefix}{name.upper()}_TARGET"] = state.target(name)
         return env
 
     def start_service(

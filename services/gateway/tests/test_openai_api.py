@@ -6,164 +6,22 @@ Sentra's extension fields, errors in OpenAI's shape, audit, bearer tokens as api
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
-from typing import ClassVar
 
 import httpx
 import jwt
 import openai
 import pytest
-import uvicorn
 from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from prometheus_client import CollectorRegistry
-from sentra.inference.v1 import inference_pb2, inference_pb2_grpc
-from sentra_common.config import GrpcServerSettings
-from sentra_common.db import create_engine, migrate
-from sentra_common.errors import NotFound, Unavailable
-from sentra_common.grpc_client import no_credentials, open_channel
-from sentra_common.grpc_server import GrpcServer, assertion_verifier
-from sentra_common.identity import AssertionSigner, AssertionVerifier, TrustedKey
-from sentra_common.metrics import ServiceMetrics
-from sentra_common.principal import Principal, current_principal
-from sentra_gateway import local
-from sentra_gateway.app import MIGRATIONS
-from sentra_gateway.audit import AuditLog, AuditQuery
+from sentra.inference.v1 import inference_pb2
+from sentra_common.principal import Principal
+from sentra_gateway.audit import AuditQuery
 from sentra_gateway.auth import Authenticator
-from sentra_gateway.config import AuthSettings, RateLimitSettings
-from sentra_gateway.core import Gateway
-from sentra_gateway.http_api import create_http_app
-from sentra_gateway.ratelimit import RateLimiter
-from sentra_gateway.routes import build_routes
+from sentra_gateway.config import AuthSettings
 
-KEY = Ed25519PrivateKey.generate()
-SIGNER = AssertionSigner(KEY, "gateway")
-BASE = "gemma-3-270m"
+from services.gateway.tests.stack import ANSWER, BASE, PIECES, gateway_http
+
 ANA = {"x-sentra-dev-identity": "ana:legal:member"}
-PIECES = ["The notice ", "period is ", "thirty days ", "[1]."]
-ANSWER = "".join(PIECES)
-
-
-def _ts(seconds: int):
-    from google.protobuf.timestamp_pb2 import Timestamp
-
-    return Timestamp(seconds=seconds)
-
-
-class FakeInference(inference_pb2_grpc.InferenceServiceServicer):
-    """Answers deterministically, records what it was asked and by whom."""
-
-    adapters: ClassVar[set[str]] = {"", "legal", "legal@2", "legal@3", BASE}
-
-    def __init__(self) -> None:
-        self.requests: list[tuple[str, object]] = []
-        self.cancelled = asyncio.Event()
-
-    def _record(self, request) -> None:
-        self.requests.append((current_principal().subject, request))
-
-    def _reply(self, request) -> inference_pb2.AnswerResponse:
-        if request.adapter not in self.adapters:
-            raise NotFound(f"adapter {request.adapter!r} does not exist or is not one of your departments'")
-        if "nothing" in request.question:
-            return inference_pb2.AnswerResponse(
-                answer="The documents you may see say nothing about this.", not_found=True,
-                strategy=inference_pb2.ANSWER_STRATEGY_EXTRACTIVE, prompt_tokens=9)
-        return inference_pb2.AnswerResponse(
-            answer=ANSWER, adapter=request.adapter or "legal@3",
-            strategy=request.strategy or inference_pb2.ANSWER_STRATEGY_GENERATIVE,
-            prompt_tokens=120, completion_tokens=7, direct_answer="30 days",
-            parts=[inference_pb2.AnswerPart(question=request.question, answer="30 days", citation=1)],
-            citations=[inference_pb2.Citation(
-                number=1, document_id="doc-1", title="Employment contract", page=4, heading="Termination",
-                chunk_id="doc-1:12", score=0.87, quote="thirty (30) days' notice")],
-        )
-
-    async def ListAdapters(self, request, context):
-        self._record(request)
-        return inference_pb2.ListAdaptersResponse(
-            base_model=BASE,
-            adapters=[
-                inference_pb2.Adapter(name="legal", version=3, department="legal", base_model=BASE,
-                                      state=inference_pb2.ADAPTER_STATE_ACTIVE, created_at=_ts(1_700_000_300)),
-                inference_pb2.Adapter(name="legal", version=2, department="legal", base_model=BASE,
-                                      state=inference_pb2.ADAPTER_STATE_INACTIVE, created_at=_ts(1_700_000_200)),
-                inference_pb2.Adapter(name="legal", version=1, department="legal", base_model=BASE,
-                                      state=inference_pb2.ADAPTER_STATE_INACTIVE, created_at=_ts(1_700_000_100)),
-                inference_pb2.Adapter(name="legal", version=4, department="legal", base_model=BASE,
-                                      state=inference_pb2.ADAPTER_STATE_FAILED, error="bad weights"),
-                inference_pb2.Adapter(name="rrhh", version=1, department="rrhh", base_model=BASE,
-                                      state=inference_pb2.ADAPTER_STATE_INACTIVE),
-            ],
-            aliases=[
-                inference_pb2.Alias(alias="legal", adapter="legal", version=3, active=True, department="legal",
-                                    previous_version=2),
-                inference_pb2.Alias(alias="rrhh", adapter="rrhh", version=1, active=False, department="rrhh"),
-            ],
-        )
-
-    async def Answer(self, request, context):
-        self._record(request)
-        return self._reply(request)
-
-    async def StreamAnswer(self, request, context):
-        self._record(request)
-        reply = self._reply(request)
-        if "slowly" in request.question:
-            try:
-                for i in range(1000):
-                    yield inference_pb2.StreamAnswerResponse(text=f"{i} ")
-                    await asyncio.sleep(0.01)
-            except asyncio.CancelledError:
-                self.cancelled.set()
-                raise
-        if not reply.not_found:
-            for piece in PIECES:
-                yield inference_pb2.StreamAnswerResponse(text=piece)
-                await asyncio.sleep(0)
-                if "fail midway" in request.question:
-                    raise Unavailable("the model server went away; try again")
-        yield inference_pb2.StreamAnswerResponse(final=reply)
-
-
-@contextlib.asynccontextmanager
-async def gateway_http(tmp_path, *, auth: Authenticator | None = None, burst: int = 100):
-    metrics = ServiceMetrics("unit", registry=CollectorRegistry())
-    trust = AssertionVerifier([TrustedKey(SIGNER.kid, "gateway", KEY.public_key())], audience="inference")
-    fake = FakeInference()
-    backend = GrpcServer("inference", GrpcServerSettings(port=0, grace_seconds=0), metrics, assertion_verifier(trust))
-    backend.add_service("sentra.inference.v1.InferenceService",
-                        lambda s: inference_pb2_grpc.add_InferenceServiceServicer_to_server(fake, s))
-    await backend.start()
-    await backend.set_serving(True)
-    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'audit.db'}")
-    await migrate(engine, MIGRATIONS, "alembic_version_gateway")
-    audit = AuditLog(engine)
-    channel = open_channel(f"127.0.0.1:{backend.port}", audience="inference", credentials=no_credentials)
-    gateway = Gateway(
-        build_routes(), auth or Authenticator(AuthSettings(mode="development")),
-        RateLimiter(RateLimitSettings(requests_per_second=1, burst=burst)), audit, SIGNER,
-        {"inference": channel}, metrics,
-    )
-    local.install(gateway, audit)
-    server = uvicorn.Server(uvicorn.Config(
-        create_http_app(gateway), host="127.0.0.1", port=0, log_config=None, access_log=False, lifespan="off"))
-    server.capture_signals = contextlib.nullcontext
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        assert not task.done(), "the HTTP server did not start"
-        await asyncio.sleep(0.02)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}", fake, audit
-    finally:
-        server.should_exit = True
-        await asyncio.wait([task], timeout=5)
-        await channel.close()
-        await backend.stop()
-        await engine.dispose()
-        await gateway.authenticator.close()
 
 
 def client(url: str, headers: dict[str, str] | None = ANA, api_key: str = "unused") -> openai.AsyncOpenAI:
@@ -182,8 +40,8 @@ async def test_models_lists_sentra_the_base_model_active_aliases_and_served_vers
         page = await oa.models.list()
         one = await oa.models.retrieve("legal@3")
     # legal@2 is what `legal` rolls back to (served); legal@1 is not served, legal@4 failed,
-    # the rrhh alias is deactivated.
-    assert [m.id for m in page.data] == ["sentra", BASE, "legal", "legal@2", "legal@3"]
+    # the rrhh alias is deactivated; the embedding model is there for /v1/embeddings.
+    assert [m.id for m in page.data] == ["sentra", BASE, "legal", "legal@2", "legal@3", "all-MiniLM-L6-v2"]
     assert {m.object for m in page.data} == {"model"}
     assert (one.id, one.owned_by, one.created) == ("legal@3", "legal", 1_700_000_300)
     # Forwarded with the caller's identity, through the gateway.
@@ -214,6 +72,7 @@ async def test_chat_completion_answers_the_last_user_message_with_citations(stac
     assert extra["sentra"] == {
         "not_found": False, "adapter": "legal@3", "strategy": "generative", "direct_answer": "30 days",
         "parts": [{"question": "What is the notice period?", "answer": "30 days", "citation": 1}],
+        "question": "What is the notice period?",
     }
     who, request = fake.requests[-1]
     assert (who, request.question, request.adapter, request.max_tokens) == (
@@ -343,10 +202,11 @@ async def test_a_client_that_goes_away_ends_the_backend_call_and_the_call_is_aud
 
 
 async def test_rate_limit_answers_429_with_retry_after(tmp_path):
+    question = [{"role": "user", "content": "What is the notice period?"}]
     async with gateway_http(tmp_path, burst=1) as (url, _, _), client(url) as oa:
-        await oa.models.list()
+        await oa.chat.completions.create(model="sentra", messages=question)
         with pytest.raises(openai.RateLimitError) as info:
-            await oa.models.list()
+            await oa.chat.completions.create(model="sentra", messages=question)
     assert int(info.value.response.headers["retry-after"]) >= 1
     assert info.value.body["type"] == "rate_limit_error"
 

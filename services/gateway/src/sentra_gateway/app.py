@@ -19,6 +19,7 @@ from sentra_common.nats import EventBus
 from sentra_common.runtime import required_signer, tls_material
 
 from sentra_gateway import local, schema
+from sentra_gateway.apikeys import ApiKeys
 from sentra_gateway.audit import AuditLog
 from sentra_gateway.auth import Authenticator
 from sentra_gateway.config import GatewaySettings
@@ -49,10 +50,12 @@ async def gateway_app(settings: GatewaySettings):
     server = GrpcServer(SERVICE, settings.grpc, metrics, None)
     tls = tls_material(SERVICE, settings)  # the channels to the internal services
     engine = create_engine(settings.database.url)
-    authenticator = Authenticator(settings.auth)
+    api_keys = ApiKeys(engine)
+    authenticator = Authenticator(settings.auth, api_keys=api_keys)
     targets = {
         "ingestion": settings.ingestion_target, "retrieval": settings.retrieval_target,
         "inference": settings.inference_target, "training": settings.training_target,
+        "embedding": settings.embedding_target,
     }
     channels = {
         name: open_channel(target, audience=name, deadline_seconds=settings.client.deadline_seconds,
@@ -61,6 +64,7 @@ async def gateway_app(settings: GatewaySettings):
         for name, target in targets.items() if target
     }
     bus = EventBus(settings.nats, SERVICE, metrics)
+    stack = contextlib.AsyncExitStack()
     http_server: uvicorn.Server | None = None
     http_task: asyncio.Task | None = None
     digest_task: asyncio.Task | None = None
@@ -76,13 +80,13 @@ async def gateway_app(settings: GatewaySettings):
             build_routes(), authenticator, RateLimiter(settings.rate_limit), audit, signer, channels, metrics,
             default_deadline=settings.client.deadline_seconds, refusals=refusals,
         )
-        local.install(gateway, audit)
+        local.install(gateway, audit, api_keys)
         server.add_generic_handler(PublicApi(gateway), public_services())
         await server.start()
         await bus.connect()
         subscribe(bus, refusals)
         if settings.http.port >= 0:
-            http_server, http_task = await _start_http(gateway, settings)
+            http_server, http_task = await _start_http(gateway, settings, stack)
         await server.set_serving(True)
         yield server
     finally:
@@ -90,6 +94,7 @@ async def gateway_app(settings: GatewaySettings):
             http_server.should_exit = True
             if http_task is not None:
                 await asyncio.wait([http_task], timeout=5)
+        await stack.aclose()
         await server.stop()
         await bus.close()
         if digest_task is not None:
@@ -105,9 +110,13 @@ async def gateway_app(settings: GatewaySettings):
         await engine.dispose()
 
 
-async def _start_http(gateway: Gateway, settings: GatewaySettings) -> tuple[uvicorn.Server, asyncio.Task]:
+async def _start_http(
+    gateway: Gateway, settings: GatewaySettings, stack: contextlib.AsyncExitStack,
+) -> tuple[uvicorn.Server, asyncio.Task]:
+    app = create_http_app(gateway, settings.http)
+    await stack.enter_async_context(app.state.mcp.running())  # MCP's transport, stopped after the server
     config = uvicorn.Config(
-        create_http_app(gateway, settings.http), host=settings.http.host, port=settings.http.port, log_config=None,
+        app, host=settings.http.host, port=settings.http.port, log_config=None,
         access_log=False, lifespan="off", h11_max_incomplete_event_size=64 * 1024,
     )
     http_server = uvicorn.Server(config)

@@ -44,6 +44,7 @@ from sentra_common.access import DEPARTMENT_RE
 from sentra_common.errors import InvalidArgument, Unauthenticated, Unavailable
 from sentra_common.principal import Principal
 
+from sentra_gateway.apikeys import SUBJECT_PREFIX, ApiKeys, is_api_key
 from sentra_gateway.config import AuthSettings
 
 logger = logging.getLogger(__name__)
@@ -155,10 +156,15 @@ class SessionCheck:
 
 
 class Authenticator:
-    """Turns a caller's credentials into a verified `Principal` or refuses."""
+    """Turns a caller's credentials into a verified `Principal` or refuses: an API key
+    (`sentra_gateway.apikeys`, in either mode), else a realm token, else (development mode
+    only) the asserted identity."""
 
-    def __init__(self, settings: AuthSettings, http: httpx.AsyncClient | None = None) -> None:
+    def __init__(
+        self, settings: AuthSettings, http: httpx.AsyncClient | None = None, api_keys: ApiKeys | None = None,
+    ) -> None:
         self.settings = settings
+        self.api_keys = api_keys
         self.http = http or httpx.AsyncClient(timeout=settings.http_timeout_seconds)
         realm = settings.realm_url if settings.mode == "keycloak" else ""
         self.jwks = Jwks(
@@ -177,6 +183,8 @@ class Authenticator:
         await self.http.aclose()
 
     async def authenticate(self, credentials: Credentials) -> Principal:
+        if self.api_keys is not None and is_api_key(credentials.authorization):
+            return await self.api_keys.authenticate(_bearer(credentials.authorization))
         if self.development:
             return self._development_identity(credentials)
         token = _bearer(credentials.authorization)
@@ -194,6 +202,8 @@ class Authenticator:
                 f"development mode: set SENTRA_IDENTITY=subject:dept1,dept2[:role] (sent as {DEV_IDENTITY_HEADER})"
             )
         principal = Principal.parse(credentials.dev_identity)
+        if principal.subject.startswith(SUBJECT_PREFIX):
+            raise Unauthenticated(f"subjects starting with {SUBJECT_PREFIX!r} are kept for API keys")
         roles = tuple(r for r in principal.roles if r in SENTRA_ROLES)
         return Principal(principal.subject, principal.departments, roles, principal.subject)
 
@@ -258,6 +268,9 @@ class Authenticator:
             subject = f"client:{claims['azp']}"
         else:
             subject = username
+        if subject.startswith(SUBJECT_PREFIX):
+            raise Unauthenticated(f"usernames starting with {SUBJECT_PREFIX!r} are kept for API keys, so the audit "
+                                  "log cannot confuse the two; rename the account in the realm")
         realm_roles = (claims.get("realm_access") or {}).get("roles") or []
         roles = tuple(r for r in SENTRA_ROLES if r in realm_roles)
         prefix = self.settings.department_group_prefix

@@ -109,6 +109,8 @@ class GatewaySettings(ServiceSettings):
     retrieval_target: str = ""
     inference_target: str = ""
     training_target: str = ""
+    # The embedding service answers /v1/embeddings (the platform's own model).
+    embedding_target: str = ""
 
     @model_validator(mode="after")
     def _check_auth(self) -> GatewaySettings:

@@ -55,11 +55,15 @@ class Call:
     route: Route
     credentials: Credentials
     request_id: str
-    transport: str = "grpc"  # or "http"
+    transport: str = "grpc"  # or "http" (the HTTP API, /v1 and MCP)
     started: float = field(default_factory=time.perf_counter)
     principal: Principal | None = None
     department: str = ""
     documents: list[str] = field(default_factory=list)
+    # What a successful call did, when its method alone does not say (e.g. which API key).
+    note: str = ""
+    # The door it came through, when not the API of its method (e.g. "mcp tool ask").
+    via: str = ""
 
     def record(self, result: str, detail: str = "") -> AuditRecord:
         p = self.principal
@@ -101,12 +105,12 @@ class Gateway:
                  transport: str = "grpc") -> Call:
         return Call(route, credentials, request_id or uuid.uuid4().hex[:16], transport)
 
-    async def check_caller(self, credentials: Credentials, method: str, request_id: str) -> None:
-        """Authenticate a caller before its request body is read (HTTP): an anonymous or
-        refused caller never gets a body spooled or parsed. Its refusal is rate-limited per
-        peer and counted in the audit digest."""
+    async def check_caller(self, credentials: Credentials, method: str, request_id: str) -> Principal:
+        """Authenticate a caller before its request body is read (HTTP), or before MCP's
+        transport serves it: an anonymous or refused caller never gets a body spooled or
+        parsed. Its refusal is rate-limited per peer and counted in the audit digest."""
         try:
-            await self.authenticator.authenticate(credentials)
+            return await self.authenticator.authenticate(credentials)
         except SentraError as exc:
             refusal: SentraError = exc
             try:
@@ -148,11 +152,13 @@ class Gateway:
 
     async def finish(self, call: Call, error: BaseException | None) -> None:
         if error is None:
-            result, detail = "OK", ""
+            result, detail = "OK", call.note
         elif isinstance(error, SentraError):
             result, detail = error.code.name, error.message
         else:
             result, detail = "INTERNAL", f"internal error (request id {call.request_id})"
+        if call.via:
+            detail = f"({call.via}) {detail}".strip()
         if self.authenticator.development:
             detail = f"[development identity] {detail}".strip()
         if call.transport == "http":  # gRPC calls are counted by the shared server interceptor

@@ -2,12 +2,12 @@
 (authentication, permission table, rate limit, audit) and answers with the same
 messages rendered as JSON (proto field names).
 
-- resource endpoints for documents, search, the caller, the audit log and the review of
-  training datasets (items listed, approved or rejected, edited; JSONL out and in);
+- resource endpoints for documents, search, the caller, the audit log, API keys and the
+  review of training datasets (items listed, approved or rejected, edited; JSONL out and in);
 - `POST /api/v1/rpc/{service}/{method}`: any unary RPC of the public API with its request
   as JSON (answers, datasets, training jobs, adapters…);
-- `/v1/models`, `/v1/chat/completions`: OpenAI-compatible answers (`openai_api`), with
-  errors in OpenAI's shape.
+- `/v1/…`: the OpenAI-compatible API (`openai_api`), with errors in OpenAI's shape;
+- `/mcp`: the MCP server (`mcp_server`), streamable HTTP.
 
 OpenAPI documentation is served at `/docs`.
 """
@@ -39,8 +39,11 @@ from sentra_gateway.auth import DEV_IDENTITY_HEADER, Credentials
 from sentra_gateway.config import HttpSettings
 from sentra_gateway.core import Call, Gateway, RateLimited
 from sentra_gateway.http_guard import BodyTooLarge, RequestGuard
+from sentra_gateway.mcp_server import PATH as MCP_PATH
+from sentra_gateway.mcp_server import McpEndpoint
 from sentra_gateway.routes import Kind
 
+GATEWAY = "/sentra.gateway.v1.GatewayService/"
 INGESTION = "/sentra.ingestion.v1.IngestionService/"
 TRAINING = "/sentra.training.v1.TrainingService/"
 UPLOAD_PIECE = 256 * 1024
@@ -79,6 +82,13 @@ class CreateDatasetBody(BaseModel):
     questions_per_chunk: int = Field(default=0, ge=0, description="0: the default (2)")
     max_examples: int = Field(default=0, ge=0, description="0: the service's limit")
     seed: int = 0
+
+
+class CreateApiKeyBody(BaseModel):
+    name: str = Field(description="What the key is for, e.g. \"n8n facturas\".")
+    department: str = Field(description="The one department the key acts in.")
+    role: str = Field(default="member", description="member, trainer or dept-admin")
+    expires_in_seconds: int = Field(default=0, ge=0, description="0: never expires")
 
 
 class ReviewBody(BaseModel):
@@ -253,6 +263,22 @@ def create_http_app(gateway: Gateway, settings: HttpSettings | None = None) -> F
         )
         return await unary(request, "/sentra.gateway.v1.GatewayService/QueryAuditLog", message)
 
+    @app.post("/api/v1/api-keys")
+    async def create_api_key(request: Request, body: CreateApiKeyBody):
+        """An API key for an automation tool; `secret` is shown in this answer only."""
+        message = gateway_pb2.CreateApiKeyRequest(
+            name=body.name, department=body.department, role=body.role, expires_in_seconds=body.expires_in_seconds)
+        return await unary(request, GATEWAY + "CreateApiKey", message)
+
+    @app.get("/api/v1/api-keys")
+    async def list_api_keys(request: Request, department: str = "", include_revoked: bool = False):
+        message = gateway_pb2.ListApiKeysRequest(department=department, include_revoked=include_revoked)
+        return await unary(request, GATEWAY + "ListApiKeys", message)
+
+    @app.delete("/api/v1/api-keys/{key_id}")
+    async def revoke_api_key(request: Request, key_id: str):
+        return await unary(request, GATEWAY + "RevokeApiKey", gateway_pb2.RevokeApiKeyRequest(key_id=key_id))
+
     @app.get("/api/v1/datasets")
     async def list_datasets(request: Request, department: str = ""):
         message = training_pb2.ListDatasetsRequest(department=department)
@@ -342,6 +368,9 @@ def create_http_app(gateway: Gateway, settings: HttpSettings | None = None) -> F
         return JSONResponse(await unary(request, path, message))
 
     app.include_router(openai_api.router(gateway, new_call))
+    # MCP's streamable HTTP transport (its task group: `app.state.mcp.running()`).
+    app.state.mcp = McpEndpoint(gateway, settings or HttpSettings())
+    app.add_route(MCP_PATH, app.state.mcp, include_in_schema=False)
     return app
 
 

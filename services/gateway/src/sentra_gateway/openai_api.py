@@ -5,24 +5,38 @@
   alias (`legal`) and every served adapter version (`legal@3`, and the version it would
   roll back to) of the caller's departments, from InferenceService.ListAdapters;
 - `POST /v1/chat/completions`, plain or streamed (`stream: true`, server-sent events):
-  a RAG answer over the caller's documents from InferenceService.Answer / StreamAnswer.
+  a RAG answer over the caller's documents from InferenceService.Answer / StreamAnswer;
+  `stream_options.include_usage` adds a last chunk with the usage;
+- `POST /v1/responses` (`openai_responses`): the same answers in the Responses API's
+  shape, plain or streamed with its event types (n8n's OpenAI chat node calls it);
+- `POST /v1/embeddings` (`openai_embeddings`): the platform's embedding model.
 
 Every call takes the same path as gRPC and the rest of the HTTP API (authentication,
 permission table, rate limit, audit). The api key is the access token of the Sentra realm
-(`Authorization: Bearer <token>`); in development mode, send `x-sentra-dev-identity`
-(OpenAI client: `default_headers=`).
+(`Authorization: Bearer <token>`) or a Sentra API key (`sk-sentra-…`, `sentra api-keys
+create`); in development mode, also `x-sentra-dev-identity` (OpenAI client:
+`default_headers=`).
 
-Chat semantics: the question is the text of the last `user` message; system, assistant
-and earlier messages are not used (each answer is retrieved and grounded afresh; there is
-no conversation memory). `model` picks the adapter: `sentra` → the service's choice,
-anything else is passed as the adapter (alias, `name@version` or the base model's id).
+Chat semantics: the question is the text of the last `user` message, refined by an
+earlier one when it is a follow-up (`question_from_turns`): a last user message of at
+most FOLLOW_UP_WORDS words, or one opening with a connective ("y", "¿y en…", "and",
+"what about", "también"…), is answered together with the latest earlier user message
+that is not itself a follow-up: "¿Cuánto es la dieta diaria en Oporto?" then "¿y en
+Valencia?" asks "¿Cuánto es la dieta diaria en Oporto? ¿y en Valencia?", which the
+service answers part by part. Nothing else of the conversation is used: system and
+assistant messages, `instructions`, older turns (each answer is retrieved and grounded
+afresh). The question answered is in the answer's `sentra.question`; `sentra.history:
+false` uses the last user message alone. `n` other than 1 is refused (one answer per
+request). `model` picks the adapter: `sentra` → the service's choice, anything else is
+passed as the adapter (alias, `name@version` or the base model's id).
 `max_tokens`/`max_completion_tokens` bound the answer; sampling parameters (temperature,
 top_p, stop…) are accepted and ignored. Sentra's own options ride in the body under
 `sentra` (OpenAI client: `extra_body={"sentra": {...}}`): `departments`, `top_k`,
-`strategy` (`reader`, `extractive` or `generative`). Answers carry two extension fields:
-`citations` (proto field names) and `sentra` (`not_found`, `adapter`, `strategy`,
-`direct_answer`: the short answer, and `parts`: one short answer per part of the
-question, each with its citation number); in a stream they ride on the last content chunk.
+`strategy` (`reader`, `extractive` or `generative`), `history`. Answers carry two extension
+fields: `citations` (proto field names) and `sentra` (`not_found`, `adapter`, `strategy`,
+`direct_answer`: the short answer, `parts`: one short answer per part of the question,
+each with its citation number, and `question`); in a stream they ride on the last content
+chunk.
 
 Errors use OpenAI's shape `{"error": {"message", "type", "param", "code"}}` with the same
 HTTP statuses as the rest of the API; an error after a stream has started is sent as a
@@ -34,6 +48,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any, Literal
@@ -108,6 +123,7 @@ class SentraOptions(BaseModel):
     departments: list[str] = Field(default_factory=list, description="Narrow retrieval to these departments.")
     top_k: int = Field(default=0, ge=0, le=INT32_MAX, description="Passages to retrieve; 0: the service default.")
     strategy: Literal["", "reader", "extractive", "generative"] = ""
+    history: bool = Field(default=True, description="An earlier user message refines a follow-up question.")
 
 
 class ChatCompletionRequest(BaseModel):
@@ -160,12 +176,19 @@ def invalid_body(exc: RequestValidationError) -> InvalidArgument:
 
 
 def router(gateway: Gateway, new_call: NewCall) -> APIRouter:
+    from sentra_gateway import openai_embeddings, openai_responses  # they build on this module
+
     api = APIRouter(prefix="/v1", tags=["OpenAI-compatible"])
+    embedding_model = openai_embeddings.ModelInfo(gateway, new_call)
 
     async def list_models(request: Request) -> list[dict[str, Any]]:
         call = new_call(request, INFERENCE + "ListAdapters")
         reply = await gateway.unary(call, inference_pb2.ListAdaptersRequest(), None)
-        return models_of(reply)
+        found = models_of(reply)
+        if embedding_model.deployed:  # the embedding model too, for /v1/embeddings
+            info = await embedding_model.get(request)
+            found.append({"id": info.model, "object": "model", "created": 0, "owned_by": "sentra"})
+        return found
 
     @api.get("/models")
     async def models(request: Request) -> dict[str, Any]:
@@ -187,7 +210,7 @@ def router(gateway: Gateway, new_call: NewCall) -> APIRouter:
         if not body.stream:
             call = new_call(request, INFERENCE + "Answer")
             reply = await gateway.unary(call, message, None)
-            return JSONResponse(completion(call.request_id, body, reply))
+            return JSONResponse(completion(call.request_id, body, reply, message.question))
         call = new_call(request, INFERENCE + "StreamAnswer")
         events = gateway.server_stream(call, message, None)
         # The first event comes before the response starts, so refusals (authentication,
@@ -195,10 +218,12 @@ def router(gateway: Gateway, new_call: NewCall) -> APIRouter:
         first = await anext(events, None)
         include_usage = bool(body.stream_options and body.stream_options.include_usage)
         return StreamingResponse(
-            sse(events, first, call.request_id, body, include_usage), media_type="text/event-stream",
+            sse(events, first, call.request_id, body, include_usage, message.question), media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
 
+    openai_responses.register(api, gateway, new_call)
+    openai_embeddings.register(api, gateway, new_call, embedding_model)
     return api
 
 
@@ -228,35 +253,69 @@ def models_of(reply: inference_pb2.ListAdaptersResponse) -> list[dict[str, Any]]
     return list(unique.values())
 
 
-def question_of(messages: list[ChatMessage]) -> str:
-    for index in range(len(messages) - 1, -1, -1):
-        msg = messages[index]
-        if msg.role != "user":
-            continue
-        content = msg.content
-        if isinstance(content, list):
-            kinds = sorted({p.type for p in content if p.type != "text"})
-            if kinds:
-                raise InvalidArgument(
-                    f"messages[{index}] has {', '.join(kinds)} content; Sentra answers text questions only",
-                    param=f"messages.{index}.content",
-                )
-            content = "\n".join(p.text or "" for p in content)
-        if not (content or "").strip():
-            raise InvalidArgument(f"messages[{index}], the last user message, has no text",
-                                  param=f"messages.{index}.content")
-        return content or ""
-    raise InvalidArgument("messages has no `user` message: the question is the last message with role `user`",
-                          param="messages")
+FOLLOW_UP_WORDS = 4
+FOLLOW_UP_OPENERS = re.compile(
+    r"^(y|e|and|also|so|then|también|tambien|además|ademas|entonces|pero|but|what about|how about|"
+    r"qué hay de|que hay de)\b", re.IGNORECASE)
+
+
+def is_follow_up(text: str) -> bool:
+    """A short question, or one that opens with a connective: it leans on the one before."""
+    plain = text.strip().lstrip("¿¡\"'«([ ").strip()
+    return len(plain.split()) <= FOLLOW_UP_WORDS or bool(FOLLOW_UP_OPENERS.match(plain))
+
+
+def question_from_turns(turns: list[str], history: bool = True) -> str:
+    """The question to answer from the user turns of a conversation, oldest first: the last
+    one, preceded by the latest earlier turn that is not a follow-up when the last one is."""
+    last = turns[-1].strip()
+    if not history or len(turns) < 2 or not is_follow_up(last):
+        return last
+    earlier = [t.strip() for t in turns[:-1] if t.strip()]
+    anchors = [t for t in earlier if not is_follow_up(t)]
+    anchor = (anchors or earlier)[-1] if earlier else ""
+    return f"{anchor} {last}".strip()
+
+
+def message_text(content: str | list[ContentPart] | None, where: str, text_types: tuple[str, ...]) -> str:
+    """The text of a message's content (a string or text parts); anything else is refused."""
+    if isinstance(content, list):
+        kinds = sorted({p.type for p in content if p.type not in text_types})
+        if kinds:
+            raise InvalidArgument(f"{where} has {', '.join(kinds)} content; Sentra answers text questions only",
+                                  param=f"{where}.content")
+        return "\n".join(p.text or "" for p in content)
+    return content or ""
+
+
+def user_turns(messages: list[ChatMessage], field: str = "messages",
+               text_types: tuple[str, ...] = ("text",)) -> list[str]:
+    """The text of every `user` message, oldest first; the last one must have text."""
+    turns: list[tuple[int, str]] = []
+    for index, msg in enumerate(messages):
+        if msg.role == "user":
+            turns.append((index, message_text(msg.content, f"{field}[{index}]", text_types)))
+    if not turns:
+        raise InvalidArgument(f"{field} has no `user` message: the question is the last message with role `user`",
+                              param=field)
+    index, last = turns[-1]
+    if not last.strip():
+        raise InvalidArgument(f"{field}[{index}], the last user message, has no text", param=f"{field}.{index}.content")
+    return [text for _, text in turns]
+
+
+def question_of(messages: list[ChatMessage], history: bool = True) -> str:
+    return question_from_turns(user_turns(messages), history)
 
 
 def answer_request(body: ChatCompletionRequest) -> inference_pb2.AnswerRequest:
     if body.n not in (None, 1):
-        raise InvalidArgument("n must be 1: Sentra gives one answer per request", param="n")
+        raise InvalidArgument(f"n must be 1 (or left out), not {body.n}: Sentra gives one answer per request",
+                              param="n")
     if body.tools:
         raise InvalidArgument("tools are not supported: Sentra answers from your documents", param="tools")
     return inference_pb2.AnswerRequest(
-        question=question_of(body.messages),
+        question=question_of(body.messages, body.sentra.history),
         adapter="" if body.model == DEFAULT_MODEL else body.model,
         max_tokens=body.max_completion_tokens or body.max_tokens or 0,
         top_k=body.sentra.top_k,
@@ -268,7 +327,7 @@ def answer_request(body: ChatCompletionRequest) -> inference_pb2.AnswerRequest:
 # Responses ----------------------------------------------------------------------------------
 
 
-def extensions(reply: inference_pb2.AnswerResponse) -> dict[str, Any]:
+def extensions(reply: inference_pb2.AnswerResponse, question: str = "") -> dict[str, Any]:
     return {
         "citations": [
             json_format.MessageToDict(c, preserving_proto_field_name=True, always_print_fields_with_no_presence=True)
@@ -279,6 +338,7 @@ def extensions(reply: inference_pb2.AnswerResponse) -> dict[str, Any]:
             "strategy": STRATEGY_NAMES.get(reply.strategy, ""),
             "direct_answer": reply.direct_answer,
             "parts": [{"question": p.question, "answer": p.answer, "citation": p.citation} for p in reply.parts],
+            "question": question,
         },
     }
 
@@ -298,7 +358,9 @@ def usage(reply: inference_pb2.AnswerResponse) -> dict[str, int]:
     }
 
 
-def completion(request_id: str, body: ChatCompletionRequest, reply: inference_pb2.AnswerResponse) -> dict[str, Any]:
+def completion(
+    request_id: str, body: ChatCompletionRequest, reply: inference_pb2.AnswerResponse, question: str = "",
+) -> dict[str, Any]:
     return {
         "id": f"chatcmpl-{request_id}",
         "object": "chat.completion",
@@ -311,7 +373,7 @@ def completion(request_id: str, body: ChatCompletionRequest, reply: inference_pb
             "finish_reason": finish_reason(body, reply),
         }],
         "usage": usage(reply),
-        **extensions(reply),
+        **extensions(reply, question),
     }
 
 
@@ -319,7 +381,7 @@ def _event(data: dict[str, Any]) -> bytes:
     return f"data: {json.dumps(data, ensure_ascii=False, separators=(',', ':'))}\n\n".encode()
 
 
-async def _pump(events: AsyncIterator[Any], queue: asyncio.Queue) -> None:
+async def pump_events(events: AsyncIterator[Any], queue: asyncio.Queue) -> None:
     """Read the gateway's stream into `queue`: events, then None, or the exception."""
     try:
         async for event in events:
@@ -336,6 +398,7 @@ async def sse(
     request_id: str,
     body: ChatCompletionRequest,
     include_usage: bool,
+    body_question: str = "",
 ) -> AsyncIterator[bytes]:
     """StreamAnswer events as `chat.completion.chunk` events.
 
@@ -361,7 +424,7 @@ async def sse(
     queue: asyncio.Queue = asyncio.Queue()
     if first is not None:
         queue.put_nowait(first)
-    reader = asyncio.create_task(_pump(events, queue))
+    reader = asyncio.create_task(pump_events(events, queue))
     held: str | None = None
     try:
         yield chunk({"role": "assistant", "content": ""})
@@ -383,7 +446,7 @@ async def sse(
             raise Unavailable("the inference service ended the answer without its final message; try again")
         text = "".join(streamed)
         rest = streamed_remainder(text, final.answer)
-        yield chunk({"content": (held or "") + rest}, **extensions(final))
+        yield chunk({"content": (held or "") + rest}, **extensions(final, body_question))
         yield chunk({}, finish_reason(body, final))
         if include_usage:
             yield _event({

@@ -4,8 +4,8 @@ may call each, and which internal service answers it.
 The gateway checks roles here (coarse: "may this kind of user call this at all"); the
 internal service that owns the data applies the department and access-list rule
 (`sentra_common.access`) to every document, vector, dataset and adapter it touches.
-Internal-only RPCs (indexing, vector deletion, index statistics, the embedding service)
-are absent from the table and so unreachable from outside.
+Internal-only RPCs (indexing, vector deletion, index statistics, indexing facts) are
+absent from the table and so unreachable from outside.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from enum import Enum
 
 from google.protobuf import message_factory
 from google.protobuf.descriptor import MethodDescriptor
+from sentra.embedding.v1 import embedding_pb2
 from sentra.gateway.v1 import gateway_pb2
 from sentra.inference.v1 import inference_pb2
 from sentra.ingestion.v1 import ingestion_pb2
@@ -37,6 +38,10 @@ PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
     # The caller's own identity needs no role.
     ("sentra.gateway.v1.GatewayService", "WhoAmI"): frozenset(),
     ("sentra.gateway.v1.GatewayService", "QueryAuditLog"): ADMINS,
+    # API keys: admins of the key's department (the gateway checks which department).
+    ("sentra.gateway.v1.GatewayService", "CreateApiKey"): ADMINS,
+    ("sentra.gateway.v1.GatewayService", "ListApiKeys"): ADMINS,
+    ("sentra.gateway.v1.GatewayService", "RevokeApiKey"): ADMINS,
     # Documents: everyone reads their departments'; department admins change them.
     ("sentra.ingestion.v1.IngestionService", "ListDocuments"): EVERYONE,
     ("sentra.ingestion.v1.IngestionService", "GetDocument"): EVERYONE,
@@ -45,6 +50,11 @@ PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
     ("sentra.ingestion.v1.IngestionService", "DeleteDocument"): ADMINS,
     ("sentra.ingestion.v1.IngestionService", "RetryDocument"): ADMINS,
     ("sentra.retrieval.v1.RetrievalService", "Search"): EVERYONE,
+    # A document's indexed text, chunk by chunk, under the caller's scope (MCP get_document_text).
+    ("sentra.retrieval.v1.RetrievalService", "ListChunks"): EVERYONE,
+    # The platform's embedding model (/v1/embeddings): vectors of the caller's own text.
+    ("sentra.embedding.v1.EmbeddingService", "Embed"): EVERYONE,
+    ("sentra.embedding.v1.EmbeddingService", "GetModelInfo"): EVERYONE,
     # Answers and the models behind them.
     ("sentra.inference.v1.InferenceService", "Answer"): EVERYONE,
     ("sentra.inference.v1.InferenceService", "StreamAnswer"): EVERYONE,
@@ -82,11 +92,12 @@ BACKENDS = {
     "sentra.gateway.v1.GatewayService": "gateway",
     "sentra.ingestion.v1.IngestionService": "ingestion",
     "sentra.retrieval.v1.RetrievalService": "retrieval",
+    "sentra.embedding.v1.EmbeddingService": "embedding",
     "sentra.inference.v1.InferenceService": "inference",
     "sentra.training.v1.TrainingService": "training",
 }
 
-_FILES = (gateway_pb2, ingestion_pb2, retrieval_pb2, inference_pb2, training_pb2)
+_FILES = (gateway_pb2, embedding_pb2, ingestion_pb2, retrieval_pb2, inference_pb2, training_pb2)
 
 
 class Kind(Enum):

@@ -7,7 +7,8 @@ chain (`sentra audit verify`) is what catches a change there.
 PostgreSQL: the table, its append-only triggers and the chain head belong to an owner
 role the gateway does not run as. `python -m sentra_gateway.migrate` runs the migrations
 as that owner and grants the gateway's role (`database.runtime_role`) SELECT and INSERT
-on the audit log, SELECT and UPDATE on the chain head (appends lock and move it) and
+on the audit log, SELECT and UPDATE on the chain head (appends lock and move it),
+SELECT, INSERT and UPDATE on the API keys (created, read on every call, revoked) and
 SELECT on the version table, nothing else: no UPDATE, DELETE or TRUNCATE on the log, and
 as it owns nothing it can neither drop nor disable the triggers. The gateway, started
 with `database.migrate=false`, only checks that the schema is current and that its role
@@ -28,6 +29,7 @@ from sentra_gateway.config import AuditDatabaseSettings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 VERSION_TABLE = "alembic_version_gateway"
+API_KEYS_TABLE = "gateway_api_keys"
 OWNER_ONLY = ("UPDATE", "DELETE", "TRUNCATE")
 logger = logging.getLogger(__name__)
 
@@ -104,9 +106,10 @@ async def migrate_as_owner(engine: AsyncEngine, runtime_role: str) -> None:
                                  "must connect as another role")
         role = conn.dialect.identifier_preparer.quote(runtime_role)
         for statement in (
-            f"REVOKE ALL ON {AUDIT_TABLE}, {CHAIN_TABLE}, {VERSION_TABLE} FROM {role}",
+            f"REVOKE ALL ON {AUDIT_TABLE}, {CHAIN_TABLE}, {API_KEYS_TABLE}, {VERSION_TABLE} FROM {role}",
             f"GRANT SELECT, INSERT ON {AUDIT_TABLE} TO {role}",
             f"GRANT SELECT, UPDATE ON {CHAIN_TABLE} TO {role}",
+            f"GRANT SELECT, INSERT, UPDATE ON {API_KEYS_TABLE} TO {role}",
             f"GRANT SELECT ON {VERSION_TABLE} TO {role}",
         ):
             await conn.execute(text(statement))

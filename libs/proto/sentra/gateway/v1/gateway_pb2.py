@@ -26,7 +26,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from sentra.common.v1 import common_pb2 as sentra_dot_common_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fsentra/gateway/v1/gateway.proto\x12\x11sentra.gateway.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1dsentra/common/v1/common.proto\"\x0f\n\rWhoAmIRequest\"@\n\x0eWhoAmIResponse\x12.\n\tprincipal\x18\x01 \x01(\x0b\x32\x1b.sentra.common.v1.Principal\"\x86\x02\n\nAuditEntry\x12\n\n\x02id\x18\x01 \x01(\x03\x12&\n\x02\x61t\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07subject\x18\x03 \x01(\t\x12\x0e\n\x06method\x18\x04 \x01(\t\x12\x0e\n\x06result\x18\x05 \x01(\t\x12\x0e\n\x06\x64\x65tail\x18\x06 \x01(\t\x12\x14\n\x0c\x64ocument_ids\x18\x07 \x03(\t\x12\x12\n\nrequest_id\x18\x08 \x01(\t\x12\x13\n\x0b\x64\x65partments\x18\t \x03(\t\x12\r\n\x05roles\x18\n \x03(\t\x12\x12\n\ndepartment\x18\x0b \x01(\t\x12\x0c\n\x04peer\x18\x0c \x01(\t\x12\x13\n\x0b\x64uration_ms\x18\r \x01(\x03\"\xae\x01\n\x14QueryAuditLogRequest\x12\x0f\n\x07subject\x18\x01 \x01(\t\x12\x0e\n\x06method\x18\x02 \x01(\t\x12)\n\x05since\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tpage_size\x18\x04 \x01(\x05\x12\x12\n\npage_token\x18\x05 \x01(\t\x12\x0e\n\x06result\x18\x06 \x01(\t\x12\x13\n\x0b\x64ocument_id\x18\x07 \x01(\t\"`\n\x15QueryAuditLogResponse\x12.\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\x1d.sentra.gateway.v1.AuditEntry\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t2\xc3\x01\n\x0eGatewayService\x12M\n\x06WhoAmI\x12 .sentra.gateway.v1.WhoAmIRequest\x1a!.sentra.gateway.v1.WhoAmIResponse\x12\x62\n\rQueryAuditLog\x12\'.sentra.gateway.v1.QueryAuditLogRequest\x1a(.sentra.gateway.v1.QueryAuditLogResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fsentra/gateway/v1/gateway.proto\x12\x11sentra.gateway.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1dsentra/common/v1/common.proto\"\x0f\n\rWhoAmIRequest\"@\n\x0eWhoAmIResponse\x12.\n\tprincipal\x18\x01 \x01(\x0b\x32\x1b.sentra.common.v1.Principal\"\x86\x02\n\nAuditEntry\x12\n\n\x02id\x18\x01 \x01(\x03\x12&\n\x02\x61t\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07subject\x18\x03 \x01(\t\x12\x0e\n\x06method\x18\x04 \x01(\t\x12\x0e\n\x06result\x18\x05 \x01(\t\x12\x0e\n\x06\x64\x65tail\x18\x06 \x01(\t\x12\x14\n\x0c\x64ocument_ids\x18\x07 \x03(\t\x12\x12\n\nrequest_id\x18\x08 \x01(\t\x12\x13\n\x0b\x64\x65partments\x18\t \x03(\t\x12\r\n\x05roles\x18\n \x03(\t\x12\x12\n\ndepartment\x18\x0b \x01(\t\x12\x0c\n\x04peer\x18\x0c \x01(\t\x12\x13\n\x0b\x64uration_ms\x18\r \x01(\x03\"\xae\x01\n\x14QueryAuditLogRequest\x12\x0f\n\x07subject\x18\x01 \x01(\t\x12\x0e\n\x06method\x18\x02 \x01(\t\x12)\n\x05since\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tpage_size\x18\x04 \x01(\x05\x12\x12\n\npage_token\x18\x05 \x01(\t\x12\x0e\n\x06result\x18\x06 \x01(\t\x12\x13\n\x0b\x64ocument_id\x18\x07 \x01(\t\"`\n\x15QueryAuditLogResponse\x12.\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\x1d.sentra.gateway.v1.AuditEntry\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x80\x02\n\x06\x41piKey\x12\x0e\n\x06key_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x12\n\ndepartment\x18\x03 \x01(\t\x12\x0c\n\x04role\x18\x04 \x01(\t\x12\x12\n\ncreated_by\x18\x05 \x01(\t\x12.\n\ncreated_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nexpires_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nrevoked_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nrevoked_by\x18\t \x01(\t\"a\n\x13\x43reateApiKeyRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x12\n\ndepartment\x18\x02 \x01(\t\x12\x0c\n\x04role\x18\x03 \x01(\t\x12\x1a\n\x12\x65xpires_in_seconds\x18\x04 \x01(\x03\"N\n\x14\x43reateApiKeyResponse\x12&\n\x03key\x18\x01 \x01(\x0b\x32\x19.sentra.gateway.v1.ApiKey\x12\x0e\n\x06secret\x18\x02 \x01(\t\"A\n\x12ListApiKeysRequest\x12\x12\n\ndepartment\x18\x01 \x01(\t\x12\x17\n\x0finclude_revoked\x18\x02 \x01(\x08\">\n\x13ListApiKeysResponse\x12\'\n\x04keys\x18\x01 \x03(\x0b\x32\x19.sentra.gateway.v1.ApiKey\"%\n\x13RevokeApiKeyRequest\x12\x0e\n\x06key_id\x18\x01 \x01(\t\">\n\x14RevokeApiKeyResponse\x12&\n\x03key\x18\x01 \x01(\x0b\x32\x19.sentra.gateway.v1.ApiKey2\xe3\x03\n\x0eGatewayService\x12M\n\x06WhoAmI\x12 .sentra.gateway.v1.WhoAmIRequest\x1a!.sentra.gateway.v1.WhoAmIResponse\x12\x62\n\rQueryAuditLog\x12\'.sentra.gateway.v1.QueryAuditLogRequest\x1a(.sentra.gateway.v1.QueryAuditLogResponse\x12_\n\x0c\x43reateApiKey\x12&.sentra.gateway.v1.CreateApiKeyRequest\x1a\'.sentra.gateway.v1.CreateApiKeyResponse\x12\\\n\x0bListApiKeys\x12%.sentra.gateway.v1.ListApiKeysRequest\x1a&.sentra.gateway.v1.ListApiKeysResponse\x12_\n\x0cRevokeApiKey\x12&.sentra.gateway.v1.RevokeApiKeyRequest\x1a\'.sentra.gateway.v1.RevokeApiKeyResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -43,6 +43,20 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_QUERYAUDITLOGREQUEST']._serialized_end=641
   _globals['_QUERYAUDITLOGRESPONSE']._serialized_start=643
   _globals['_QUERYAUDITLOGRESPONSE']._serialized_end=739
-  _globals['_GATEWAYSERVICE']._serialized_start=742
-  _globals['_GATEWAYSERVICE']._serialized_end=937
+  _globals['_APIKEY']._serialized_start=742
+  _globals['_APIKEY']._serialized_end=998
+  _globals['_CREATEAPIKEYREQUEST']._serialized_start=1000
+  _globals['_CREATEAPIKEYREQUEST']._serialized_end=1097
+  _globals['_CREATEAPIKEYRESPONSE']._serialized_start=1099
+  _globals['_CREATEAPIKEYRESPONSE']._serialized_end=1177
+  _globals['_LISTAPIKEYSREQUEST']._serialized_start=1179
+  _globals['_LISTAPIKEYSREQUEST']._serialized_end=1244
+  _globals['_LISTAPIKEYSRESPONSE']._serialized_start=1246
+  _globals['_LISTAPIKEYSRESPONSE']._serialized_end=1308
+  _globals['_REVOKEAPIKEYREQUEST']._serialized_start=1310
+  _globals['_REVOKEAPIKEYREQUEST']._serialized_end=1347
+  _globals['_REVOKEAPIKEYRESPONSE']._serialized_start=1349
+  _globals['_REVOKEAPIKEYRESPONSE']._serialized_end=1411
+  _globals['_GATEWAYSERVICE']._serialized_start=1414
+  _globals['_GATEWAYSERVICE']._serialized_end=1897
 # @@protoc_insertion_point(module_scope)

@@ -44,6 +44,21 @@ class GatewayServiceStub:
                 request_serializer=sentra_dot_gateway_dot_v1_dot_gateway__pb2.QueryAuditLogRequest.SerializeToString,
                 response_deserializer=sentra_dot_gateway_dot_v1_dot_gateway__pb2.QueryAuditLogResponse.FromString,
                 _registered_method=True)
+        self.CreateApiKey = channel.unary_unary(
+                '/sentra.gateway.v1.GatewayService/CreateApiKey',
+                request_serializer=sentra_dot_gateway_dot_v1_dot_gateway__pb2.CreateApiKeyRequest.SerializeToString,
+                response_deserializer=sentra_dot_gateway_dot_v1_dot_gateway__pb2.CreateApiKeyResponse.FromString,
+                _registered_method=True)
+        self.ListApiKeys = channel.unary_unary(
+                '/sentra.gateway.v1.GatewayService/ListApiKeys',
+                request_serializer=sentra_dot_gateway_dot_v1_dot_gateway__pb2.ListApiKeysRequest.SerializeToString,
+                response_deserializer=sentra_dot_gateway_dot_v1_dot_gateway__pb2.ListApiKeysResponse.FromString,
+                _registered_method=True)
+        self.RevokeApiKey = channel.unary_unary(
+                '/sentra.gateway.v1.GatewayService/RevokeApiKey',
+                request_serializer=sentra_dot_gateway_dot_v1_dot_gateway__pb2.RevokeApiKeyRequest.SerializeToString,
+                response_deserializer=sentra_dot_gateway_dot_v1_dot_gateway__pb2.RevokeApiKeyResponse.FromString,
+                _registered_method=True)
 
 
 class GatewayServiceServicer:
@@ -63,6 +78,27 @@ class GatewayServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreateApiKey(self, request, context):
+        """API keys for automation tools that have only an "API key" field (n8n, Open WebUI):
+        each acts as one department and one role. Platform admins manage every key, department
+        admins the keys of their departments; a call made with an API key manages none.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListApiKeys(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RevokeApiKey(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_GatewayServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -75,6 +111,21 @@ def add_GatewayServiceServicer_to_server(servicer, server):
                     servicer.QueryAuditLog,
                     request_deserializer=sentra_dot_gateway_dot_v1_dot_gateway__pb2.QueryAuditLogRequest.FromString,
                     response_serializer=sentra_dot_gateway_dot_v1_dot_gateway__pb2.QueryAuditLogResponse.SerializeToString,
+            ),
+            'CreateApiKey': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateApiKey,
+                    request_deserializer=sentra_dot_gateway_dot_v1_dot_gateway__pb2.CreateApiKeyRequest.FromString,
+                    response_serializer=sentra_dot_gateway_dot_v1_dot_gateway__pb2.CreateApiKeyResponse.SerializeToString,
+            ),
+            'ListApiKeys': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListApiKeys,
+                    request_deserializer=sentra_dot_gateway_dot_v1_dot_gateway__pb2.ListApiKeysRequest.FromString,
+                    response_serializer=sentra_dot_gateway_dot_v1_dot_gateway__pb2.ListApiKeysResponse.SerializeToString,
+            ),
+            'RevokeApiKey': grpc.unary_unary_rpc_method_handler(
+                    servicer.RevokeApiKey,
+                    request_deserializer=sentra_dot_gateway_dot_v1_dot_gateway__pb2.RevokeApiKeyRequest.FromString,
+                    response_serializer=sentra_dot_gateway_dot_v1_dot_gateway__pb2.RevokeApiKeyResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -131,6 +182,87 @@ class GatewayService:
             '/sentra.gateway.v1.GatewayService/QueryAuditLog',
             sentra_dot_gateway_dot_v1_dot_gateway__pb2.QueryAuditLogRequest.SerializeToString,
             sentra_dot_gateway_dot_v1_dot_gateway__pb2.QueryAuditLogResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateApiKey(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sentra.gateway.v1.GatewayService/CreateApiKey',
+            sentra_dot_gateway_dot_v1_dot_gateway__pb2.CreateApiKeyRequest.SerializeToString,
+            sentra_dot_gateway_dot_v1_dot_gateway__pb2.CreateApiKeyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListApiKeys(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sentra.gateway.v1.GatewayService/ListApiKeys',
+            sentra_dot_gateway_dot_v1_dot_gateway__pb2.ListApiKeysRequest.SerializeToString,
+            sentra_dot_gateway_dot_v1_dot_gateway__pb2.ListApiKeysResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RevokeApiKey(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sentra.gateway.v1.GatewayService/RevokeApiKey',
+            sentra_dot_gateway_dot_v1_dot_gateway__pb2.RevokeApiKeyRequest.SerializeToString,
+            sentra_dot_gateway_dot_v1_dot_gateway__pb2.RevokeApiKeyResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -39,6 +39,13 @@ class GatewayServiceStub:
     """The verified principal of the caller."""
     QueryAuditLog: _grpc.UnaryUnaryMultiCallable[_gateway_pb2.QueryAuditLogRequest, _gateway_pb2.QueryAuditLogResponse]
     """Append-only audit log; platform and department admins only."""
+    CreateApiKey: _grpc.UnaryUnaryMultiCallable[_gateway_pb2.CreateApiKeyRequest, _gateway_pb2.CreateApiKeyResponse]
+    """API keys for automation tools that have only an "API key" field (n8n, Open WebUI):
+    each acts as one department and one role. Platform admins manage every key, department
+    admins the keys of their departments; a call made with an API key manages none.
+    """
+    ListApiKeys: _grpc.UnaryUnaryMultiCallable[_gateway_pb2.ListApiKeysRequest, _gateway_pb2.ListApiKeysResponse]
+    RevokeApiKey: _grpc.UnaryUnaryMultiCallable[_gateway_pb2.RevokeApiKeyRequest, _gateway_pb2.RevokeApiKeyResponse]
 
 @_typing.type_check_only
 class GatewayServiceAsyncStub(GatewayServiceStub):
@@ -47,6 +54,13 @@ class GatewayServiceAsyncStub(GatewayServiceStub):
     """The verified principal of the caller."""
     QueryAuditLog: _aio.UnaryUnaryMultiCallable[_gateway_pb2.QueryAuditLogRequest, _gateway_pb2.QueryAuditLogResponse]  # type: ignore[assignment]
     """Append-only audit log; platform and department admins only."""
+    CreateApiKey: _aio.UnaryUnaryMultiCallable[_gateway_pb2.CreateApiKeyRequest, _gateway_pb2.CreateApiKeyResponse]  # type: ignore[assignment]
+    """API keys for automation tools that have only an "API key" field (n8n, Open WebUI):
+    each acts as one department and one role. Platform admins manage every key, department
+    admins the keys of their departments; a call made with an API key manages none.
+    """
+    ListApiKeys: _aio.UnaryUnaryMultiCallable[_gateway_pb2.ListApiKeysRequest, _gateway_pb2.ListApiKeysResponse]  # type: ignore[assignment]
+    RevokeApiKey: _aio.UnaryUnaryMultiCallable[_gateway_pb2.RevokeApiKeyRequest, _gateway_pb2.RevokeApiKeyResponse]  # type: ignore[assignment]
 
 class GatewayServiceServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -64,5 +78,30 @@ class GatewayServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_gateway_pb2.QueryAuditLogResponse, _abc.Awaitable[_gateway_pb2.QueryAuditLogResponse]]:
         """Append-only audit log; platform and department admins only."""
+
+    @_abc_1.abstractmethod
+    def CreateApiKey(
+        self,
+        request: _gateway_pb2.CreateApiKeyRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_gateway_pb2.CreateApiKeyResponse, _abc.Awaitable[_gateway_pb2.CreateApiKeyResponse]]:
+        """API keys for automation tools that have only an "API key" field (n8n, Open WebUI):
+        each acts as one department and one role. Platform admins manage every key, department
+        admins the keys of their departments; a call made with an API key manages none.
+        """
+
+    @_abc_1.abstractmethod
+    def ListApiKeys(
+        self,
+        request: _gateway_pb2.ListApiKeysRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_gateway_pb2.ListApiKeysResponse, _abc.Awaitable[_gateway_pb2.ListApiKeysResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def RevokeApiKey(
+        self,
+        request: _gateway_pb2.RevokeApiKeyRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_gateway_pb2.RevokeApiKeyResponse, _abc.Awaitable[_gateway_pb2.RevokeApiKeyResponse]]: ...
 
 def add_GatewayServiceServicer_to_server(servicer: GatewayServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
