@@ -79,6 +79,9 @@ class TelemetrySettings(BaseModel):
     metrics_host: str = "127.0.0.1"
     # OTLP/gRPC endpoint for traces (e.g. http://otel-collector:4317); empty: not exported.
     otlp_endpoint: str = ""
+    # How often a service reads the state it exports as gauges (documents by state, jobs
+    # and adapters by state) from its database or its registry.
+    poll_seconds: float = Field(default=15.0, gt=0)
     log_level: str = "INFO"
     log_json: bool = True
 
