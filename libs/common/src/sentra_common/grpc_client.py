@@ -46,7 +46,6 @@ class _Outbound:
             details.method, timeout, grpc.aio.Metadata(*metadata), details.credentials, details.wait_for_ready
         )
 
-
     async def _call(self, continuation, details: grpc.aio.ClientCallDetails, request):
         """Start the call inside a client span that ends when the call does."""
         method = details.method.decode() if isinstance(details.method, bytes) else details.method
