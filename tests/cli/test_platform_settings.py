@@ -111,6 +111,20 @@ def test_environment_beats_file_and_the_platform_keeps_its_ports(tmp_path, monke
     assert env["SENTRA_INFERENCE_LOCAL__MODEL_DIR"] == "/models/mine"
 
 
+def test_the_otlp_endpoint_reaches_every_service_and_survives_the_supervisor_hand_over(tmp_path, monkeypatch):
+    monkeypatch.delenv("SENTRA_RETRIEVAL_TELEMETRY__OTLP_ENDPOINT", raising=False)
+    monkeypatch.setenv("SENTRA_GATEWAY_TELEMETRY__OTLP_ENDPOINT", "http://127.0.0.1:5317")
+    platform = Platform(tmp_path, identity="development", otlp_endpoint="http://127.0.0.1:4317")
+    env, report = platform.service_settings("retrieval", state_of(tmp_path), 40002, 40102)
+    assert env["SENTRA_RETRIEVAL_TELEMETRY__OTLP_ENDPOINT"] == "http://127.0.0.1:4317"
+    assert report["SENTRA_RETRIEVAL_TELEMETRY__OTLP_ENDPOINT"]["source"] == "platform default"
+    # A service's own setting wins over the platform-wide one.
+    env, _ = platform.service_settings("gateway", state_of(tmp_path), 40005, 40105)
+    assert env["SENTRA_GATEWAY_TELEMETRY__OTLP_ENDPOINT"] == "http://127.0.0.1:5317"
+    platform.write_supervisor_file()
+    assert Platform.from_supervisor_file(tmp_path).otlp_endpoint == "http://127.0.0.1:4317"
+
+
 def test_a_taken_port_is_an_error_naming_it(tmp_path):
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))

@@ -183,7 +183,7 @@ class Platform:
     def __init__(
         self, data_dir: Path, *, database_url: str | None = None, extra_env: dict[str, str] | None = None,
         identity: str = "keycloak", mtls: bool = False, config: Config | None = None,
-        ports: dict[str, int] | None = None, inference_backend: str = "",
+        ports: dict[str, int] | None = None, inference_backend: str = "", otlp_endpoint: str = "",
     ) -> None:
         """`identity`: "keycloak" (start it; an error says how to install it when it is
         missing), "development" (only on purpose: callers assert who they are), or the
@@ -192,8 +192,11 @@ class Platform:
         it exists). `ports`: gateway_grpc/gateway_http/keycloak (0 or missing = any free
         port; the CLI passes the stable defaults). `inference_backend`: the generation backend
         suggested to the inference service (settings and the environment still win; empty:
-        the service's default, `local`)."""
+        the service's default, `local`). `otlp_endpoint`: where every service sends its traces
+        (OTLP/gRPC, e.g. http://127.0.0.1:4317; a service's own
+        SENTRA_<SERVICE>_TELEMETRY__OTLP_ENDPOINT still wins; empty: not exported)."""
         self.inference_backend = inference_backend
+        self.otlp_endpoint = otlp_endpoint
         if identity not in ("keycloak", "development") and not identity.startswith(("http://", "https://")):
             raise PlatformError(
                 f"identity mode {identity!r} is not known: use keycloak, development, or an issuer URL"
@@ -249,7 +252,7 @@ class Platform:
             json.dump({
                 "database_url": self.database_url, "extra_env": self.extra_env, "identity": self.identity,
                 "mtls": self.mtls, "ports": self.ports, "config": self.config.to_json(),
-                "start_timeout": self.start_timeout,
+                "start_timeout": self.start_timeout, "otlp_endpoint": self.otlp_endpoint,
             }, fh)
         tmp.replace(self.supervisor_file)
 
@@ -258,7 +261,7 @@ class Platform:
         raw = json.loads((data_dir / "run" / "supervisor.json").read_text())
         platform = cls(data_dir, database_url=raw["database_url"], extra_env=raw["extra_env"],
                        identity=raw["identity"], mtls=raw["mtls"], config=Config.from_json(raw["config"]),
-                       ports=raw["ports"])
+                       ports=raw["ports"], otlp_endpoint=raw.get("otlp_endpoint", ""))
         platform.start_timeout = raw.get("start_timeout", 300.0)
         return platform
 
@@ -546,6 +549,8 @@ class Platform:
             f"{prefix}NATS__CREDENTIALS_FILE": str(self.bus_credentials_dir / f"{name}.json"),
             f"{prefix}IDENTITY__TRUST_FILE": str(self.keys_dir / "trust.json"),
         })
+        if self.otlp_endpoint:
+            suggested[f"{prefix}TELEMETRY__OTLP_ENDPOINT"] = self.otlp_endpoint
         if name == "gateway":
             env.update(self._gateway_env(prefix, state))
             # Generated answers on a CPU can take longer than the default 30 s deadline.

@@ -199,3 +199,34 @@ def test_a_call_that_got_no_answer_does_not_show_transport_details():
     assert error.message == "the embedding service did not answer (UNAVAILABLE); try again shortly"
     slow = from_rpc_error(_failed(grpc.StatusCode.DEADLINE_EXCEEDED, "Deadline Exceeded"), "retrieval")
     assert "10.1.2.3" not in slow.message and "retrieval service did not answer" in slow.message
+
+
+async def test_each_outbound_call_is_a_client_span_between_caller_and_server(server):
+    EXPORTER.clear()
+    with trace.get_tracer("test").start_as_current_span("caller") as caller:
+        await call(server, "who")
+    method = "/sentra.embedding.v1.EmbeddingService/Embed"
+    for _ in range(100):  # the client span ends once grpc reports the call's status
+        spans = {s.kind: s for s in EXPORTER.get_finished_spans() if s.name == method}
+        if trace.SpanKind.CLIENT in spans:
+            break
+        await asyncio.sleep(0.02)
+    client, served = spans[trace.SpanKind.CLIENT], spans[trace.SpanKind.SERVER]
+    assert client.parent.span_id == caller.get_span_context().span_id
+    assert served.parent.span_id == client.context.span_id
+    assert served.context.trace_id == client.context.trace_id == caller.get_span_context().trace_id
+    assert client.attributes["rpc.method"] == "Embed" and client.attributes["rpc.grpc.status_code"] == 0
+    assert served.attributes["rpc.service"] == "sentra.embedding.v1.EmbeddingService"
+
+
+async def test_a_refused_call_marks_its_client_span_as_an_error(server):
+    EXPORTER.clear()
+    with pytest.raises(grpc.aio.AioRpcError):
+        await call(server, "missing")
+    for _ in range(100):
+        clients = [s for s in EXPORTER.get_finished_spans() if s.kind == trace.SpanKind.CLIENT]
+        if clients:
+            break
+        await asyncio.sleep(0.02)
+    assert clients[0].status.status_code == trace.StatusCode.ERROR
+    assert clients[0].attributes["rpc.grpc.status_code"] == grpc.StatusCode.NOT_FOUND.value[0]

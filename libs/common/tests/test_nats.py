@@ -118,3 +118,66 @@ async def test_trace_context_travels_in_headers(bus):
         await bus.publish(events.CHUNKS_CREATED, events_pb2.ChunksCreated(document_id="t"))
     await wait_for(lambda: traces)
     assert traces[0] == span.get_span_context().trace_id
+
+
+def _sample(metrics: ServiceMetrics, name: str, **labels) -> float | None:
+    return metrics.registry.get_sample_value(name, labels)
+
+
+async def test_publish_is_a_producer_span_parent_of_the_consumer_span(bus):
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    if not isinstance(trace.get_tracer_provider(), TracerProvider):
+        trace.set_tracer_provider(TracerProvider())
+    exporter = InMemorySpanExporter()
+    trace.get_tracer_provider().add_span_processor(SimpleSpanProcessor(exporter))
+    done = []
+
+    async def handler(d):
+        done.append(d.message.document_id)
+
+    bus.subscribe(events.DOCUMENT_FAILED, "t-spans", events_pb2.DocumentFailed, handler)
+    await bus.publish(events.DOCUMENT_FAILED, events_pb2.DocumentFailed(document_id="spans"))
+    await wait_for(lambda: "spans" in done)
+    producer = next(s for s in exporter.get_finished_spans()
+                    if s.kind == trace.SpanKind.PRODUCER and s.name.startswith(events.DOCUMENT_FAILED))
+
+    def consumers():  # the stream may hold earlier tests' messages: this trace's delivery
+        return [s for s in exporter.get_finished_spans()
+                if s.kind == trace.SpanKind.CONSUMER and s.context.trace_id == producer.context.trace_id]
+
+    await wait_for(consumers)
+    consumer = consumers()[0]
+    assert consumer.parent.span_id == producer.context.span_id
+    assert consumer.attributes["messaging.consumer.group.name"] == "t-spans"
+    assert producer.attributes["messaging.destination.name"] == events.DOCUMENT_FAILED
+    assert _sample(bus.metrics, "sentra_test_events_published_total", subject=events.DOCUMENT_FAILED) >= 1
+
+
+async def test_a_consumer_backlog_is_polled_into_gauges(nats_url):
+    settings = NatsSettings(url=nats_url, anonymous=True, consumer_info_seconds=0.1, ack_wait_seconds=5)
+    metrics = ServiceMetrics("lag", registry=CollectorRegistry())
+    bus = EventBus(settings, "lag", metrics)
+    await bus.connect()
+    release = asyncio.Event()
+
+    async def stuck(d):
+        await release.wait()
+
+    try:
+        for n in range(5):
+            await bus.publish(events.DOCUMENT_DELETED, events_pb2.DocumentDeleted(document_id=f"lag-{n}"))
+        bus.subscribe(events.DOCUMENT_DELETED, "t-lag", events_pb2.DocumentDeleted, stuck, concurrency=1, batch=1)
+        labels = {"stream": events.PIPELINE_STREAM, "consumer": "t-lag"}
+        # Messages in (or fetched for) the stuck handler are delivered, not acknowledged;
+        # the others wait in the stream.
+        await wait_for(lambda: (_sample(metrics, "sentra_lag_nats_consumer_ack_pending_messages", **labels) or 0) >= 1
+                       and (_sample(metrics, "sentra_lag_nats_consumer_pending_messages", **labels) or 0) >= 1)
+        release.set()
+        await wait_for(lambda: _sample(metrics, "sentra_lag_nats_consumer_pending_messages", **labels) == 0
+                       and _sample(metrics, "sentra_lag_nats_consumer_ack_pending_messages", **labels) == 0)
+    finally:
+        release.set()
+        await bus.close()

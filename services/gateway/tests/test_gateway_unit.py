@@ -32,6 +32,7 @@ from sentra_gateway.grpc_api import PublicApi
 from sentra_gateway.ratelimit import RateLimiter
 from sentra_gateway.refusals import RefusalDigest
 from sentra_gateway.routes import PERMISSIONS, build_routes, document_ids, public_services, request_department
+from sentra_gateway.telemetry import GatewayUsage
 
 KEY = Ed25519PrivateKey.generate()
 SIGNER = AssertionSigner(KEY, "gateway")
@@ -67,6 +68,7 @@ async def stack(tmp_path):
         build_routes(), Authenticator(AuthSettings(mode="development")),
         RateLimiter(RateLimitSettings(requests_per_second=2, burst=3)), audit, SIGNER,
         {"ingestion": channel}, metrics, refusals=RefusalDigest(audit, window_seconds=0),
+        usage=GatewayUsage(metrics.registry),
     )
     local.install(gateway, audit)
     front = GrpcServer("gateway", GrpcServerSettings(port=0, grace_seconds=0), metrics, None)
@@ -174,6 +176,20 @@ async def test_gateway_calls_are_counted_once_by_the_shared_interceptor(stack):
     method = "/sentra.gateway.v1.GatewayService/WhoAmI"
     assert sample("sentra_unit_grpc_requests_total", {"method": method, "code": "OK"}) == 1
     assert sample("sentra_unit_grpc_requests_total", {"method": method, "code": "UNAUTHENTICATED"}) == 1
+
+
+async def test_usage_is_counted_per_department_of_the_caller(stack):
+    client, _, metrics = stack
+    stub = ingestion_pb2_grpc.IngestionServiceStub(client)
+    await stub.GetDocument(ingestion_pb2.GetDocumentRequest(document_id="d1"), metadata=as_("uma:legal:member"))
+    with pytest.raises(grpc.aio.AioRpcError):
+        await stub.ListDocuments(ingestion_pb2.ListDocumentsRequest(department="finanzas"),
+                                 metadata=as_("uma:legal:member"))
+    counted = {(s.labels["method"].rsplit("/", 1)[1], s.labels["department"]): s.value
+               for family in metrics.registry.collect() if family.name == "sentra_gateway_requests"
+               for s in family.samples if s.name.endswith("_total")}
+    # The department a caller is not in is counted as `other`: its name never becomes a label.
+    assert counted == {("GetDocument", "legal"): 1, ("ListDocuments", "other"): 1}
 
 
 def test_keycloak_mode_is_the_default_and_needs_an_issuer(monkeypatch):

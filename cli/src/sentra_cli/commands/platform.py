@@ -28,6 +28,10 @@ def up(
         None, "--config", envvar="SENTRA_CONFIG",
         help=f"Settings file (default: <data>/{CONFIG_NAME}): [ports], [supervisor], one table per service.",
     ),
+    otlp_endpoint: str = typer.Option(
+        "", "--otlp-endpoint", envvar="SENTRA_OTLP_ENDPOINT",
+        help="Send every service's traces to this OTLP/gRPC collector (e.g. http://127.0.0.1:4317).",
+    ),
 ) -> None:
     """Start nats-server, Keycloak and every service under a supervisor that keeps them
     running (restart with back-off); settings from sentra.toml and SENTRA_<SERVICE>_*."""
@@ -36,7 +40,7 @@ def up(
         settings = load_config(config or home / CONFIG_NAME, required=config is not None)
         platform = Platform(home, identity=mode, mtls=mtls, config=settings,
                             ports={**DEFAULT_PORTS, **settings.ports},
-                            inference_backend=default_generation_backend())
+                            inference_backend=default_generation_backend(), otlp_endpoint=otlp_endpoint)
         with console.status("starting Sentra (Keycloak and the embedding model take a little while)…"):
             state = platform.up()
     except Exception as exc:  # PlatformError, ConfigError, KeycloakError: each says what to do

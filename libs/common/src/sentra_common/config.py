@@ -46,6 +46,8 @@ class NatsSettings(BaseModel):
     # Events (chunk text included) are kept no longer than the pipeline needs them: a
     # document whose events are gone is re-queued by ingestion's stalled-document check.
     stream_max_age_hours: float = Field(default=24.0, gt=0, le=24 * 7)
+    # How often each durable consumer's backlog is read from JetStream for the metrics.
+    consumer_info_seconds: float = Field(default=15.0, gt=0)
     # This service's user on the bus (JSON {"user", "password"}; `sentra up` writes it,
     # 0600; a Secret in a cluster). Without it the service refuses to start, unless
     # `anonymous` says on purpose that the bus has no users (a test bus).
@@ -77,6 +79,9 @@ class TelemetrySettings(BaseModel):
     metrics_host: str = "127.0.0.1"
     # OTLP/gRPC endpoint for traces (e.g. http://otel-collector:4317); empty: not exported.
     otlp_endpoint: str = ""
+    # How often a service reads the state it exports as gauges (documents by state, jobs
+    # and adapters by state) from its database or its registry.
+    poll_seconds: float = Field(default=15.0, gt=0)
     log_level: str = "INFO"
     log_json: bool = True
 

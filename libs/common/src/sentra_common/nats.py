@@ -128,10 +128,14 @@ class EventBus:
         `msg_id` makes the publish idempotent within the stream's duplicate window, so
         a handler that is retried does not emit the same event twice.
         """
-        headers = telemetry.inject({})
-        if msg_id:
-            headers["Nats-Msg-Id"] = msg_id
-        await self.js.publish(subject, message.SerializeToString(), headers=headers)
+        with telemetry.tracer().start_as_current_span(
+            f"{subject} publish", kind=trace.SpanKind.PRODUCER, attributes=telemetry.messaging_attributes(subject),
+        ):
+            headers = telemetry.inject({})
+            if msg_id:
+                headers["Nats-Msg-Id"] = msg_id
+            await self.js.publish(subject, message.SerializeToString(), headers=headers)
+        self.metrics.events_published.labels(subject).inc()
 
     def subscribe(
         self,
@@ -174,6 +178,7 @@ class EventBus:
                 await asyncio.sleep(1)
         else:
             return
+        watcher = asyncio.create_task(self._watch_backlog(sub, durable), name=f"backlog:{durable}")
         semaphore = asyncio.Semaphore(concurrency)
         running: set[asyncio.Task] = set()
         while not self._stopping.is_set():
@@ -192,19 +197,39 @@ class EventBus:
                 t = asyncio.create_task(self._handle(msg, durable, message_type, handler))
                 running.add(t)
                 t.add_done_callback(lambda done: (running.discard(done), semaphore.release()))
+        watcher.cancel()
         if running:
             await asyncio.gather(*running, return_exceptions=True)
         with contextlib.suppress(Exception):
             await sub.unsubscribe()
+
+    async def _watch_backlog(self, sub, durable: str) -> None:
+        """Poll the consumer's state from JetStream (its backlog, what is in flight) into the
+        `sentra_<service>_nats_consumer_*` gauges, every `consumer_info_seconds`: a queue
+        that grows while its consumer is stuck shows there, handler or no handler."""
+        while not self._stopping.is_set():
+            try:
+                info = await sub.consumer_info()
+                self.metrics.consumer_info(
+                    info.stream_name, durable, info.num_pending or 0, info.num_ack_pending or 0,
+                    info.num_redelivered or 0,
+                )
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.debug("cannot read the state of consumer %s", durable, exc_info=True)
+            await asyncio.sleep(self.settings.consumer_info_seconds)
 
     async def _handle(self, msg: Msg, durable: str, message_type: type[M], handler: Handler[M]) -> None:
         attempt = msg.metadata.num_delivered if msg.metadata else 1
         headers = dict(msg.headers or {})
         started = time.perf_counter()
         span_cm = telemetry.tracer().start_as_current_span(
-            f"{msg.subject} process", context=telemetry.extract(headers), kind=trace.SpanKind.CONSUMER
+            f"{msg.subject} process", context=telemetry.extract(headers), kind=trace.SpanKind.CONSUMER,
+            attributes={**telemetry.messaging_attributes(msg.subject, durable),
+                        "messaging.message.delivery_attempt": attempt},
         )
-        with span_cm:
+        with span_cm as span:
             heartbeat = asyncio.create_task(self._heartbeat(msg))
             try:
                 decoded = message_type()
@@ -216,6 +241,7 @@ class EventBus:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
+                span.set_status(trace.Status(trace.StatusCode.ERROR, type(exc).__name__))
                 await self._failed(msg, durable, attempt, exc)
             else:
                 await msg.ack()

@@ -16,7 +16,7 @@ from sentra_common.identity import AssertionSigner, AssertionVerifier
 from sentra_common.logging import configure_logging
 from sentra_common.metrics import start_metrics_server
 from sentra_common.nats import EventBus
-from sentra_common.telemetry import configure_tracing
+from sentra_common.telemetry import configure_tracing, shutdown_tracing
 from sentra_common.tls import TlsMaterial
 
 logger = logging.getLogger(__name__)
@@ -108,14 +108,17 @@ def required_signer(service: str, settings: ServiceSettings, issuer: str, purpos
 async def serve(
     service: str, settings: S, app_factory: Callable[[S], AbstractAsyncContextManager]
 ) -> None:
-    configure_tracing(service, settings.telemetry.otlp_endpoint)
+    provider = configure_tracing(service, settings.telemetry.otlp_endpoint)
     start_metrics_server(settings.telemetry.metrics_host, settings.telemetry.metrics_port)
     stop = asyncio.Event()
     install_shutdown_signals(stop)
-    async with app_factory(settings):
-        logger.info("%s service ready", service)
-        await stop.wait()
-        logger.info("%s service stopping", service)
+    try:
+        async with app_factory(settings):
+            logger.info("%s service ready", service)
+            await stop.wait()
+            logger.info("%s service stopping", service)
+    finally:
+        await asyncio.to_thread(shutdown_tracing, provider)
 
 
 def main(service: str, settings_cls: type[S], app_factory: Callable[[S], AbstractAsyncContextManager]) -> None:

@@ -24,6 +24,7 @@ from sentra_embedding.domain.ports import EmbeddingBackend
 from sentra_embedding.domain.service import EmbeddingService
 from sentra_embedding.events import subscribe
 from sentra_embedding.servicer import EmbeddingServicer
+from sentra_embedding.telemetry import EmbeddingMetrics, MeteredBackend
 
 SERVICE = "embedding"
 
@@ -46,17 +47,20 @@ def build_backend(settings: EmbeddingSettings) -> EmbeddingBackend:
 @asynccontextmanager
 async def embedding_app(settings: EmbeddingSettings, backend: EmbeddingBackend | None = None):
     metrics = ServiceMetrics(SERVICE)
-    backend = backend or build_backend(settings)
+    own_metrics = EmbeddingMetrics()
+    backend = MeteredBackend(backend or build_backend(settings), own_metrics)
     tls = tls_material(SERVICE, settings)
     server = GrpcServer(SERVICE, settings.grpc, metrics, principal_verifier(SERVICE, settings), tls)
     await backend.start()
     batcher = MicroBatcher(backend.embed, settings.max_batch_size, settings.max_wait_ms)
     batcher.start()
+    cache = VectorCache(settings.cache_entries)
     service = EmbeddingService(
         backend, batcher,
         max_texts_per_request=settings.max_texts_per_request, max_text_chars=settings.max_text_chars,
-        cache=VectorCache(settings.cache_entries),
+        cache=cache,
     )
+    own_metrics.watch(backend.inner, cache)
     servicer = EmbeddingServicer(service, settings.max_batch_size)
     server.add_service(
         "sentra.embedding.v1.EmbeddingService",

@@ -30,6 +30,7 @@ from sentra_gateway.http_api import create_http_app
 from sentra_gateway.ratelimit import RateLimiter
 from sentra_gateway.refusals import RefusalDigest
 from sentra_gateway.routes import build_routes, public_services
+from sentra_gateway.telemetry import GatewayUsage
 
 SERVICE = "gateway"
 MIGRATIONS = schema.MIGRATIONS
@@ -78,7 +79,7 @@ async def gateway_app(settings: GatewaySettings):
         digest_task = asyncio.create_task(refusals.run())
         gateway = Gateway(
             build_routes(), authenticator, RateLimiter(settings.rate_limit), audit, signer, channels, metrics,
-            default_deadline=settings.client.deadline_seconds, refusals=refusals,
+            default_deadline=settings.client.deadline_seconds, refusals=refusals, usage=GatewayUsage(),
         )
         local.install(gateway, audit, api_keys)
         server.add_generic_handler(PublicApi(gateway), public_services())

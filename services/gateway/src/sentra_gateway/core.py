@@ -28,6 +28,7 @@ from sentra_gateway.auth import Authenticator, Credentials, resolve_access_list
 from sentra_gateway.ratelimit import RateLimiter
 from sentra_gateway.refusals import RefusalDigest
 from sentra_gateway.routes import Route, document_ids, request_department, rewrite_access_lists
+from sentra_gateway.telemetry import GatewayUsage, requested_departments, usage_department
 
 logger = logging.getLogger(__name__)
 
@@ -59,11 +60,17 @@ class Call:
     started: float = field(default_factory=time.perf_counter)
     principal: Principal | None = None
     department: str = ""
+    # The departments the request asks about (an answer's scope), for the usage metrics.
+    scope: tuple[str, ...] = ()
     documents: list[str] = field(default_factory=list)
     # What a successful call did, when its method alone does not say (e.g. which API key).
     note: str = ""
     # The door it came through, when not the API of its method (e.g. "mcp tool ask").
     via: str = ""
+
+    @property
+    def usage_department(self) -> str:
+        return usage_department(self.principal, self.department, self.scope)
 
     def record(self, result: str, detail: str = "") -> AuditRecord:
         p = self.principal
@@ -87,6 +94,7 @@ class Gateway:
         metrics: ServiceMetrics,
         default_deadline: float = 60.0,
         refusals: RefusalDigest | None = None,
+        usage: GatewayUsage | None = None,
     ) -> None:
         self.routes = routes
         self.authenticator = authenticator
@@ -97,6 +105,7 @@ class Gateway:
         self.metrics = metrics
         self.default_deadline = default_deadline
         self.refusals = refusals or RefusalDigest(audit)
+        self.usage = usage
         self.local: dict[str, Callable[[Call, Any], Awaitable[Any]]] = {}
 
     # Steps shared by every call kind ---------------------------------------------------
@@ -164,6 +173,8 @@ class Gateway:
         if call.transport == "http":  # gRPC calls are counted by the shared server interceptor
             self.metrics.grpc_requests.labels(call.route.path, result).inc()
             self.metrics.grpc_duration.labels(call.route.path).observe(time.perf_counter() - call.started)
+        if self.usage is not None:
+            self.usage.finished(call.route.path, call.usage_department, result)
         if call.principal is None and error is not None:
             # Nobody identified: counted per peer and reason, not one entry per call.
             await self.refusals.count(source="gateway", peer=call.credentials.peer, method=call.route.path,
@@ -176,6 +187,11 @@ class Gateway:
             logger.exception("AUDIT WRITE FAILED", extra={"method": call.route.path, "request_id": call.request_id})
             raise Unavailable("the audit log cannot be written; the operators must check the gateway's database") \
                 from None
+
+    def _observe(self, call: Call, response: Any) -> None:
+        """Usage metrics of a response (answers and their tokens, per department)."""
+        if self.usage is not None:
+            self.usage.response(call.usage_department, response)
 
     @staticmethod
     def _inbound(call: Call, request: Any) -> None:
@@ -221,6 +237,7 @@ class Gateway:
             metadata = self._metadata(call, await self.admit(call))
             self._inbound(call, request)
             call.department = request_department(request)
+            call.scope = requested_departments(request)
             call.documents.extend(document_ids(request))
             if call.route.backend == "gateway":
                 response = await self.local[call.route.name](call, request)
@@ -229,6 +246,7 @@ class Gateway:
                 deadline = timeout or self.default_deadline
                 response = await _backend(call, stub(request, timeout=deadline, metadata=metadata))
             call.documents.extend(document_ids(response))
+            self._observe(call, response)
             return response
 
     async def client_stream(self, call: Call, requests: AsyncIterator[Any], timeout: float | None) -> Any:
@@ -255,11 +273,13 @@ class Gateway:
             metadata = self._metadata(call, await self.admit(call))
             self._inbound(call, request)
             call.department = request_department(request)
+            call.scope = requested_departments(request)
             call.documents.extend(document_ids(request))
             stream = self._stub(call)(request, timeout=timeout or self.default_deadline, metadata=metadata)
             try:
                 async for item in stream:
                     call.documents.extend(document_ids(item))
+                    self._observe(call, item)
                     yield item
             except grpc.aio.AioRpcError as exc:
                 raise from_rpc_error(exc, call.route.backend) from None

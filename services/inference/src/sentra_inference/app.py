@@ -27,6 +27,7 @@ from sentra_inference.domain.ports import GenerationBackend
 from sentra_inference.domain.registry import AdapterRegistry
 from sentra_inference.events import subscribe
 from sentra_inference.servicer import InferenceServicer
+from sentra_inference.telemetry import InferenceMetrics, MeteredBackend
 
 SERVICE = "inference"
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -107,19 +108,28 @@ def build_artifacts(settings: InferenceSettings) -> ArtifactRoot:
     return ArtifactRoot(root, files=sealed_files(settings))
 
 
+def _census(metrics: InferenceMetrics, registry: AdapterRegistry):
+    async def look() -> None:
+        metrics.registry_state(registry)
+
+    return look
+
+
 @asynccontextmanager
 async def inference_app(settings: InferenceSettings):
     metrics = ServiceMetrics(SERVICE)
+    own_metrics = InferenceMetrics()
     tls = tls_material(SERVICE, settings)
     server = GrpcServer(SERVICE, settings.grpc, metrics, principal_verifier(SERVICE, settings), tls)
     engine = create_engine(settings.database.url)
     artifacts = build_artifacts(settings)
-    backend = build_backend(settings, artifacts)
+    backend = MeteredBackend(build_backend(settings, artifacts), own_metrics)
     reader = build_reader(settings)
     retrieval = RetrievalClient(settings.retrieval_target, settings.client.deadline_seconds,
                                 tls.channel() if tls else None)
     bus: EventBus | None = None
     sync_task: asyncio.Task | None = None
+    census_task: asyncio.Task | None = None
     try:
         await migrate(engine, MIGRATIONS, "alembic_version_inference")
         await backend.start()
@@ -127,10 +137,11 @@ async def inference_app(settings: InferenceSettings):
             await reader.start()
         registry = AdapterRegistry(SqlRegistryStore(engine), backend, artifacts)
         await registry.sync()
+        own_metrics.registry_state(registry)
         answers = AnswerService(
             retrieval, registry, backend, settings.answer, reader=reader,
         )
-        servicer = InferenceServicer(answers, registry)
+        servicer = InferenceServicer(answers, registry, own_metrics)
         server.add_service(
             "sentra.inference.v1.InferenceService",
             lambda s: inference_pb2_grpc.add_InferenceServiceServicer_to_server(servicer, s),
@@ -143,14 +154,17 @@ async def inference_app(settings: InferenceSettings):
         sync_task = asyncio.create_task(
             # The reconciler: re-read the registry and make the backend match.
             every(settings.registry_sync_seconds, registry.sync, "adapter registry sync"))
+        census_task = asyncio.create_task(every(
+            settings.telemetry.poll_seconds, _census(own_metrics, registry), "adapter metrics"))
         await server.set_serving(True)
         yield server
     finally:
         await server.set_serving(False)
-        if sync_task is not None:
-            sync_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sync_task
+        for task in (sync_task, census_task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         if bus is not None:
             await bus.close()
         await server.stop()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from google.protobuf.timestamp_pb2 import Timestamp
 from sentra.inference.v1 import inference_pb2, inference_pb2_grpc
 from sentra_common.api_names import STRATEGIES, STRATEGY_NAMES
@@ -18,6 +20,7 @@ from sentra_inference.domain.ports import (
     GenerationRequest,
 )
 from sentra_inference.domain.registry import AdapterRegistry
+from sentra_inference.telemetry import InferenceMetrics
 
 _STATES = {
     REGISTERED: inference_pb2.ADAPTER_STATE_REGISTERED, ACTIVE: inference_pb2.ADAPTER_STATE_ACTIVE,
@@ -69,16 +72,27 @@ def alias_proto(alias: AliasRecord) -> inference_pb2.Alias:
 
 
 class InferenceServicer(inference_pb2_grpc.InferenceServiceServicer):
-    def __init__(self, answers: AnswerService, registry: AdapterRegistry) -> None:
+    def __init__(self, answers: AnswerService, registry: AdapterRegistry,
+                 metrics: InferenceMetrics | None = None) -> None:
         self.answers = answers
         self.registry = registry
+        self.metrics = metrics
+
+    def _answered(self, answer: Answer, started: float) -> None:
+        if self.metrics is not None:
+            self.metrics.answered(answer, time.perf_counter() - started)
 
     async def Answer(self, request, context):
-        return answer_proto(await self.answers.answer(current_principal(), _question(request)))
+        started = time.perf_counter()
+        answer = await self.answers.answer(current_principal(), _question(request))
+        self._answered(answer, started)
+        return answer_proto(answer)
 
     async def StreamAnswer(self, request, context):
+        started = time.perf_counter()
         async for event in self.answers.stream(current_principal(), _question(request)):
             if isinstance(event, Answer):
+                self._answered(event, started)
                 yield inference_pb2.StreamAnswerResponse(final=answer_proto(event))
             elif event:
                 yield inference_pb2.StreamAnswerResponse(text=event)

@@ -30,6 +30,8 @@ from sentra_ingestion.domain.parsing import ChunkingPolicy, ParseLimits
 from sentra_ingestion.domain.service import DocumentService, Limits
 from sentra_ingestion.events import BusPipelineEvents, subscribe
 from sentra_ingestion.servicer import IngestionServicer
+from sentra_ingestion.telemetry import IngestionMetrics
+from sentra_ingestion.telemetry import refresh as refresh_metrics
 
 SERVICE = "ingestion"
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -82,6 +84,7 @@ async def start_parser(parser: ParserPool) -> None:
 @asynccontextmanager
 async def ingestion_app(settings: IngestionSettings):
     metrics = ServiceMetrics(SERVICE)
+    own_metrics = IngestionMetrics()
     tls = tls_material(SERVICE, settings)
     server = GrpcServer(SERVICE, settings.grpc, metrics, principal_verifier(SERVICE, settings), tls)
     engine = create_engine(settings.database.url)
@@ -91,10 +94,10 @@ async def ingestion_app(settings: IngestionSettings):
     try:
         await start_parser(parser)
         await migrate(engine, MIGRATIONS, "alembic_version_ingestion")
-        registry = Registry(engine)
+        registry = Registry(engine, own_metrics)
         announce = BusPipelineEvents(bus, settings.chunking.bulk_threshold_chunks)
         service = DocumentService(registry, BlobStore(settings.blob_dir), parser, announce, build_limits(settings))
-        servicer = IngestionServicer(service)
+        servicer = IngestionServicer(service, own_metrics)
         server.add_service(
             "sentra.ingestion.v1.IngestionService",
             lambda s: ingestion_pb2_grpc.add_IngestionServiceServicer_to_server(servicer, s),
@@ -102,10 +105,13 @@ async def ingestion_app(settings: IngestionSettings):
         await server.start()
         await bus.connect()
         server.report_refusals(refusal_reporter(bus, SERVICE))
-        subscribe(bus, service, settings.parse_workers)
+        subscribe(bus, service, settings.parse_workers, own_metrics)
         tasks.append(asyncio.create_task(
             every(settings.watchdog_interval_seconds, service.requeue_stalled, "stalled-document check")
         ))
+        await refresh_metrics(own_metrics, registry)
+        tasks.append(asyncio.create_task(every(
+            settings.telemetry.poll_seconds, lambda: refresh_metrics(own_metrics, registry), "documents metrics")))
         for connector in settings.connectors:
             name = connector.name or connector.department
             sync = FolderSync(

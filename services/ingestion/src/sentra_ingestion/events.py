@@ -13,6 +13,7 @@ from sentra_common.nats import EventBus
 from sentra_ingestion.domain.model import DocumentRecord
 from sentra_ingestion.domain.ports import NewChunk
 from sentra_ingestion.domain.service import DocumentService
+from sentra_ingestion.telemetry import IngestionMetrics
 
 # The stages whose dead letters fail a document, and the message each one carried.
 _GIVE_UP = {
@@ -88,7 +89,10 @@ async def on_stage(service: DocumentService, event: events_pb2.StageCompleted) -
                                   event.service)
 
 
-async def on_dead_letter(service: DocumentService, letter: events_pb2.DeadLetter) -> None:
+async def on_dead_letter(service: DocumentService, letter: events_pb2.DeadLetter,
+                         metrics: IngestionMetrics | None = None) -> None:
+    if metrics is not None:
+        metrics.dead_letter(letter.subject)
     if letter.subject not in _GIVE_UP:
         return
     message_type, stage = _GIVE_UP[letter.subject]
@@ -96,7 +100,8 @@ async def on_dead_letter(service: DocumentService, letter: events_pb2.DeadLetter
     await service.stage_gave_up(message.document_id, message.version, stage, letter.deliveries, letter.error)
 
 
-def subscribe(bus: EventBus, service: DocumentService, parse_workers: int) -> None:
+def subscribe(bus: EventBus, service: DocumentService, parse_workers: int,
+              metrics: IngestionMetrics | None = None) -> None:
     """The ingestion service's consumers, each durable and named after its role."""
     bus.subscribe(events.DOCUMENT_UPLOADED, "ingestion-parser", events_pb2.DocumentUploaded,
                   lambda d: on_uploaded(service, d.message), concurrency=parse_workers, batch=parse_workers)
@@ -107,4 +112,4 @@ def subscribe(bus: EventBus, service: DocumentService, parse_workers: int) -> No
     bus.subscribe(events.STAGE_COMPLETED, "ingestion-stages", events_pb2.StageCompleted,
                   lambda d: on_stage(service, d.message), batch=64)
     bus.subscribe(f"{events.DEADLETTER_PREFIX}.>", "ingestion-deadletters", events_pb2.DeadLetter,
-                  lambda d: on_dead_letter(service, d.message), batch=16)
+                  lambda d: on_dead_letter(service, d.message, metrics), batch=16)

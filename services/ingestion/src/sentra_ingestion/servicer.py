@@ -10,6 +10,7 @@ from sentra_common.principal import current_principal
 
 from sentra_ingestion.domain.model import DocumentRecord, DocumentState, StageRecord, UploadOutcome
 from sentra_ingestion.domain.service import DocumentService, UploadRequest
+from sentra_ingestion.telemetry import IngestionMetrics
 
 DOWNLOAD_PIECE = 256 * 1024
 
@@ -45,8 +46,9 @@ def stage_to_proto(stage: StageRecord) -> ingestion_pb2.StageRecord:
 
 
 class IngestionServicer(ingestion_pb2_grpc.IngestionServiceServicer):
-    def __init__(self, service: DocumentService) -> None:
+    def __init__(self, service: DocumentService, metrics: IngestionMetrics | None = None) -> None:
         self.service = service
+        self.metrics = metrics
 
     async def UploadDocument(self, request_iterator, context):
         principal = current_principal()
@@ -69,6 +71,8 @@ class IngestionServicer(ingestion_pb2_grpc.IngestionServiceServicer):
             ),
             data(),
         )
+        if self.metrics is not None:
+            self.metrics.uploaded(result.document.department, result.outcome, result.document.size_bytes)
         return ingestion_pb2.UploadDocumentResponse(
             document=document_to_proto(result.document), outcome=_OUTCOME_TO_PROTO[result.outcome]
         )

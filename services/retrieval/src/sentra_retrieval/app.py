@@ -22,6 +22,7 @@ from sentra_retrieval.domain.ports import VectorStore
 from sentra_retrieval.domain.service import RetrievalService
 from sentra_retrieval.events import subscribe
 from sentra_retrieval.servicer import RetrievalServicer
+from sentra_retrieval.telemetry import RetrievalMetrics
 
 SERVICE = "retrieval"
 
@@ -60,6 +61,7 @@ def build_store(settings: RetrievalSettings) -> VectorStore:
 @asynccontextmanager
 async def retrieval_app(settings: RetrievalSettings):
     metrics = ServiceMetrics(SERVICE)
+    own_metrics = RetrievalMetrics()
     tls = tls_material(SERVICE, settings)
     server = GrpcServer(SERVICE, settings.grpc, metrics, principal_verifier(SERVICE, settings), tls)
     signer = required_signer(SERVICE, settings, service_issuer(SERVICE),
@@ -80,13 +82,13 @@ async def retrieval_app(settings: RetrievalSettings):
             max_query_chars=settings.max_query_chars, model_languages=tuple(settings.model_languages),
             other_language_dense_factor=settings.other_language_dense_factor,
         )
-        servicer = RetrievalServicer(service, store.engine)
+        servicer = RetrievalServicer(service, store.engine, own_metrics)
         server.add_service(
             "sentra.retrieval.v1.RetrievalService",
             lambda s: retrieval_pb2_grpc.add_RetrievalServiceServicer_to_server(servicer, s),
         )
         connect_events = event_consumer(settings.consume_events, settings.nats, SERVICE, metrics, server,
-                                        lambda bus: subscribe(bus, service, registry))
+                                        lambda bus: subscribe(bus, service, registry, own_metrics))
 
         async with serving(server, connect_events):
             yield server

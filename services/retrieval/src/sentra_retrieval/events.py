@@ -18,6 +18,7 @@ from sentra_common.nats import EventBus, PermanentError
 
 from sentra_retrieval.domain.ports import DocumentRegistry
 from sentra_retrieval.domain.service import RetrievalService
+from sentra_retrieval.telemetry import RetrievalMetrics
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +48,8 @@ async def checked_against_registry(batch: events_pb2.ChunksEmbedded, registry: D
 
 
 async def index_batch(service: RetrievalService, batch: events_pb2.ChunksEmbedded,
-                      publisher: events.Publisher, registry: DocumentRegistry) -> None:
+                      publisher: events.Publisher, registry: DocumentRegistry,
+                      metrics: RetrievalMetrics | None = None) -> None:
     """chunks.embedded → stored; the stage record; documents.indexed once the version is
     complete (idempotent: re-delivered batches publish under the same message ids)."""
     started = time.perf_counter()
@@ -57,6 +59,8 @@ async def index_batch(service: RetrievalService, batch: events_pb2.ChunksEmbedde
     outcome = await service.index_batch(doc, version, batch.chunks, batch.total_chunks)
     if outcome.stale:
         return
+    if metrics is not None:
+        metrics.chunks_indexed.inc(outcome.stored)
     key = f"{doc}:{version}:{batch.batch_index}"
     await publisher.publish(
         events.STAGE_COMPLETED,
@@ -77,15 +81,18 @@ async def index_batch(service: RetrievalService, batch: events_pb2.ChunksEmbedde
 
 
 async def delete_document(service: RetrievalService, event: events_pb2.DocumentDeleted,
-                          registry: DocumentRegistry) -> None:
+                          registry: DocumentRegistry, metrics: RetrievalMetrics | None = None) -> None:
     """documents.deleted → the document's chunks removed, once the registry agrees it is gone."""
     if await registry.facts(event.document_id, fresh=True) is not None:
         raise PermanentError(f"documents.deleted for {event.document_id}, which the registry still holds: refused")
     await service.delete_document(event.document_id)
+    if metrics is not None:
+        metrics.documents_removed.inc()
 
 
-def subscribe(bus: EventBus, service: RetrievalService, registry: DocumentRegistry) -> None:
+def subscribe(bus: EventBus, service: RetrievalService, registry: DocumentRegistry,
+              metrics: RetrievalMetrics | None = None) -> None:
     bus.subscribe(events.CHUNKS_EMBEDDED, "retrieval-indexer", events_pb2.ChunksEmbedded,
-                  lambda d: index_batch(service, d.message, bus, registry), batch=4)
+                  lambda d: index_batch(service, d.message, bus, registry, metrics), batch=4)
     bus.subscribe(events.DOCUMENT_DELETED, "retrieval-deleter", events_pb2.DocumentDeleted,
-                  lambda d: delete_document(service, d.message, registry), batch=16)
+                  lambda d: delete_document(service, d.message, registry, metrics), batch=16)

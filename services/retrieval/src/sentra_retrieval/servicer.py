@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from sentra.retrieval.v1 import retrieval_pb2, retrieval_pb2_grpc
 from sentra_common.errors import PermissionDenied
 from sentra_common.principal import current_principal
@@ -9,6 +11,7 @@ from sentra_common.principal import current_principal
 from sentra_retrieval.domain.model import StoredHit
 from sentra_retrieval.domain.search import SearchMode
 from sentra_retrieval.domain.service import RetrievalService
+from sentra_retrieval.telemetry import RetrievalMetrics
 
 _MODES = {
     retrieval_pb2.SEARCH_MODE_UNSPECIFIED: SearchMode.HYBRID,
@@ -33,15 +36,20 @@ def _require_writer() -> None:
 
 
 class RetrievalServicer(retrieval_pb2_grpc.RetrievalServiceServicer):
-    def __init__(self, service: RetrievalService, engine: str) -> None:
+    def __init__(self, service: RetrievalService, engine: str, metrics: RetrievalMetrics | None = None) -> None:
         self.service = service
         self.engine = engine
+        self.metrics = metrics
 
     async def Search(self, request, context):
+        started = time.perf_counter()
+        mode = _MODES[request.mode]
         hits = await self.service.search(
-            current_principal(), request.query, top_k=request.top_k, mode=_MODES[request.mode],
+            current_principal(), request.query, top_k=request.top_k, mode=mode,
             departments=list(request.departments), document_ids=list(request.document_ids),
         )
+        if self.metrics is not None:
+            self.metrics.searched(mode, time.perf_counter() - started, len(hits))
         return retrieval_pb2.SearchResponse(hits=[_hit(h) for h in hits])
 
     async def ListChunks(self, request, context):

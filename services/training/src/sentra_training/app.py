@@ -38,6 +38,8 @@ from sentra_training.domain.schedules import Schedules
 from sentra_training.domain.service import Environment, PromotionRules, TrainingJobs
 from sentra_training.events import subscribe
 from sentra_training.servicer import TrainingServicer
+from sentra_training.telemetry import TrainingMetrics
+from sentra_training.telemetry import refresh as refresh_metrics
 
 SERVICE = "training"
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -140,6 +142,7 @@ def build_datasets(settings: TrainingSettings, engine, documents, source, own_so
 @asynccontextmanager
 async def training_app(settings: TrainingSettings):
     metrics = ServiceMetrics(SERVICE)
+    own_metrics = TrainingMetrics()
     tls = tls_material(SERVICE, settings)
     server = GrpcServer(SERVICE, settings.grpc, metrics, principal_verifier(SERVICE, settings), tls)
     engine = create_engine(settings.database.url)
@@ -182,6 +185,9 @@ async def training_app(settings: TrainingSettings):
         tickers.append(asyncio.create_task(every(settings.poll_seconds, jobs.tick, "training jobs")))
         tickers.append(asyncio.create_task(every(settings.schedule_poll_seconds, schedules.tick,
                                                  "training schedules")))
+        await refresh_metrics(own_metrics, engine)
+        tickers.append(asyncio.create_task(every(settings.telemetry.poll_seconds,
+                                                 lambda: refresh_metrics(own_metrics, engine), "training metrics")))
         await server.set_serving(True)
         yield server
     finally:

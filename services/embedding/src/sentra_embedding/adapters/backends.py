@@ -120,6 +120,8 @@ class OnnxBackend:
         self._session = None
         self._tokenizer = None
         self._lock = asyncio.Lock()
+        # Tokens read by the model so far (for the metrics; one model call at a time).
+        self.tokens_embedded = 0
 
     def load(self) -> None:
         """Load synchronously (benchmarks and tests call this directly)."""
@@ -168,6 +170,7 @@ class OnnxBackend:
 
         encodings = self._tokenizer.encode_batch(texts)
         lengths = [len(e.ids) for e in encodings]
+        self.tokens_embedded += sum(lengths)
         out: np.ndarray | None = None
         for bucket in length_buckets(lengths, self.batch_size, self.max_batch_tokens):
             # padded up to a multiple of PAD_TO tokens: fewer distinct input shapes, each of

@@ -133,6 +133,15 @@ class AdapterRegistry:
 
     # -- reading ---------------------------------------------------------------------
 
+    def census(self) -> tuple[dict[tuple[str, str], int], int]:
+        """Adapter versions per (department, state), and how many versions the backend was
+        last made to serve (for the metrics)."""
+        counts: dict[tuple[str, str], int] = {}
+        for record in list(self._adapters.values()):
+            key = (record.department, record.state)
+            counts[key] = counts.get(key, 0) + 1
+        return counts, len(self._applied or {})
+
     def visible(self, principal: Principal, department: str = "") -> tuple[list[AdapterRecord], list[AliasRecord]]:
         if department:
             validate_department(department)

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from sentra_ingestion.adapters.tables import connector_files, documents, stages
 from sentra_ingestion.domain.model import DocumentRecord, DocumentState, StageRecord, utcnow
+from sentra_ingestion.telemetry import IngestionMetrics
 
 
 def _aware(value: datetime) -> datetime:
@@ -27,8 +28,10 @@ def _record(row: Any) -> DocumentRecord:
 
 
 class Registry:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, metrics: IngestionMetrics | None = None) -> None:
         self.engine = engine
+        # Every stage written to the log is also a sample of the stage metrics.
+        self.metrics = metrics
 
     async def get(self, document_id: str) -> DocumentRecord | None:
         async with self.engine.connect() as conn:
@@ -117,6 +120,20 @@ class Registry:
         async with self.engine.connect() as conn:
             return [_record(r) for r in (await conn.execute(query)).all()]
 
+    async def state_counts(self) -> dict[tuple[str, str], int]:
+        """Documents per (state, department), for the metrics."""
+        query = select(documents.c.state, documents.c.department, func.count()).group_by(
+            documents.c.state, documents.c.department)
+        async with self.engine.connect() as conn:
+            return {(state, department): n for state, department, n in (await conn.execute(query)).all()}
+
+    async def oldest_processing(self) -> datetime | None:
+        """When the PROCESSING document that has waited longest last progressed."""
+        query = select(func.min(documents.c.updated_at)).where(documents.c.state == DocumentState.PROCESSING.value)
+        async with self.engine.connect() as conn:
+            value = (await conn.execute(query)).scalar_one_or_none()
+        return _aware(value) if value is not None else None
+
     async def add_stage(
         self, document_id: str, version: int, stage: str, status: str,
         duration_ms: int = 0, detail: str = "", service: str = "ingestion",
@@ -137,6 +154,8 @@ class Registry:
             await conn.execute(
                 update(documents).where(documents.c.id == document_id).values(updated_at=utcnow())
             )
+        if self.metrics is not None:
+            self.metrics.stage(stage, status, duration_ms)
 
     async def stages(self, document_id: str) -> list[StageRecord]:
         query = select(stages).where(stages.c.document_id == document_id).order_by(stages.c.id)
