@@ -12,6 +12,7 @@ Call with a dict:
   mounts      extra volume mounts (list)
   ports       extra container/Service ports (list of {name, port})
   seccomp     the pod's seccomp profile (map); default RuntimeDefault
+  appArmor    the pod's AppArmor profile (map); default none (the runtime's)
   hostUsers   optional bool (pod in a user namespace of its own when false)
   recreate    true for pods holding a ReadWriteOnce volume (no overlap during a rollout)
   maxReplicas optional hard cap (a service that must stay single)
@@ -105,7 +106,7 @@ spec:
       hostUsers: {{ .hostUsers }}
       {{- end }}
       securityContext:
-        {{- include "sentra.podSecurityContext" (dict "root" $root "seccomp" .seccomp) | nindent 8 }}
+        {{- include "sentra.podSecurityContext" (dict "root" $root "seccomp" .seccomp "appArmor" .appArmor) | nindent 8 }}
       {{- with $root.Values.image.pullSecrets }}
       imagePullSecrets:
         {{- range . }}

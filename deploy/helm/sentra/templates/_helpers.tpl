@@ -209,6 +209,10 @@ fsGroup: {{ $sc.fsGroup }}
 fsGroupChangePolicy: OnRootMismatch
 seccompProfile:
   {{- toYaml (.seccomp | default (dict "type" "RuntimeDefault")) | nindent 2 }}
+{{- with .appArmor }}
+appArmorProfile:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
 {{- end }}
 
 {{/* Resources with GPUs added. Call with (dict "resources" <map> "gpus" <int>). */}}
