@@ -56,3 +56,17 @@ WORKDIR /tmp
 EXPOSE 50051 9090
 ENTRYPOINT ["python"]
 CMD ["-m", "sentra_inference"]
+
+# The Tilt dev loop (`target dev`): the sources also under /opt/sentra/src, copied at start
+# into /tmp/src (the pod's writable volume) and first on the path, so Tilt can sync
+# changed files there and restart the process without rebuilding the image.
+FROM runtime AS dev
+COPY --chown=10001:10001 libs/proto/sentra/ /opt/sentra/src/sentra/
+COPY --chown=10001:10001 libs/common/src/sentra_common/ /opt/sentra/src/sentra_common/
+COPY --chown=10001:10001 services/inference/src/sentra_inference/ /opt/sentra/src/sentra_inference/
+ENV PYTHONPATH=/tmp/src
+ENTRYPOINT ["/bin/sh", "-c", "mkdir -p /tmp/src && cp -Rn /opt/sentra/src/. /tmp/src/ && exec python \"$@\"", "sentra-dev"]
+CMD ["-m", "sentra_inference"]
+
+# The image `make images` builds (the default target).
+FROM runtime AS release
