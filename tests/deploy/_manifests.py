@@ -76,6 +76,14 @@ def pod_specs(docs: list[dict]) -> Iterator[tuple[str, dict]]:
                 yield f"RayCluster/{name}/{group['groupName']}", group["template"]["spec"]
 
 
+def containers(spec: dict) -> Iterator[tuple[dict, bool]]:
+    """(container, is an init container) of a pod spec."""
+    for container in spec.get("initContainers") or []:
+        yield container, True
+    for container in spec["containers"]:
+        yield container, False
+
+
 def validate_strict(doc: dict) -> bool:
     """Validate against Kubernetes' own schemas, rejecting unknown fields; False for a kind
     Kubernetes does not define (a custom resource: the API server dry run validates those)."""

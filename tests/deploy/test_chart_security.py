@@ -7,18 +7,11 @@ from __future__ import annotations
 
 import pytest
 
-from tests.deploy._manifests import PROFILES, objects, pod_specs, rendered
+from tests.deploy._manifests import PROFILES, containers, objects, pod_specs, rendered
 
 # Containers that serve no health endpoint of their own: NATS's config reloader sidecar
 # (it only watches files); KubeRay adds its own probes to the Ray containers.
 NO_PROBES = {"reloader", "ray-head", "ray-worker"}
-
-
-def containers(spec: dict):
-    for c in spec.get("initContainers") or []:
-        yield c, True
-    for c in spec["containers"]:
-        yield c, False
 
 
 def _effective(pod: dict, container: dict, field: str):
