@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from tests.deploy._manifests import CHART, PROFILES, crd_kinds, lint, objects, rendered, validate_strict
+from tests.deploy._manifests import CHART, PROFILES, crd_kinds, lint, objects, render, rendered, validate_strict
 
 
 @pytest.mark.parametrize("profile", PROFILES)
@@ -54,3 +54,24 @@ def test_disabled_subcharts_render_nothing_of_theirs() -> None:
     docs = objects(rendered("values-hybrid-cloud.yaml"))
     assert not [d for d in docs if "qdrant" in d["metadata"]["name"]]
     assert not [d for d in docs if d["kind"] == "Deployment" and d["metadata"]["name"] != "sentra-training"]
+
+
+def test_another_release_name_and_namespace_keep_every_reference() -> None:
+    """Names follow the release: Services, Secrets and the subcharts' objects the services
+    and the NATS pod refer to are the ones rendered beside them."""
+    docs = objects(render(CHART, set_values={}, namespace="acme-ai", release="acme"))
+    names = {(d["kind"], d["metadata"]["name"]) for d in docs}
+    assert ("StatefulSet", "acme-nats") in names and ("Secret", "acme-bus") in names
+    assert ("Secret", "acme-sentra-identity") in names
+    gateway = next(d for d in docs if d["kind"] == "Deployment" and d["metadata"]["name"] == "acme-sentra-gateway")
+    env = {e["name"]: e.get("value") for e in gateway["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["SENTRA_GATEWAY_NATS__URL"] == "nats://acme-nats:4222"
+    assert env["SENTRA_GATEWAY_RETRIEVAL_TARGET"] == "acme-sentra-retrieval:50051"
+    nats = next(d for d in docs if d["kind"] == "StatefulSet" and d["metadata"]["name"] == "acme-nats")
+    volumes = {v["name"]: v for v in nats["spec"]["template"]["spec"]["volumes"]}
+    assert volumes["sentra-bus-auth"]["secret"]["secretName"] == "acme-bus"
+    retrieval = next(d for d in docs if d["kind"] == "Deployment" and d["metadata"]["name"] == "acme-sentra-retrieval")
+    env = {e["name"]: e for e in retrieval["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["SENTRA_RETRIEVAL_QDRANT_URL"]["value"] == "http://acme-qdrant:6333"
+    assert env["SENTRA_RETRIEVAL_QDRANT_API_KEY"]["valueFrom"]["secretKeyRef"]["name"] == "acme-qdrant-apikey"
+    assert ("Secret", "acme-qdrant-apikey") in names
