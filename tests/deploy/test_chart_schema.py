@@ -5,8 +5,10 @@ cannot work (a message from the template, not the schema)."""
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
+import yaml
 
 from tests.deploy._manifests import CHART, render
 
@@ -94,3 +96,42 @@ def test_schema_is_strict_at_every_level() -> None:
 
     walk(schema, "")
     assert not open_ones, f"objects that accept unknown keys: {open_ones}"
+
+
+def test_every_value_is_documented_and_described_by_the_schema() -> None:
+    """Each value of values.yaml (or the map it belongs to) has a `## @param` line, and the
+    schema describes every documented value; the subcharts' blocks are theirs to document."""
+    text = (CHART / "values.yaml").read_text()
+    documented = set(re.findall(r"^\s*## @param (\S+)", text, re.M))
+    values = yaml.safe_load(text)
+    schema = json.loads((CHART / "values.schema.json").read_text())
+
+    def leaves(node, path):
+        if path in ("nats", "qdrant"):
+            yield f"{path}.enabled"
+        elif isinstance(node, dict) and node:
+            for key, value in node.items():
+                yield from leaves(value, f"{path}.{key}" if path else key)
+        else:
+            yield path
+
+    def in_schema(path: str) -> bool:
+        node = schema
+        for part in path.split("."):
+            if "$ref" in node:
+                shared = schema["$defs"][node["$ref"].rsplit("/", 1)[1]]
+                node = {**shared, **node, "properties": {**shared.get("properties", {}), **node.get("properties", {})}}
+            props = node.get("properties") or {}
+            if part not in props:
+                return bool(node.get("additionalProperties")) or (node.get("type") == "object" and not props)
+            node = props[part]
+        return True
+
+    missing = []
+    for path in leaves(values, ""):
+        parts = path.split(".")
+        if not any(".".join(parts[:i]) in documented for i in range(len(parts), 0, -1)):
+            missing.append(path)
+    assert not missing, f"values without a ## @param line: {missing}"
+    unknown = [p for p in documented if not in_schema(p)]
+    assert not unknown, f"documented values the schema does not describe: {unknown}"
