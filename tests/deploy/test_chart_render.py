@@ -3,6 +3,8 @@ Kubernetes (strict: unknown fields are errors), and `helm lint --strict` passes.
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 import yaml
 
@@ -75,3 +77,24 @@ def test_another_release_name_and_namespace_keep_every_reference() -> None:
     assert env["SENTRA_RETRIEVAL_QDRANT_URL"]["value"] == "http://acme-qdrant:6333"
     assert env["SENTRA_RETRIEVAL_QDRANT_API_KEY"]["valueFrom"]["secretKeyRef"]["name"] == "acme-qdrant-apikey"
     assert ("Secret", "acme-qdrant-apikey") in names
+
+
+@pytest.mark.parametrize("profile", ["default", "values-cpu-only.yaml", "values-hybrid-cloud.yaml"])
+def test_notes_render_with_port_forward_and_first_login(tmp_path, profile: str) -> None:
+    """`helm template` does not print NOTES.txt: a copy of the chart renders it through a
+    ConfigMap instead, with the same values."""
+    chart = tmp_path / "sentra"
+    shutil.copytree(CHART, chart)
+    (chart / "files" / "notes-under-test.txt").write_text((CHART / "templates" / "NOTES.txt").read_text())
+    (chart / "templates" / "notes-under-test.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: notes-under-test\ndata:\n  notes: |\n"
+        '{{ tpl (.Files.Get "files/notes-under-test.txt") . | indent 4 }}\n')
+    values = [] if profile == "default" else [CHART / profile]
+    docs = objects(render(chart, values))
+    notes = next(d for d in docs if d["metadata"]["name"] == "notes-under-test")["data"]["notes"]
+    if profile == "values-hybrid-cloud.yaml":
+        assert "Training jobs run on the RayCluster" in notes
+        return
+    assert "kubectl -n sentra port-forward service/sentra-gateway 50051:50051 8080:8080" in notes
+    assert "sentra admin users create" in notes and "sentra login -u" in notes
+    assert "helm test sentra -n sentra --filter name=sentra-test-gateway-health" in notes
