@@ -1,0 +1,55 @@
+# syntax=docker/dockerfile:1.7
+# Sentra's embedding service. The builder exports the shipped all-MiniLM-L6-v2 to ONNX (this
+# needs PyTorch, once); the runtime runs that export on OpenVINO or onnxruntime and has no
+# PyTorch. The `tei` backend needs nothing more (TEI is a server of its own).
+# Build from the repository root: make images
+ARG PYTHON_IMAGE=python:3.11.11-slim-bookworm
+
+FROM ${PYTHON_IMAGE} AS builder
+ARG PIP_INDEX_URL
+ARG PIP_EXTRA_INDEX_URL
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+WORKDIR /src
+COPY pyproject.toml README.md ./
+COPY libs/ libs/
+COPY cli/ cli/
+COPY services/ services/
+# The export: the embedding extra with PyTorch, in a throwaway environment.
+RUN python -m venv /opt/export \
+ && /opt/export/bin/pip install ".[embedding]" \
+ && TRANSFORMERS_VERBOSITY=error /opt/export/bin/python -m sentra_embedding.export \
+      --out /opt/sentra/models/all-MiniLM-L6-v2-onnx
+# The runtime's wheels: Sentra and the ONNX runtimes of the embedding extra, no PyTorch.
+RUN pip wheel --wheel-dir /wheels . openvino onnxruntime tokenizers numpy
+
+FROM ${PYTHON_IMAGE} AS runtime
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+RUN groupadd --system --gid 10001 sentra \
+ && useradd --system --uid 10001 --gid 10001 --no-create-home --home-dir /tmp --shell /usr/sbin/nologin sentra
+RUN --mount=type=bind,from=builder,source=/wheels,target=/wheels \
+    python -m venv /opt/sentra/venv \
+ && /opt/sentra/venv/bin/pip install --no-index --find-links=/wheels sentra openvino onnxruntime tokenizers numpy \
+ && /opt/sentra/venv/bin/pip uninstall --yes pip
+COPY --from=builder /opt/sentra/models/ /opt/sentra/models/
+ENV PATH=/opt/sentra/venv/bin:$PATH HOME=/tmp TMPDIR=/tmp \
+    PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \
+    SENTRA_EMBEDDING_ONNX_DIR=/opt/sentra/models/all-MiniLM-L6-v2-onnx
+USER 10001:10001
+WORKDIR /tmp
+EXPOSE 50051 9090
+ENTRYPOINT ["python"]
+CMD ["-m", "sentra_embedding"]
+
+# The Tilt dev loop (`target dev`): the sources also under /opt/sentra/src, copied at start
+# into /tmp/src (the pod's writable volume) and first on the path, so Tilt can sync
+# changed files there and restart the process without rebuilding the image.
+FROM runtime AS dev
+COPY --chown=10001:10001 libs/proto/sentra/ /opt/sentra/src/sentra/
+COPY --chown=10001:10001 libs/common/src/sentra_common/ /opt/sentra/src/sentra_common/
+COPY --chown=10001:10001 services/embedding/src/sentra_embedding/ /opt/sentra/src/sentra_embedding/
+ENV PYTHONPATH=/tmp/src
+ENTRYPOINT ["/bin/sh", "-c", "mkdir -p /tmp/src && cp -Rn /opt/sentra/src/. /tmp/src/ && exec python \"$@\"", "sentra-dev"]
+CMD ["-m", "sentra_embedding"]
+
+# The image `make images` builds (the default target).
+FROM runtime AS release

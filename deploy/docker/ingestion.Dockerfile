@@ -1,0 +1,51 @@
+# syntax=docker/dockerfile:1.7
+# Sentra's ingestion service: the document registry, parsing and chunking. Parsers run in a
+# bubblewrap sandbox (a user namespace per parser slot: see "Deploy on Kubernetes" in the
+# README for what the pod needs). No machine-learning framework: the `ingestion` extra only.
+# Build from the repository root: make images
+ARG PYTHON_IMAGE=python:3.11.11-slim-bookworm
+
+FROM ${PYTHON_IMAGE} AS builder
+ARG PIP_INDEX_URL
+ARG PIP_EXTRA_INDEX_URL
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+WORKDIR /src
+COPY pyproject.toml README.md ./
+COPY libs/ libs/
+COPY cli/ cli/
+COPY services/ services/
+RUN pip wheel --wheel-dir /wheels ".[ingestion]"
+
+FROM ${PYTHON_IMAGE} AS runtime
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+# bubblewrap: the parser sandbox (no network, no environment, a read-only view of Python).
+RUN apt-get update \
+ && apt-get install --yes --no-install-recommends bubblewrap \
+ && rm -rf /var/lib/apt/lists/*
+RUN groupadd --system --gid 10001 sentra \
+ && useradd --system --uid 10001 --gid 10001 --no-create-home --home-dir /tmp --shell /usr/sbin/nologin sentra
+RUN --mount=type=bind,from=builder,source=/wheels,target=/wheels \
+    python -m venv /opt/sentra/venv \
+ && /opt/sentra/venv/bin/pip install --no-index --find-links=/wheels "sentra[ingestion]" \
+ && /opt/sentra/venv/bin/pip uninstall --yes pip
+ENV PATH=/opt/sentra/venv/bin:$PATH HOME=/tmp TMPDIR=/tmp \
+    PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
+USER 10001:10001
+WORKDIR /tmp
+EXPOSE 50051 9090
+ENTRYPOINT ["python"]
+CMD ["-m", "sentra_ingestion"]
+
+# The Tilt dev loop (`target dev`): the sources also under /opt/sentra/src, copied at start
+# into /tmp/src (the pod's writable volume) and first on the path, so Tilt can sync
+# changed files there and restart the process without rebuilding the image.
+FROM runtime AS dev
+COPY --chown=10001:10001 libs/proto/sentra/ /opt/sentra/src/sentra/
+COPY --chown=10001:10001 libs/common/src/sentra_common/ /opt/sentra/src/sentra_common/
+COPY --chown=10001:10001 services/ingestion/src/sentra_ingestion/ /opt/sentra/src/sentra_ingestion/
+ENV PYTHONPATH=/tmp/src
+ENTRYPOINT ["/bin/sh", "-c", "mkdir -p /tmp/src && cp -Rn /opt/sentra/src/. /tmp/src/ && exec python \"$@\"", "sentra-dev"]
+CMD ["-m", "sentra_ingestion"]
+
+# The image `make images` builds (the default target).
+FROM runtime AS release
