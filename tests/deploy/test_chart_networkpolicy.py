@@ -137,7 +137,8 @@ def test_only_the_gateway_is_reachable_from_outside_the_namespace(policies) -> N
 
 ALLOWED = [
     ("gateway", "ingestion", 50051), ("gateway", "retrieval", 50051), ("gateway", "inference", 50051),
-    ("gateway", "training", 50051), ("gateway", "embedding", 50051), ("retrieval", "embedding", 50051), ("retrieval", "ingestion", 50051),
+    ("gateway", "training", 50051), ("gateway", "embedding", 50051), ("retrieval", "embedding", 50051),
+    ("retrieval", "ingestion", 50051),
     ("inference", "retrieval", 50051), ("training", "retrieval", 50051), ("inference", "vllm", 8000),
     ("embedding", "tei", 8080), ("training", "ray", 8265), ("retrieval", "qdrant", 6333),
     ("test", "gateway", 50051), ("test", "gateway", 8080),
