@@ -45,6 +45,9 @@ PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
     ("sentra.ingestion.v1.IngestionService", "DeleteDocument"): ADMINS,
     ("sentra.ingestion.v1.IngestionService", "RetryDocument"): ADMINS,
     ("sentra.retrieval.v1.RetrievalService", "Search"): EVERYONE,
+    # A document's indexed text, chunk by chunk (the console opens a citation at its place);
+    # retrieval leaves out what the caller may not read, as in Search.
+    ("sentra.retrieval.v1.RetrievalService", "ListChunks"): EVERYONE,
     # Answers and the models behind them.
     ("sentra.inference.v1.InferenceService", "Answer"): EVERYONE,
     ("sentra.inference.v1.InferenceService", "StreamAnswer"): EVERYONE,
