@@ -43,6 +43,26 @@ function Sources({ citations, onOpen }: { citations: Citation[]; onOpen: (c: Cit
   );
 }
 
+/** The answer's text with each "[n]" that names a source as a button opening it. */
+function AnswerText({ text, citations, onOpen }: { text: string; citations: Citation[]; onOpen: (c: Citation) => void }) {
+  const { t } = useSession();
+  if (citations.length === 0) return <>{text}</>;
+  return (
+    <>
+      {text.split(/(\[\d+\])/).map((part) => {
+        const number = /^\[(\d+)\]$/.exec(part)?.[1];
+        const citation = citations.find((c) => String(c.number) === number);
+        if (!citation) return part;
+        return (
+          <button type="button" class="cite" aria-label={t("ask.openSource", { number: citation.number })} onClick={() => onOpen(citation)}>
+            {part}
+          </button>
+        );
+      })}
+    </>
+  );
+}
+
 export function AskView() {
   const { api, t, me, announce } = useSession();
   const [question, setQuestion] = useState("");
@@ -126,7 +146,13 @@ export function AskView() {
             {exchange.question}
           </h2>
           <div class="answer" aria-live="polite" aria-busy={exchange.streaming} data-testid="answer">
-            {exchange.text || (exchange.streaming ? t("ask.thinking") : "")}
+            {exchange.text ? (
+              <AnswerText text={exchange.text} citations={exchange.citations} onOpen={setOpened} />
+            ) : exchange.streaming ? (
+              t("ask.thinking")
+            ) : (
+              ""
+            )}
           </div>
           {exchange.sentra?.not_found && <Message notice={t("ask.notFound")} />}
           {exchange.sentra?.adapter && <p class="hint">{t("ask.adapter", { adapter: exchange.sentra.adapter })}</p>}

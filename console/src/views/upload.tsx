@@ -38,11 +38,8 @@ export function Uploader({ onUploaded }: { onUploaded: () => void }) {
       done
         .then((reply) => {
           const outcome = (reply.outcome ?? "").replace("UPLOAD_OUTCOME_", "");
-          update(key, {
-            loaded: file.size,
-            phase: "done",
-            message: outcome === "UNCHANGED" ? t("upload.unchanged") : t("upload.processing"),
-          });
+          const message = outcome === "UNCHANGED" ? t("upload.unchanged") : t("upload.processing");
+          setItems((all) => all.map((item) => (item.key === key ? { ...item, loaded: item.size, phase: "done", message } : item)));
           onUploaded();
         })
         .catch((error) => update(key, { phase: "failed", message: t("upload.failed", { reason: errorText(error) }) }));
