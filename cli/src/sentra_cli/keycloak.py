@@ -198,8 +198,9 @@ def console_client(origins: Sequence[str]) -> dict:
     }
 
 
-def _admin_call(url: str, method: str = "GET", token: str = "", body: dict | None = None,
+def _admin_call(url: str, method: str | None = None, token: str = "", body: dict | None = None,
                 form: dict | None = None) -> object:
+    """One call to Keycloak's API (JSON); `method` defaults to POST with a body, else GET."""
     data, headers = None, {}
     if token:
         headers["Authorization"] = f"Bearer {token}"

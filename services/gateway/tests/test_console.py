@@ -85,6 +85,7 @@ async def test_every_screen_path_is_the_app_and_files_are_files(built):
         missing = await http.get("/console/assets/app-2.js")
         bare = await http.get("/console", follow_redirects=False)
         home = await http.get("/", follow_redirects=False)
+        head = await http.head("/console/documents")
     assert all(s.status_code == 200 and "app-1.js" in s.text for s in screens)
     assert script.status_code == 200 and script.headers["content-type"].startswith("text/javascript")
     assert script.headers["cache-control"] == "public, max-age=31536000, immutable"
@@ -93,6 +94,7 @@ async def test_every_screen_path_is_the_app_and_files_are_files(built):
     assert missing.status_code == 404  # a missing file is never answered with the app
     assert (bare.status_code, bare.headers["location"]) == (308, "/console/")
     assert (home.status_code, home.headers["location"]) == (307, "/console/")
+    assert head.status_code == 200 and "content-security-policy" in head.headers
 
 
 async def test_nothing_outside_the_build_nor_its_hidden_files_is_served(built):

@@ -120,7 +120,7 @@ def mount(app: FastAPI, settings: ConsoleSettings, auth: AuthSettings, routes: d
     async def console_config_json() -> Response:
         return JSONResponse(config, headers=security_headers(auth, "no-store"))
 
-    @app.get("/console/{path:path}", include_in_schema=False)
+    @app.api_route("/console/{path:path}", methods=["GET", "HEAD"], include_in_schema=False)
     async def console_file(path: str) -> Response:
         index = root / "index.html"
         if not index.is_file():
