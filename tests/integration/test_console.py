@@ -11,6 +11,7 @@ also saves the main screens there (the README links them)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -22,6 +23,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 from sentra_cli import keycloak
+from sentra_cli.admin import RealmAdmin
 from sentra_cli.platform import Platform, base_model_dir
 from sentra_cli.session import password_login
 
@@ -58,6 +60,7 @@ Las nóminas de la plantilla se pagan el día 28 de cada mes por transferencia b
 @dataclass
 class Console:
     platform: Platform
+    admin: RealmAdmin
     base: str
     issuer: str
     legal_document: str  # reglamento_firma.md, uploaded by ana (legal, dept-admin)
@@ -93,12 +96,12 @@ def console(tmp_path_factory):
     )
     try:
         platform.up(timeout=300)
-        seed(platform)
+        admin, _ = seed(platform)
         state = platform.load_state()
         base, issuer = f"http://127.0.0.1:{state.http_port}", state.identity.issuer
         legal = _upload(base, issuer, "ana", "reglamento_firma.md", REGLAMENTO, "legal")
         rrhh = _upload(base, issuer, "bruno", "calendario_nominas.md", NOMINAS, "rrhh")
-        yield Console(platform, base, issuer, legal, rrhh)
+        yield Console(platform, admin, base, issuer, legal, rrhh)
     finally:
         platform.down()
 
@@ -435,8 +438,28 @@ def test_dataset_items_are_reviewed_and_edited_and_the_job_list_opens(console, b
 # Addresses and logging out ---------------------------------------------------------------
 
 
-def test_a_screens_address_survives_a_reload_and_logout_ends_the_session(console, browser):
+def test_tokens_are_refreshed_a_screens_address_survives_a_reload_and_logout_ends_the_session(console, browser):
+    # Access tokens of 35 s: the console refreshes them 30 s before they expire.
+    client_id = console.admin.kc.get_client_id("sentra-console")
+    client_ = console.admin.kc.get_client(client_id)
+    console.admin.kc.update_client(client_id, {
+        **client_, "attributes": {**client_["attributes"], "access.token.lifespan": "35"}})
     page = log_in(browser, console, "ana")
+    first = authorization_of(page)
+    with page.expect_response(lambda r: r.url.endswith("/protocol/openid-connect/token")
+                              and "grant_type=refresh_token" in (r.request.post_data or ""), timeout=30_000) as reply:
+        pass
+    assert reply.value.ok
+    refreshed = authorization_of(page)
+    for _ in range(20):  # the page takes the new token once it has read the reply
+        if refreshed != first:
+            break
+        page.wait_for_timeout(100)
+        refreshed = authorization_of(page)
+    assert refreshed != first
+    expect(page.locator(".message.error")).to_have_count(0)
+    assert fetch(page, "GET", "/api/v1/whoami", refreshed)["status"] == 200
+
     page.get_by_role("navigation").get_by_role("link", name="Training jobs").click()
     assert page.url == f"{console.base}/console/jobs"
     page.reload()  # tokens were in memory only: log in again, silently while Keycloak's session lasts
@@ -447,3 +470,89 @@ def test_a_screens_address_survives_a_reload_and_logout_ends_the_session(console
     page.get_by_role("button", name="Log in").click()
     expect(page.locator("#username")).to_be_visible()  # the realm's session ended with the logout
     page.context.close()
+
+
+# The development identity ------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def development_gateway(tmp_path: Path):
+    """The gateway's HTTP side in its development identity (no Keycloak, no services behind
+    it: WhoAmI is answered by the gateway itself), with the built console, on a free port."""
+    import asyncio
+    import threading
+
+    import uvicorn
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from prometheus_client import CollectorRegistry
+    from sentra_common.db import create_engine, migrate
+    from sentra_common.identity import AssertionSigner
+    from sentra_common.metrics import ServiceMetrics
+    from sentra_gateway import console as console_module
+    from sentra_gateway import local
+    from sentra_gateway.app import MIGRATIONS
+    from sentra_gateway.audit import AuditLog
+    from sentra_gateway.auth import Authenticator
+    from sentra_gateway.config import AuthSettings, ConsoleSettings, RateLimitSettings
+    from sentra_gateway.core import Gateway
+    from sentra_gateway.http_api import create_http_app
+    from sentra_gateway.ratelimit import RateLimiter
+    from sentra_gateway.routes import build_routes
+
+    if not (console_module.STATIC_DIR / "index.html").exists():
+        pytest.fail(console_module.NOT_BUILT)
+    ready, started = threading.Event(), {}
+
+    async def serve() -> None:
+        engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'audit.db'}")
+        await migrate(engine, MIGRATIONS, "alembic_version_gateway")
+        audit = AuditLog(engine)
+        auth = AuthSettings(mode="development")
+        gateway = Gateway(build_routes(), Authenticator(auth), RateLimiter(RateLimitSettings()), audit,
+                          AssertionSigner(Ed25519PrivateKey.generate(), "gateway"), {},
+                          ServiceMetrics("console-test", registry=CollectorRegistry()))
+        local.install(gateway, audit)
+        app = create_http_app(gateway)
+        console_module.mount(app, ConsoleSettings(), auth, gateway.routes)
+        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None, lifespan="off"))
+        started["server"] = server
+        task = asyncio.create_task(server.serve())
+        while not server.started:
+            if task.done():
+                return
+            await asyncio.sleep(0.05)
+        started["port"] = server.servers[0].sockets[0].getsockname()[1]
+        ready.set()
+        await task
+        await gateway.authenticator.close()
+        await engine.dispose()
+
+    thread = threading.Thread(target=asyncio.run, args=(serve(),), daemon=True)
+    thread.start()
+    assert ready.wait(30), "the development gateway did not start"
+    try:
+        yield f"http://127.0.0.1:{started['port']}"
+    finally:
+        started["server"].should_exit = True
+        thread.join(10)
+
+
+def test_the_development_identity_is_picked_in_a_form_and_said_on_every_screen(browser, tmp_path):
+    with development_gateway(tmp_path) as base:
+        page = browser.new_context(viewport=VIEWPORT, locale="en-GB").new_page()
+        page.goto(f"{base}/console/")
+        expect(page.get_by_role("note")).to_contain_text("development identity")
+        expect(page.get_by_role("button", name="Log in")).to_have_count(0)  # no Keycloak here
+        page.get_by_label("User").fill("carmen")
+        page.get_by_label("Departments (comma-separated)").fill("ventas")
+        page.get_by_label("Role").select_option("trainer")
+        with page.expect_request(lambda r: r.url.endswith("/api/v1/whoami")) as whoami:
+            page.get_by_role("button", name="Enter").click()
+        assert whoami.value.headers["x-sentra-dev-identity"] == "carmen:ventas:trainer"
+        assert "authorization" not in whoami.value.headers
+        expect(page.get_by_test_id("who")).to_contain_text("carmen · trainer · ventas")
+        expect(page.get_by_role("note")).to_contain_text("carmen:ventas:trainer")
+        nav = page.get_by_role("navigation")
+        expect(nav.get_by_role("link", name="Datasets")).to_be_visible()  # a trainer's screens
+        expect(nav.get_by_role("link", name="Audit log")).to_have_count(0)
+        page.context.close()

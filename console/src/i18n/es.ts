@@ -19,7 +19,7 @@ export const es: Messages = {
   "nav.adapters": "Adaptadores",
   "nav.datasets": "Conjuntos de datos",
   "nav.jobs": "Entrenamientos",
-  "nav.audit": "Registro de auditoría",
+  "nav.audit": "Auditoría",
   "nav.logout": "Cerrar sesión",
   "nav.signedIn": "{name} · {roles} · {departments}",
   "nav.nothing": "Tus roles no te dan acceso a ninguna pantalla; pídelo a un administrador de la plataforma.",
