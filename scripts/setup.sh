@@ -96,21 +96,22 @@ fi
 # console/ without node_modules, kept beside the build); npm ci only when the lock changed.
 CONSOLE="$ROOT/console"
 CONSOLE_OUT="$ROOT/services/gateway/src/sentra_gateway/console_static"
-if ! command -v npm >/dev/null 2>&1 || ! node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>20||(a===20&&b>=19)?0:1)'; then
-  log "Node.js 20.19 or newer with npm is needed to build the web console (console/); install it, then run make setup again"
-  exit 1
-fi
-console_hash="$(cd "$CONSOLE" && find . -path ./node_modules -prune -o -type f -print | LC_ALL=C sort | xargs sha256sum | sha256sum | cut -d' ' -f1)"
-if [ "$(cat "$CONSOLE_OUT/.sentra-source" 2>/dev/null)" != "$console_hash" ] || [ ! -f "$CONSOLE_OUT/index.html" ]; then
-  lock_hash="$(sha256sum "$CONSOLE/package-lock.json" | cut -d' ' -f1)"
-  if [ "$(cat "$CONSOLE/node_modules/.sentra-lock" 2>/dev/null)" != "$lock_hash" ]; then
-    log "installing the web console's packages (npm ci)"
-    (cd "$CONSOLE" && npm ci --no-audit --no-fund --loglevel=error >&2)
-    echo "$lock_hash" > "$CONSOLE/node_modules/.sentra-lock"
+if ! command -v npm >/dev/null 2>&1 \
+    || ! node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 20 || (a === 20 && b >= 19) ? 0 : 1)'; then
+  log "the web console is not built: it needs Node.js 20.19 or newer with npm (install them, then make setup again); the gateway answers /console/ saying so, and the console's tests fail"
+else
+  console_hash="$(cd "$CONSOLE" && find . -path ./node_modules -prune -o -type f -print | LC_ALL=C sort | xargs sha256sum | sha256sum | cut -d' ' -f1)"
+  if [ "$(cat "$CONSOLE_OUT/.sentra-source" 2>/dev/null)" != "$console_hash" ] || [ ! -f "$CONSOLE_OUT/index.html" ]; then
+    lock_hash="$(sha256sum "$CONSOLE/package-lock.json" | cut -d' ' -f1)"
+    if [ "$(cat "$CONSOLE/node_modules/.sentra-lock" 2>/dev/null)" != "$lock_hash" ]; then
+      log "installing the web console's packages (npm ci)"
+      (cd "$CONSOLE" && npm ci --no-audit --no-fund --loglevel=error >&2)
+      echo "$lock_hash" > "$CONSOLE/node_modules/.sentra-lock"
+    fi
+    log "building the web console into $CONSOLE_OUT"
+    (cd "$CONSOLE" && npm run --silent build >&2)
+    echo "$console_hash" > "$CONSOLE_OUT/.sentra-source"
   fi
-  log "building the web console into $CONSOLE_OUT"
-  (cd "$CONSOLE" && npm run --silent build >&2)
-  echo "$console_hash" > "$CONSOLE_OUT/.sentra-source"
 fi
 # A parser process in the sandbox, for real: bubblewrap must be able to create its namespaces here.
 "$VENV/bin/python" -m sentra_ingestion.adapters.parser_pool >&2 \

@@ -26,6 +26,7 @@ from sentra_cli import keycloak
 from sentra_cli.admin import RealmAdmin
 from sentra_cli.platform import Platform, base_model_dir
 from sentra_cli.session import password_login
+from sentra_gateway import console as console_module
 
 from tests.support.identity import PASSWORD, seed
 from tests.support.platform import TEST_ENV
@@ -110,6 +111,8 @@ def console(tmp_path_factory):
 def browser():
     if not CHROMIUM.exists():
         pytest.fail("Debian's Chromium is not installed: run `make setup` (it installs the chromium package)")
+    if not (console_module.STATIC_DIR / "index.html").exists():
+        pytest.fail(console_module.NOT_BUILT)
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=str(CHROMIUM))
         yield chromium
@@ -488,7 +491,6 @@ def development_gateway(tmp_path: Path):
     from sentra_common.db import create_engine, migrate
     from sentra_common.identity import AssertionSigner
     from sentra_common.metrics import ServiceMetrics
-    from sentra_gateway import console as console_module
     from sentra_gateway import local
     from sentra_gateway.app import MIGRATIONS
     from sentra_gateway.audit import AuditLog
@@ -499,8 +501,6 @@ def development_gateway(tmp_path: Path):
     from sentra_gateway.ratelimit import RateLimiter
     from sentra_gateway.routes import build_routes
 
-    if not (console_module.STATIC_DIR / "index.html").exists():
-        pytest.fail(console_module.NOT_BUILT)
     ready, started = threading.Event(), {}
 
     async def serve() -> None:
