@@ -133,6 +133,7 @@ def shot(page: Page, name: str) -> None:
 def log_in(browser: Browser, console: Console, username: str) -> Page:
     """A fresh browser profile logging in through Keycloak's login page."""
     context = browser.new_context(viewport=VIEWPORT, locale="en-GB")
+    context.add_init_script(CSP_WATCH)
     page = context.new_page()
     page.goto(f"{console.base}/console/")
     page.get_by_role("button", name="Log in").click()
@@ -143,6 +144,19 @@ def log_in(browser: Browser, console: Console, username: str) -> Page:
     expect(page.get_by_role("heading", name="Documents", exact=True)).to_be_visible()
     assert page.url.startswith(f"{console.base}/console/")
     return page
+
+
+# Anything the page's Content-Security-Policy blocks (an inline style, a script from elsewhere).
+CSP_WATCH = """window.cspViolations = [];
+document.addEventListener('securitypolicyviolation',
+    (e) => window.cspViolations.push(`${e.violatedDirective} ${e.blockedURI}`));"""
+
+
+def close(page: Page) -> None:
+    """Close the page's browser profile; nothing the console did broke its own policy."""
+    if "/console/" in page.url:  # not Keycloak's own pages
+        assert page.evaluate("window.cspViolations ?? []") == []
+    page.context.close()
 
 
 def authorization_of(page: Page) -> str:
@@ -179,7 +193,7 @@ def test_login_through_keycloak_and_the_console_in_two_languages(console, browse
     shot(page, "documents-es")
     page.get_by_label("Idioma").select_option("en")
     expect(page.get_by_role("heading", name="Documents", exact=True)).to_be_visible()
-    page.context.close()
+    close(page)
 
 
 # Upload, states, stage log ------------------------------------------------------------------
@@ -241,7 +255,7 @@ def test_dropped_files_upload_with_progress_and_go_processing_then_indexed(conso
     assert download.value.suggested_filename == "teletrabajo.md"
     assert Path(download.value.path()).read_text() == TELETRABAJO
     shot(page, "documents")
-    page.context.close()
+    close(page)
 
 
 # Asking ----------------------------------------------------------------------------------
@@ -275,7 +289,7 @@ def test_a_streamed_answer_with_a_citation_that_opens_the_document_at_its_place(
     # The "[1]" in the answer opens the same place.
     answer.get_by_role("button", name="Open source 1").first.click()
     expect(page.get_by_role("dialog").locator(".chunk.cited mark")).to_be_visible()
-    page.context.close()
+    close(page)
 
 
 # Roles and departments -------------------------------------------------------------------
@@ -300,7 +314,7 @@ def test_a_member_has_no_delete_and_a_forged_delete_is_refused(console, browser)
     assert "dept-admin" in forged["body"]
     page.reload()  # a new login-free load: tokens were in memory only
     expect(page.get_by_role("button", name="Log in")).to_be_visible()
-    page.context.close()
+    close(page)
 
     page = log_in(browser, console, "ana")
     expect(page.locator(f'tr[data-document-id="{console.legal_document}"]')).to_be_visible()  # still there
@@ -310,7 +324,7 @@ def test_a_member_has_no_delete_and_a_forged_delete_is_refused(console, browser)
     refused = page.locator("table.audit tbody tr", has_text="dani").filter(has_text="DeleteDocument")
     expect(refused.first).to_be_visible()
     shot(page, "audit")
-    page.context.close()
+    close(page)
 
 
 def test_another_departments_document_never_appears(console, browser):
@@ -336,7 +350,7 @@ def test_another_departments_document_never_appears(console, browser):
     expect(answer).to_have_attribute("aria-busy", "false", timeout=180_000)
     assert "28" not in answer.inner_text()
     assert "nóminas" not in " ".join(page.locator("button.citation").all_inner_texts()).lower()
-    page.context.close()
+    close(page)
 
 
 # Adapters, datasets, jobs ------------------------------------------------------------------
@@ -372,7 +386,7 @@ def test_adapters_are_activated_rolled_back_and_switched_off_by_an_admin_only(co
     page.get_by_role("navigation").get_by_role("link", name="Adapters").click()
     expect(page.get_by_role("cell", name="legal@2", exact=True)).to_be_visible()
     expect(page.locator("main").get_by_role("button")).to_have_count(0)
-    page.context.close()
+    close(page)
 
     page = log_in(browser, console, "ana")
     page.get_by_role("navigation").get_by_role("link", name="Adapters").click()
@@ -391,7 +405,7 @@ def test_adapters_are_activated_rolled_back_and_switched_off_by_an_admin_only(co
     expect(serving.get_by_role("row").nth(1).get_by_role("cell").nth(2)).to_have_text("legal@1", timeout=60_000)
     serving.get_by_role("button", name="Switch off").click()
     expect(serving).to_contain_text("switched off", timeout=60_000)
-    page.context.close()
+    close(page)
 
 
 def test_dataset_items_are_reviewed_and_edited_and_the_job_list_opens(console, browser):
@@ -435,7 +449,7 @@ def test_dataset_items_are_reviewed_and_edited_and_the_job_list_opens(console, b
     expect(page.get_by_role("heading", name="Training jobs", exact=True)).to_be_focused()
     expect(page.get_by_text("No training jobs yet.")).to_be_visible()
     expect(page.locator(".message.error")).to_have_count(0)
-    page.context.close()
+    close(page)
 
 
 # Addresses and logging out ---------------------------------------------------------------
@@ -472,7 +486,7 @@ def test_tokens_are_refreshed_a_screens_address_survives_a_reload_and_logout_end
     expect(page.get_by_role("button", name="Log in")).to_be_visible()
     page.get_by_role("button", name="Log in").click()
     expect(page.locator("#username")).to_be_visible()  # the realm's session ended with the logout
-    page.context.close()
+    close(page)
 
 
 # The development identity ------------------------------------------------------------------
@@ -539,7 +553,9 @@ def development_gateway(tmp_path: Path):
 
 def test_the_development_identity_is_picked_in_a_form_and_said_on_every_screen(browser, tmp_path):
     with development_gateway(tmp_path) as base:
-        page = browser.new_context(viewport=VIEWPORT, locale="en-GB").new_page()
+        context = browser.new_context(viewport=VIEWPORT, locale="en-GB")
+        context.add_init_script(CSP_WATCH)
+        page = context.new_page()
         page.goto(f"{base}/console/")
         expect(page.get_by_role("note")).to_contain_text("development identity")
         expect(page.get_by_role("button", name="Log in")).to_have_count(0)  # no Keycloak here
@@ -555,4 +571,4 @@ def test_the_development_identity_is_picked_in_a_form_and_said_on_every_screen(b
         nav = page.get_by_role("navigation")
         expect(nav.get_by_role("link", name="Datasets")).to_be_visible()  # a trainer's screens
         expect(nav.get_by_role("link", name="Audit log")).to_have_count(0)
-        page.context.close()
+        close(page)
