@@ -258,6 +258,24 @@ def test_dropped_files_upload_with_progress_and_go_processing_then_indexed(conso
     close(page)
 
 
+def test_a_failed_document_says_why_and_an_admin_retries_it(console, browser):
+    page = log_in(browser, console, "ana")
+    page.get_by_label("choose files").set_input_files(
+        [{"name": "relleno.txt", "mimeType": "text/plain", "buffer": b"lorem " * 5000}])
+    row = page.locator("tr[data-document-id]", has=page.get_by_role("button", name="relleno", exact=True))
+    expect(row).to_have_attribute("data-state", "FAILED", timeout=180_000)
+    expect(row).to_contain_text("lorem")  # the reason, in the list
+    row.get_by_role("button", name="relleno").click()
+    expect(page.locator(".details .message.error")).to_contain_text("Failed at quality")
+    failures = page.get_by_role("table", name="What happened to it, stage by stage").locator("tr.failed")
+    expect(failures).to_have_count(1)
+    page.get_by_role("button", name="Retry").click()
+    expect(page.get_by_role("status")).to_contain_text("relleno is being processed again")
+    expect(failures).to_have_count(2, timeout=180_000)  # it ran again, and failed again for the same reason
+    expect(row).to_have_attribute("data-state", "FAILED")
+    close(page)
+
+
 # Asking ----------------------------------------------------------------------------------
 
 
@@ -276,7 +294,8 @@ def test_a_streamed_answer_with_a_citation_that_opens_the_document_at_its_place(
     expect(source).to_contain_text("Días de teletrabajo")  # the heading it is under
     shot(page, "ask")
 
-    source.click()
+    source.focus()  # by keyboard: Enter opens the source, Escape closes it and gives the focus back
+    page.keyboard.press("Enter")
     viewer = page.get_by_role("dialog", name="Política de teletrabajo")
     expect(viewer).to_be_visible()
     cited = viewer.locator(".chunk.cited")
@@ -286,6 +305,7 @@ def test_a_streamed_answer_with_a_citation_that_opens_the_document_at_its_place(
     shot(page, "citation")
     page.keyboard.press("Escape")
     expect(viewer).to_be_hidden()
+    expect(source).to_be_focused()
     # The "[1]" in the answer opens the same place.
     answer.get_by_role("button", name="Open source 1").first.click()
     expect(page.get_by_role("dialog").locator(".chunk.cited mark")).to_be_visible()

@@ -44,6 +44,9 @@ export function DocumentViewer({ citation, onClose }: { citation: Citation; onCl
   const cited = useRef<HTMLElement>(null);
   const [text, setText] = useState<DocumentText | null>(null);
   const [error, setError] = useState<unknown>(null);
+  // The focus goes back where it was (the source that opened the viewer) once it closes.
+  const opener = useRef(document.activeElement as HTMLElement | null);
+  useEffect(() => () => opener.current?.focus(), []);
 
   useEffect(() => {
     dialog.current?.showModal();
@@ -66,7 +69,6 @@ export function DocumentViewer({ citation, onClose }: { citation: Citation; onCl
       class="viewer"
       aria-labelledby="viewer-title"
       onClose={onClose}
-      onCancel={onClose}
     >
       <header>
         <h2 id="viewer-title">{citation.title || citation.document_id}</h2>
