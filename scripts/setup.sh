@@ -25,6 +25,10 @@
 #     proxy once per machine and version into ~/.cache/sentra/bin/<tool>-<version>/ (helm
 #     with `go install`, the Kubernetes components from the pinned module in tools/k8s/;
 #     kube-apiserver takes about 7 minutes on 2 cores the first time, nothing afterwards).
+#   - the web console (console/: TypeScript, Vite, from npm) built into the gateway package
+#     (sentra_gateway/console_static) with `npm ci && npm run build` when its sources changed,
+#   - Chromium (Debian package; Playwright drives it in the console's browser tests, which
+#     never download a browser of their own).
 # A complete environment is reused: only the editable install of this checkout is refreshed.
 set -euo pipefail
 
@@ -55,16 +59,17 @@ if ! command -v bwrap >/dev/null 2>&1; then
 fi
 
 need_apt=()
+[ -x /usr/bin/chromium ] || need_apt+=(chromium)
 command -v mvn >/dev/null 2>&1 || need_apt+=(maven)
 [ -x /usr/lib/jvm/java-17-openjdk-amd64/bin/java ] || [ -x /usr/lib/jvm/java-21-openjdk-amd64/bin/java ] \
   || need_apt+=(openjdk-17-jre-headless)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
-    log "installing ${need_apt[*]} (apt-get; needed to fetch and run Keycloak)"
+    log "installing ${need_apt[*]} (apt-get; Keycloak needs Maven and Java, the console's browser tests Chromium)"
     apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
   else
-    log "missing ${need_apt[*]}: run 'sudo apt-get install ${need_apt[*]}' (needed for Keycloak)"
+    log "missing ${need_apt[*]}: run 'sudo apt-get install ${need_apt[*]}' (Keycloak, the console's browser tests)"
   fi
 fi
 
@@ -105,6 +110,28 @@ else
     || "$VENV/bin/pip" install -q --no-deps -e "$ROOT"
 fi
 "$VENV/bin/python" -m sentra_cli.keycloak install
+
+# The web console, built into the gateway package when its sources changed (a hash of
+# console/ without node_modules, kept beside the build); npm ci only when the lock changed.
+CONSOLE="$ROOT/console"
+CONSOLE_OUT="$ROOT/services/gateway/src/sentra_gateway/console_static"
+if ! command -v npm >/dev/null 2>&1 \
+    || ! node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 20 || (a === 20 && b >= 19) ? 0 : 1)'; then
+  log "the web console is not built: it needs Node.js 20.19 or newer with npm (install them, then make setup again); the gateway answers /console/ saying so, and the console's tests fail"
+else
+  console_hash="$(cd "$CONSOLE" && find . -path ./node_modules -prune -o -type f -print | LC_ALL=C sort | xargs sha256sum | sha256sum | cut -d' ' -f1)"
+  if [ "$(cat "$CONSOLE_OUT/.sentra-source" 2>/dev/null)" != "$console_hash" ] || [ ! -f "$CONSOLE_OUT/index.html" ]; then
+    lock_hash="$(sha256sum "$CONSOLE/package-lock.json" | cut -d' ' -f1)"
+    if [ "$(cat "$CONSOLE/node_modules/.sentra-lock" 2>/dev/null)" != "$lock_hash" ]; then
+      log "installing the web console's packages (npm ci)"
+      (cd "$CONSOLE" && npm ci --no-audit --no-fund --loglevel=error >&2)
+      echo "$lock_hash" > "$CONSOLE/node_modules/.sentra-lock"
+    fi
+    log "building the web console into $CONSOLE_OUT"
+    (cd "$CONSOLE" && npm run --silent build >&2)
+    echo "$console_hash" > "$CONSOLE_OUT/.sentra-source"
+  fi
+fi
 # A parser process in the sandbox, for real: bubblewrap must be able to create its namespaces here.
 "$VENV/bin/python" -m sentra_ingestion.adapters.parser_pool >&2 \
   || log "the ingestion service will not start until the parser sandbox works (see above); on a development machine SENTRA_INGESTION_PARSER_SANDBOX=none runs parsers unsandboxed"

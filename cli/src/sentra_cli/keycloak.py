@@ -11,14 +11,18 @@ instances (the platform, the tests) never write to the same files.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
+import urllib.parse
 import urllib.request
 import zipfile
+from collections.abc import Sequence
 from pathlib import Path
 
 KEYCLOAK_VERSION = "26.4.2"
@@ -26,6 +30,8 @@ ARTIFACT = f"org.keycloak:keycloak-quarkus-dist:{KEYCLOAK_VERSION}:zip"
 REALM = "sentra"
 ROOT = Path(__file__).resolve().parents[3]
 REALM_FILE = ROOT / "deploy" / "keycloak" / "sentra-realm.json"
+# The web console's public client; its addresses are those of the gateway that serves it.
+CONSOLE_CLIENT = "sentra-console"
 # Keycloak 26 runs on Java 17 or 21.
 JAVA_CANDIDATES = ("/usr/lib/jvm/java-21-openjdk-amd64", "/usr/lib/jvm/java-17-openjdk-amd64")
 
@@ -172,6 +178,67 @@ class KeycloakServer:
                 pass
             time.sleep(0.5)
         raise KeycloakError(f"Keycloak did not answer within {timeout:.0f} s; see {log_path or self.dir}")
+
+    def register_console(self, origins: Sequence[str]) -> None:
+        register_console(self.url, self.admin_user, self.admin_password, origins)
+
+
+def console_client(origins: Sequence[str]) -> dict:
+    """The realm file's `sentra-console` client, its addresses set to the gateway's origins
+    (where the console is served: `<origin>/console/`)."""
+    realm = json.loads(REALM_FILE.read_text())
+    client = next(c for c in realm["clients"] if c["clientId"] == CONSOLE_CLIENT)
+    return {
+        **client,
+        "rootUrl": origins[0],
+        "redirectUris": [f"{o}/console/*" for o in origins],
+        "webOrigins": list(origins),
+        "attributes": {**client.get("attributes", {}),
+                       "post.logout.redirect.uris": "##".join(f"{o}/console/*" for o in origins)},
+    }
+
+
+def _admin_call(url: str, method: str | None = None, token: str = "", body: dict | None = None,
+                form: dict | None = None) -> object:
+    """One call to Keycloak's API (JSON); `method` defaults to POST with a body, else GET."""
+    data, headers = None, {}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    if body is not None:
+        data, headers["Content-Type"] = json.dumps(body).encode(), "application/json"
+    if form is not None:
+        data = urllib.parse.urlencode(form).encode()
+        headers["Content-Type"] = "application/x-www-form-urlencoded"
+    request = urllib.request.Request(url, data=data, headers=headers, method=method)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            raw = response.read()
+    except urllib.error.HTTPError as exc:
+        raise KeycloakError(f"Keycloak answered {exc.code} to {method} {url}: {exc.read()[:300]!r}") from None
+    except OSError as exc:
+        raise KeycloakError(f"Keycloak cannot be reached at {url}: {exc}") from None
+    return json.loads(raw) if raw else None
+
+
+def register_console(server_url: str, admin_user: str, admin_password: str, origins: Sequence[str]) -> None:
+    """Point the realm's `sentra-console` client at the gateway's origins (redirect URIs,
+    web origins, post-logout redirects), creating it when the realm was imported before the
+    client existed. Called by `sentra up` for the Keycloak it runs, since the gateway's
+    HTTP port is configurable (and any free port in tests)."""
+    token = _admin_call(
+        f"{server_url}/realms/master/protocol/openid-connect/token",
+        form={"grant_type": "password", "client_id": "admin-cli", "username": admin_user, "password": admin_password},
+    )["access_token"]
+    clients = f"{server_url}/admin/realms/{REALM}/clients"
+    wanted = console_client(origins)
+    found = _admin_call(f"{clients}?{urllib.parse.urlencode({'clientId': CONSOLE_CLIENT})}", token=token)
+    if not found:
+        _admin_call(clients, "POST", token, wanted)
+        return
+    current = found[0]
+    changes = {key: wanted[key] for key in ("rootUrl", "redirectUris", "webOrigins")}
+    attributes = {**current.get("attributes", {}), **wanted["attributes"]}
+    _admin_call(f"{clients}/{current['id']}", "PUT", token, {**current, **changes, "attributes": attributes})
 
 
 def main(argv: list[str]) -> int:

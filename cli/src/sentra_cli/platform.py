@@ -405,7 +405,19 @@ class Platform:
                 if name == "gateway":
                     state.http_port = int((self.run_dir / "gateway-http.port").read_text())
         self.save_state(state)
+        if kc is not None and state.http_port:
+            self._register_console(kc, state.http_port)
         return state
+
+    @staticmethod
+    def _register_console(kc: keycloak.KeycloakServer, http_port: int) -> None:
+        """The web console logs in through this Keycloak: its client's redirect URIs and web
+        origins are the gateway's HTTP origin (127.0.0.1 and localhost)."""
+        origins = [f"http://127.0.0.1:{http_port}", f"http://localhost:{http_port}"]
+        try:
+            kc.register_console(origins)
+        except keycloak.KeycloakError as exc:
+            print(f"[sentra] the web console cannot log in through Keycloak: {exc}", file=sys.stderr, flush=True)
 
     def _start_identity(self, state: PlatformState) -> keycloak.KeycloakServer | None:
         """Start Keycloak if this platform runs its own; record the identity mode."""

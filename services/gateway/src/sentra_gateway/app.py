@@ -1,6 +1,6 @@
-"""Composition root of the gateway: public gRPC and HTTP on one event loop, the audit
-database, the realm's keys, the signing key for internal assertions, channels to the
-internal services."""
+"""Composition root of the gateway: public gRPC and HTTP (with the web console) on one
+event loop, the audit database, the realm's keys, the signing key for internal assertions,
+channels to the internal services."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from sentra_common.metrics import ServiceMetrics
 from sentra_common.nats import EventBus
 from sentra_common.runtime import required_signer, tls_material
 
-from sentra_gateway import local, schema
+from sentra_gateway import console, local, schema
 from sentra_gateway.apikeys import ApiKeys
 from sentra_gateway.audit import AuditLog
 from sentra_gateway.auth import Authenticator
@@ -116,6 +116,7 @@ async def _start_http(
 ) -> tuple[uvicorn.Server, asyncio.Task]:
     app = create_http_app(gateway, settings.http)
     await stack.enter_async_context(app.state.mcp.running())  # MCP's transport, stopped after the server
+    console.mount(app, settings.console, settings.auth, gateway.routes)
     config = uvicorn.Config(
         app, host=settings.http.host, port=settings.http.port, log_config=None,
         access_log=False, lifespan="off", h11_max_incomplete_event_size=64 * 1024,

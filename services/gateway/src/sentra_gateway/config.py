@@ -82,6 +82,17 @@ class HttpSettings(BaseModel):
     max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
 
 
+class ConsoleSettings(BaseModel):
+    """The web console at /console/ (sentra_gateway.console)."""
+
+    enabled: bool = True
+    # The realm's public client the console logs in with (authorization code + PKCE).
+    client_id: str = "sentra-console"
+    # Where the built console is (default: the package's console_static/, which `make setup`
+    # builds from console/ with npm).
+    static_dir: Path | None = None
+
+
 class AuditDatabaseSettings(DatabaseSettings):
     """Where the audit log lives, and who owns its schema (see sentra_gateway.schema)."""
 
@@ -100,6 +111,7 @@ class GatewaySettings(ServiceSettings):
     auth: AuthSettings = AuthSettings()
     rate_limit: RateLimitSettings = RateLimitSettings()
     http: HttpSettings = HttpSettings()
+    console: ConsoleSettings = ConsoleSettings()
     # The audit log lives here (append-only table, hash chain).
     database: AuditDatabaseSettings = AuditDatabaseSettings()
     # Internal services report calls they refused (around the gateway) over NATS.

@@ -2,8 +2,9 @@
 (authentication, permission table, rate limit, audit) and answers with the same
 messages rendered as JSON (proto field names).
 
-- resource endpoints for documents, search, the caller, the audit log, API keys and the
-  review of training datasets (items listed, approved or rejected, edited; JSONL out and in);
+- resource endpoints for documents (their text too, chunk by chunk), search, the caller,
+  the audit log, API keys and the review of training datasets (items listed, approved or
+  rejected, edited; JSONL out and in);
 - `POST /api/v1/rpc/{service}/{method}`: any unary RPC of the public API with its request
   as JSON (answers, datasets, training jobs, adapters…);
 - `/v1/…`: the OpenAI-compatible API (`openai_api`), with errors in OpenAI's shape;
@@ -217,6 +218,22 @@ def create_http_app(gateway: Gateway, settings: HttpSettings | None = None) -> F
             body(), media_type=doc.content_type or "application/octet-stream",
             headers={"Content-Disposition": f'attachment; filename="{filename}"'},
         )
+
+    @app.get("/api/v1/documents/{document_id}/text")
+    async def document_text(request: Request, document_id: str):
+        """The document's indexed text, chunk by chunk in order (page, heading, chunk id: what
+        citations name)."""
+        call = new_call(request, "/sentra.retrieval.v1.RetrievalService/ListChunks")
+        message = retrieval_pb2.ListChunksRequest(document_ids=[document_id], page_size=1000)
+        chunks = [
+            {"chunk_id": c.chunk_id, "chunk_index": c.chunk_index, "text": c.text, "page": c.page,
+             "heading": c.heading}
+            async for page in gateway.server_stream(call, message, None) for c in page.chunks
+        ]
+        if not chunks:
+            raise NotFound(f"document {document_id} has no indexed text you may read (not indexed yet, or not "
+                           "yours); `sentra documents` shows its state")
+        return {"document_id": document_id, "chunks": chunks}
 
     @app.post("/api/v1/documents")
     async def upload_document(

@@ -50,7 +50,8 @@ PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
     ("sentra.ingestion.v1.IngestionService", "DeleteDocument"): ADMINS,
     ("sentra.ingestion.v1.IngestionService", "RetryDocument"): ADMINS,
     ("sentra.retrieval.v1.RetrievalService", "Search"): EVERYONE,
-    # A document's indexed text, chunk by chunk, under the caller's scope (MCP get_document_text).
+    # A document's indexed text, chunk by chunk (MCP get_document_text; the console opens a
+    # citation at its place); retrieval leaves out what the caller may not read, as in Search.
     ("sentra.retrieval.v1.RetrievalService", "ListChunks"): EVERYONE,
     # The platform's embedding model (/v1/embeddings): vectors of the caller's own text.
     ("sentra.embedding.v1.EmbeddingService", "Embed"): EVERYONE,
