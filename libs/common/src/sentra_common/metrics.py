@@ -182,3 +182,21 @@ def start_metrics_server(host: str, port: int) -> int | None:
     bound = server.server_port
     logger.info("metrics endpoint listening", extra={"metrics_port": bound})
     return bound
+
+
+class MeteredWrapper:
+    """A backend wrapped to be measured: every attribute and the start/close lifecycle go to
+    the backend it wraps (`inner`); a subclass overrides the calls it measures."""
+
+    def __init__(self, inner, metrics) -> None:
+        self.inner = inner
+        self.metrics = metrics
+
+    def __getattr__(self, name: str):
+        return getattr(self.inner, name)
+
+    async def start(self) -> None:
+        await self.inner.start()
+
+    async def close(self) -> None:
+        await self.inner.close()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram
-from sentra_common.metrics import LATENCY_BUCKETS, ReadCounter
+from sentra_common.metrics import LATENCY_BUCKETS, MeteredWrapper, ReadCounter
 
 from sentra_embedding.domain.cache import VectorCache
 from sentra_embedding.domain.ports import EmbeddingBackend
@@ -59,21 +59,11 @@ class EmbeddingMetrics:
                     [], lambda: {(): cache.misses}, self.registry)
 
 
-class MeteredBackend:
+class MeteredBackend(MeteredWrapper):
     """An `EmbeddingBackend` that counts what the backend it wraps does."""
 
     def __init__(self, backend: EmbeddingBackend, metrics: EmbeddingMetrics) -> None:
-        self.inner = backend
-        self.metrics = metrics
-
-    def __getattr__(self, name: str):
-        return getattr(self.inner, name)
-
-    async def start(self) -> None:
-        await self.inner.start()
-
-    async def close(self) -> None:
-        await self.inner.close()
+        super().__init__(backend, metrics)
 
     async def embed(self, texts: list[str]) -> list[list[float]]:
         started = time.perf_counter()

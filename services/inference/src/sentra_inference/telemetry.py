@@ -13,7 +13,7 @@ import time
 from collections.abc import AsyncIterator
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
-from sentra_common.metrics import SLOW_BUCKETS, GaugeSnapshot
+from sentra_common.metrics import SLOW_BUCKETS, GaugeSnapshot, MeteredWrapper
 
 from sentra_inference.domain.answering import STRATEGIES, Answer
 from sentra_inference.domain.ports import (
@@ -117,21 +117,11 @@ class InferenceMetrics:
         self.adapters_loaded.set(loaded)
 
 
-class MeteredBackend:
+class MeteredBackend(MeteredWrapper):
     """A `GenerationBackend` that measures the backend it wraps."""
 
     def __init__(self, backend: GenerationBackend, metrics: InferenceMetrics) -> None:
-        self.inner = backend
-        self.metrics = metrics
-
-    def __getattr__(self, name: str):
-        return getattr(self.inner, name)
-
-    async def start(self) -> None:
-        await self.inner.start()
-
-    async def close(self) -> None:
-        await self.inner.close()
+        super().__init__(backend, metrics)
 
     async def generate(self, request: GenerationRequest) -> AsyncIterator[GenerationChunk]:
         started = time.perf_counter()
