@@ -3,6 +3,17 @@
 # No machine-learning framework: the `gateway` extra only (FastAPI, python-keycloak, ...).
 # Build from the repository root: make images (or docker buildx build -f deploy/docker/gateway.Dockerfile .)
 ARG PYTHON_IMAGE=python:3.11.11-slim-bookworm
+ARG NODE_IMAGE=node:20.19.5-bookworm-slim
+
+# The web console (console/: TypeScript, Vite), built into the gateway package's
+# console_static/ that the gateway serves at /console/ (the wheel ships it).
+FROM ${NODE_IMAGE} AS console
+ARG NPM_CONFIG_REGISTRY
+WORKDIR /src/console
+COPY console/package.json console/package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY console/ ./
+RUN npm run build
 
 FROM ${PYTHON_IMAGE} AS builder
 ARG PIP_INDEX_URL
@@ -13,6 +24,7 @@ COPY pyproject.toml README.md ./
 COPY libs/ libs/
 COPY cli/ cli/
 COPY services/ services/
+COPY --from=console /src/services/gateway/src/sentra_gateway/console_static/ services/gateway/src/sentra_gateway/console_static/
 # Wheels of Sentra and everything its gateway extra needs; the runtime installs only these.
 RUN pip wheel --wheel-dir /wheels ".[gateway]"
 

@@ -180,3 +180,14 @@ def test_chart_default_images_are_the_ones_make_images_builds() -> None:
     assert "training-gpu" in makefile
     values = (CHART / "values.yaml").read_text()
     assert re.search(r"^  repository: sentra$", values, re.M), "the chart's image repository is make images' default"
+
+
+def test_the_gateway_image_ships_the_built_web_console() -> None:
+    _args, stages = parse(DOCKER / "gateway.Dockerfile")
+    console = next(s for s in stages if s.name == "console")
+    assert any(word == "RUN" and "npm run build" in rest for word, rest in console.instructions)
+    builder = next(s for s in stages if s.name == "builder")
+    copies = [rest for word, rest in builder.instructions if word == "COPY" and "--from=console" in rest]
+    assert copies and all("sentra_gateway/console_static" in rest for rest in copies)
+    ignore = (ROOT / ".dockerignore").read_text().split()
+    assert "!console/" in ignore and "console/node_modules/" in ignore
