@@ -22,15 +22,27 @@ import yaml
 
 from tests.deploy.tools import ROOT, helm_binary, kubernetes_version
 
-SHARED_CHARTS = ROOT.parent / "shared" / "charts"
-SHARED_CRDS = ROOT.parent / "shared" / "k8s-crds"
+# The project's shared third-party files (upstream charts, CRDs) beside the checkout;
+# SENTRA_SHARED_DIR points elsewhere (a CI clone in another folder).
+SHARED = Path(os.environ.get("SENTRA_SHARED_DIR") or ROOT.parent / "shared")
+SHARED_CHARTS = SHARED / "charts"
+SHARED_CRDS = SHARED / "k8s-crds"
+
+
+def shared(path: Path) -> Path:
+    """`path` under the shared folder, or a clear failure saying where it was looked for."""
+    if not path.exists():
+        raise AssertionError(f"{path} is missing: the deployment tests read the upstream NATS and Qdrant "
+                             "charts and the KubeRay/Prometheus Operator/KEDA CRDs from the shared folder "
+                             "beside the checkout (../shared); set SENTRA_SHARED_DIR when it is elsewhere")
+    return path
 
 
 @cache
 def shared_crds() -> tuple[dict, ...]:
     """The CustomResourceDefinitions of ../shared/k8s-crds, parsed (once per run)."""
     found = []
-    for path in sorted(SHARED_CRDS.glob("*.yaml")):
+    for path in sorted(shared(SHARED_CRDS).glob("*.yaml")):
         for doc in yaml.load_all(path.read_text(), Loader=yaml.CSafeLoader):
             if doc and doc.get("kind") == "CustomResourceDefinition":
                 found.append(doc)
@@ -64,7 +76,7 @@ def _prepared(chart_dir: Path | str) -> Iterator[tuple[Path, dict[str, str]]]:
         copy = Path(tmp) / chart_dir.name
         shutil.copytree(chart_dir, copy, symlinks=False)
         for name in _declared_dependencies(copy):
-            source, target = SHARED_CHARTS / name, copy / "charts" / name
+            source, target = shared(SHARED_CHARTS / name), copy / "charts" / name
             if source.is_dir() and not target.exists():
                 shutil.copytree(source, target)
         home = Path(tmp) / "helm-home"

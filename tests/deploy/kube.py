@@ -30,7 +30,7 @@ import yaml
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from tests.deploy.helmtool import SHARED_CRDS
+from tests.deploy.helmtool import SHARED_CRDS, shared
 from tests.deploy.tools import etcd_binary, kube_apiserver_binary, kubectl_binary
 from tests.support.servers import free_port, wait_port
 
@@ -229,7 +229,7 @@ def _wait_ready(url: str, token: str, proc: subprocess.Popen, log: Path, timeout
 
 
 def _apply_crds(api: KubeApi) -> None:
-    files = sorted(SHARED_CRDS.glob("*.yaml"))
+    files = sorted(shared(SHARED_CRDS).glob("*.yaml"))
     if not files:
         raise RuntimeError(f"no CRDs in {SHARED_CRDS}: the deployment tests validate custom resources against them")
     args = ["apply", "--server-side", "--field-manager", FIELD_MANAGER]
