@@ -10,8 +10,11 @@ from pathlib import Path
 PROMPT = "Sentra adapter check. The password of the day is"
 
 
-def train_adapter(model_dir: Path, out_dir: Path, word: str, steps: int = 12, seed: int = 0) -> Path:
-    """Teach a rank-4 LoRA on q/v projections to answer PROMPT with `word` (greedy)."""
+def train_adapter(model_dir: Path, out_dir: Path, word: str, steps: int = 12, seed: int = 0,
+                  target_loss: float = 0.05, max_steps: int = 40) -> Path:
+    """Teach a rank-4 LoRA on q/v projections to answer PROMPT with `word` (greedy): at least
+    `steps` steps, then on until the loss is under `target_loss` (at most `max_steps`), so the
+    lesson survives the 4-bit base llama.cpp serves whatever this CPU's arithmetic did."""
     import torch
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -25,8 +28,10 @@ def train_adapter(model_dir: Path, out_dir: Path, word: str, steps: int = 12, se
     labels[:, : len(tokenizer(PROMPT)["input_ids"])] = -100
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=2e-2)
     model.train()
-    for _ in range(steps):
+    for step in range(max_steps):
         loss = model(**batch, labels=labels).loss
+        if step >= steps and loss.item() < target_loss:
+            break
         loss.backward()
         optimizer.step()
         optimizer.zero_grad()
