@@ -8,6 +8,7 @@ place with the same confinement."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import os
 import re
@@ -148,7 +149,8 @@ async def test_a_parser_sees_none_of_the_services_environment(monkeypatch):
 
 
 async def test_a_parser_that_exhausts_memory_is_stopped_by_the_limit():
-    pool = await started_pool()
+    # CPU time to spare, so that on a slow machine the memory limit, not the CPU one, stops it
+    pool = await started_pool(timeout=180.0, confinement=dataclasses.replace(LIMITS, cpu_seconds=120))
     try:
         seen = await findings(pool, "memory.bin")
         # A real document whose text alone is larger than the memory limit allows.
