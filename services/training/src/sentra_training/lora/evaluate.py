@@ -17,8 +17,10 @@ would look worse at predicting bare answer spans without reading any worse.)
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import math
+import os
 from pathlib import Path
 
 from sentra_common.sealed import SealedFiles
@@ -31,6 +33,9 @@ from sentra_training.metrics import contains_answer, exact_match, rouge_l, token
 # A general set shipped with the package (SQuAD-es examples, XQuAD paragraphs excluded).
 REGRESSION_FILE = Path(__file__).parent / "regression.jsonl"
 END_OF_TURN = "<end_of_turn>"
+# The base model's regression perplexity never changes for a given model and set (about 30 s
+# on 2 cores); it is kept beside the base model, under this name plus a key.
+BASE_PERPLEXITY_CACHE = ".sentra-regression-perplexity"
 
 
 def _load(base_model_dir: Path, threads: int):
@@ -83,7 +88,47 @@ def _text_nll(model, tokenizer, text: str, max_tokens: int = 256) -> tuple[float
     return loss * (ids.shape[1] - 1), ids.shape[1] - 1
 
 
-def score(model, tokenizer, test: list[Example], regression: list[Example], max_new_tokens: int) -> dict:
+def regression_perplexity(model, tokenizer, regression: list[Example]) -> float:
+    r_nll = r_count = 0.0
+    for example in regression:
+        n, c = _text_nll(model, tokenizer, example.prompt)
+        r_nll, r_count = r_nll + n, r_count + c
+    return math.exp(r_nll / r_count) if r_count else 0.0
+
+
+def _base_cache_file(base_model_dir: Path, regression: list[Example]) -> Path:
+    """Where the base model's regression perplexity is kept: named by the model's files (name,
+    size, modification time) and the regression texts, so any change computes it again."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in Path(base_model_dir).iterdir() if p.is_file()):
+        if not path.name.startswith(BASE_PERPLEXITY_CACHE):
+            stat = path.stat()
+            digest.update(f"{path.name}:{stat.st_size}:{stat.st_mtime_ns}\n".encode())
+    for example in regression:
+        digest.update(example.prompt.encode() + b"\0")
+    return Path(base_model_dir) / f"{BASE_PERPLEXITY_CACHE}-{digest.hexdigest()[:16]}.json"
+
+
+def base_regression_perplexity(model, tokenizer, base_model_dir: Path, regression: list[Example]) -> float:
+    """The base model's regression perplexity, from its cache file when there is one; computed
+    (and written, when the model's directory is writable) otherwise."""
+    cache = _base_cache_file(base_model_dir, regression)
+    try:
+        return float(json.loads(cache.read_text())["regression_perplexity"])
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    value = regression_perplexity(model, tokenizer, regression)
+    try:  # written whole or not at all; a read-only model directory simply means no cache
+        partial = cache.with_suffix(f".{os.getpid()}.tmp")
+        partial.write_text(json.dumps({"regression_perplexity": value}))
+        partial.replace(cache)
+    except OSError:
+        pass
+    return value
+
+
+def score(model, tokenizer, test: list[Example], regression: list[Example], max_new_tokens: int,
+          known_regression_perplexity: float | None = None) -> dict:
     totals = {"contains": 0.0, "exact_match": 0.0, "token_f1": 0.0, "rouge_l": 0.0}
     nll = count = 0.0
     for example in test:
@@ -97,11 +142,8 @@ def score(model, tokenizer, test: list[Example], regression: list[Example], max_
         nll, count = nll + n, count + c
     scores = {name: value / max(len(test), 1) for name, value in totals.items()}
     scores["perplexity"] = math.exp(nll / count) if count else 0.0
-    r_nll = r_count = 0.0
-    for example in regression:
-        n, c = _text_nll(model, tokenizer, example.prompt)
-        r_nll, r_count = r_nll + n, r_count + c
-    scores["regression_perplexity"] = math.exp(r_nll / r_count) if r_count else 0.0
+    scores["regression_perplexity"] = (regression_perplexity(model, tokenizer, regression)
+                                       if known_regression_perplexity is None else known_regression_perplexity)
     scores["examples"] = float(len(test))
     return scores
 
@@ -113,7 +155,8 @@ def evaluate(base_model_dir: Path, candidate: Path, test: list[Example], *, refe
     are read through `files` (opened in memory when sealed)."""
     regression = read_jsonl(REGRESSION_FILE) if regression is None else regression
     model, tokenizer = _load(base_model_dir, threads)
-    results = {"base": score(model, tokenizer, test, regression, max_new_tokens)}
+    results = {"base": score(model, tokenizer, test, regression, max_new_tokens,
+                             base_regression_perplexity(model, tokenizer, base_model_dir, regression))}
     peft = adapter_files.load(model, candidate, files, adapter_name="candidate")
     peft.eval()
     if reference is not None:
