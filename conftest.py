@@ -40,17 +40,13 @@ def pytest_collection_modifyitems(session, config, items):
     """Each module after the others that share its first shared fixture (modules keep their
     own order and stay whole, so module fixtures still start once)."""
     used = _shared_by_module(items)
+    # a module's group: the first shared fixture it uses, else the module alone
+    group = {path: min(shared, key=SHARED_FIXTURES.index) if shared else path for path, shared in used.items()}
     group_rank: dict[str, int] = {}
     for item in items:
-        shared = sorted(used[_path(item)], key=SHARED_FIXTURES.index)
-        group_rank.setdefault(shared[0] if shared else _path(item), len(group_rank))
+        group_rank.setdefault(group[_path(item)], len(group_rank))
     position = {id(item): i for i, item in enumerate(items)}
-
-    def rank(item: pytest.Item) -> int:
-        shared = sorted(used[_path(item)], key=SHARED_FIXTURES.index)
-        return group_rank[shared[0] if shared else _path(item)]
-
-    items.sort(key=lambda item: (rank(item), position[id(item)]))
+    items.sort(key=lambda item: (group_rank[group[_path(item)]], position[id(item)]))
     last_user: dict[str, str] = {}
     for item in items:
         for name in used[_path(item)]:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 from sentra_training.lora import evaluate
 from sentra_training.lora.data import Example
 
@@ -49,8 +47,7 @@ def test_a_damaged_cache_file_or_one_that_cannot_be_written_is_not_an_error(tmp_
     cache.write_text("{not json")
     assert evaluate.base_regression_perplexity(None, None, tmp_path, REGRESSION) == 22.0
     cache.unlink()
-    # a directory where the cache file would be written (any write refused: root ignores modes)
-    evaluate._base_cache_file(tmp_path, REGRESSION).with_suffix(f".{os.getpid()}.tmp").mkdir()
+    cache.mkdir()  # a directory where the cache file would be: unreadable and unwritable, even for root
     assert evaluate.base_regression_perplexity(None, None, tmp_path, REGRESSION) == 23.0
-    assert not cache.exists()
+    assert not any(p.is_file() for p in tmp_path.glob(f"{evaluate.BASE_PERPLEXITY_CACHE}*"))
     assert calls == [2, 2, 2]

@@ -20,10 +20,9 @@ import argparse
 import hashlib
 import json
 import math
-import os
 from pathlib import Path
 
-from sentra_common.sealed import SealedFiles
+from sentra_common.sealed import SealedFiles, write_atomic
 
 from sentra_training.lora import adapter_files
 from sentra_training.lora.adapter_files import PLAIN
@@ -119,9 +118,7 @@ def base_regression_perplexity(model, tokenizer, base_model_dir: Path, regressio
         pass
     value = regression_perplexity(model, tokenizer, regression)
     try:  # written whole or not at all; a read-only model directory simply means no cache
-        partial = cache.with_suffix(f".{os.getpid()}.tmp")
-        partial.write_text(json.dumps({"regression_perplexity": value}))
-        partial.replace(cache)
+        write_atomic(cache, json.dumps({"regression_perplexity": value}).encode(), mode=0o644)
     except OSError:
         pass
     return value
