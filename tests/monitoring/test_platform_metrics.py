@@ -138,7 +138,9 @@ def prometheus(observed, tmp_path_factory):
         deadline = time.monotonic() + 60
         while True:  # every target scraped a few times, so rates have samples to work on
             assert proc.poll() is None, (directory / "prometheus.log").read_text()[-2000:]
-            try:
+            try:  # Prometheus listens before it is ready, and answers 503 in plain text until then
+                if httpx.get(f"{url}/-/ready", timeout=5).status_code != 200:
+                    raise httpx.HTTPError("not ready yet")
                 result = query(url, "min(count_over_time(up[1m])) and min(up) == 1")
                 if result and float(result[0]["value"][1]) >= 4 and len(query(url, "up == 1")) == len(SERVICES):
                     break
@@ -158,7 +160,10 @@ def prometheus(observed, tmp_path_factory):
 
 
 def query(url: str, expr: str) -> list[dict]:
-    reply = httpx.get(f"{url}/api/v1/query", params={"query": expr}, timeout=30).json()
+    response = httpx.get(f"{url}/api/v1/query", params={"query": expr}, timeout=30)
+    assert response.headers.get("content-type", "").startswith("application/json"), (
+        expr, response.status_code, response.text[:500])
+    reply = response.json()
     assert reply["status"] == "success", (expr, reply)
     return reply["data"]["result"]
 
