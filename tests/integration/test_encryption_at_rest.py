@@ -103,7 +103,8 @@ async def test_a_job_run_with_a_key_leaves_no_plaintext_and_its_adapter_is_serve
     runner = ProcessRunner()
     environment = Environment(
         jobs_dir=tmp_path / "jobs", base_model_dir=base_model_dir(), code_version="test", threads_per_worker=2,
-        promotion=PromotionRules(margin=-1, regression_tolerance=100, max_new_tokens=4), files=files,
+        promotion=PromotionRules(margin=-1, regression_tolerance=100, max_new_tokens=4,
+                                 regression_texts=4), files=files,
         key_file=str(keys),
     )
     hand_off = AdapterHandOff(tmp_path / "adapters", Bus(), files)

@@ -335,3 +335,12 @@ def test_an_unusable_key_file_stops_the_service_at_start(tmp_path):
     (tmp_path / "short.keys").write_text("k1:c2hvcnQ=\n")
     with pytest.raises(ValidationError, match="line 1: the key of 'k1' is 5 bytes; AES-256 needs 32"):
         TrainingSettings(encryption_key_file=tmp_path / "short.keys")
+
+
+async def test_a_jobs_run_is_told_how_much_of_the_regression_set_to_measure(setup):
+    jobs, _, jobs_dir = setup
+    job = await jobs.start(ANA, request())
+    assert json.loads((jobs_dir / "legal" / job.id / "job.json").read_text())["regression_texts"] == 30
+    jobs.env = replace(jobs.env, promotion=replace(jobs.env.promotion, regression_texts=4))
+    other = await jobs.start(LUIS, request(department="rrhh"))
+    assert json.loads((jobs_dir / "rrhh" / other.id / "job.json").read_text())["regression_texts"] == 4

@@ -164,6 +164,7 @@ async def training_app(settings: TrainingSettings):
         evaluator = ProcessEvaluator(
             settings.base_model_dir.expanduser().resolve(), threads=settings.workers * settings.threads_per_worker,
             max_examples=settings.promotion.max_test_examples, max_new_tokens=settings.promotion.max_new_tokens,
+            regression_texts=settings.promotion.regression_texts,
             timeout_seconds=settings.evaluate_timeout_seconds, work_dir=settings.data_dir.resolve() / "evaluations",
             key_file=settings.encryption_key_file, files=hand_off.files)
         jobs = TrainingJobs(JobStore(engine), runner, build_environment(settings), hand_off, LoraCore(),

@@ -29,6 +29,10 @@ class PromotionSettings(BaseModel):
     max_test_examples: int = Field(default=50, ge=1)
     # Tokens each model may generate per test answer.
     max_new_tokens: int = Field(default=48, ge=1, le=512)
+    # Paragraphs of the regression set (30 general Spanish texts shipped with the service)
+    # each model's perplexity is measured on: the first N. About a second of CPU each per
+    # model on a 2-core machine; fewer is faster and coarser.
+    regression_texts: int = Field(default=30, ge=1, le=30)
 
 
 class DatasetSettings(BaseModel):

@@ -19,12 +19,13 @@ from sentra_training.adapters.runner import child_environment
 
 class ProcessEvaluator:
     def __init__(self, base_model_dir: Path, *, threads: int = 2, max_examples: int = 50, max_new_tokens: int = 48,
-                 timeout_seconds: float = 1800.0, work_dir: Path | None = None, key_file: Path | None = None,
-                 files: SealedFiles | None = None) -> None:
+                 regression_texts: int = 30, timeout_seconds: float = 1800.0, work_dir: Path | None = None,
+                 key_file: Path | None = None, files: SealedFiles | None = None) -> None:
         self.base_model_dir = base_model_dir
         self.threads = threads
         self.max_examples = max_examples
         self.max_new_tokens = max_new_tokens
+        self.regression_texts = regression_texts
         self.timeout_seconds = timeout_seconds
         self.work_dir = work_dir
         # Encryption at rest: the test examples are written sealed, and the evaluation
@@ -46,7 +47,8 @@ class ProcessEvaluator:
                 argv = [sys.executable, "-m", "sentra_training.lora.evaluate", "--base", str(self.base_model_dir),
                         "--candidate", str(candidate), "--test", str(test), "--out", str(out),
                         "--threads", str(self.threads), "--max-examples", str(self.max_examples),
-                        "--max-new-tokens", str(self.max_new_tokens)]
+                        "--max-new-tokens", str(self.max_new_tokens),
+                        "--regression-texts", str(self.regression_texts)]
                 if reference is not None:
                     argv += ["--reference", str(reference)]
                 if self.key_file is not None:

@@ -83,6 +83,7 @@ def main(argv: list[str]) -> int:
             evaluation = evaluate.evaluate(
                 base, Path(result.adapter_dir), read_jsonl(job_dir / TEST_FILE, files=files),
                 reference=Path(reference) if reference else None, max_new_tokens=spec.get("max_new_tokens", 48),
+                regression=evaluate.regression_set(spec.get("regression_texts")),
                 threads=spec["workers"] * spec["threads_per_worker"], files=files,
             )
     except Exception as exc:  # the job's failure, told to whoever started it

@@ -56,6 +56,7 @@ class PromotionRules:
     min_examples_for_test: int = 5
     max_test_examples: int = 50
     max_new_tokens: int = 48
+    regression_texts: int = 30
 
 
 PLAIN_FILES = SealedFiles(None)
@@ -208,6 +209,7 @@ class TrainingJobs:
                 "threads_per_worker": self.env.threads_per_worker,
                 "memory_bytes": self.env.memory_mb * 1024 * 1024,
                 "max_new_tokens": self.env.promotion.max_new_tokens,
+                "regression_texts": self.env.promotion.regression_texts,
                 "encryption_key_file": self.env.key_file or None,
                 "gpu": self.env.gpu,
             }, indent=2))

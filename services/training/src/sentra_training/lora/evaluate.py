@@ -87,6 +87,12 @@ def _text_nll(model, tokenizer, text: str, max_tokens: int = 256) -> tuple[float
     return loss * (ids.shape[1] - 1), ids.shape[1] - 1
 
 
+def regression_set(texts: int | None = None) -> list[Example]:
+    """The shipped regression set, or its first `texts` paragraphs."""
+    regression = read_jsonl(REGRESSION_FILE)
+    return regression[:texts] if texts else regression
+
+
 def regression_perplexity(model, tokenizer, regression: list[Example]) -> float:
     r_nll = r_count = 0.0
     for example in regression:
@@ -150,7 +156,7 @@ def evaluate(base_model_dir: Path, candidate: Path, test: list[Example], *, refe
              files: SealedFiles = PLAIN) -> dict[str, dict]:
     """{"base": scores, "reference": scores (when given), "candidate": scores}. The adapters
     are read through `files` (opened in memory when sealed)."""
-    regression = read_jsonl(REGRESSION_FILE) if regression is None else regression
+    regression = regression_set() if regression is None else regression
     model, tokenizer = _load(base_model_dir, threads)
     results = {"base": score(model, tokenizer, test, regression, max_new_tokens,
                              base_regression_perplexity(model, tokenizer, base_model_dir, regression))}
@@ -174,6 +180,8 @@ def main() -> None:
     parser.add_argument("--max-new-tokens", type=int, default=48)
     parser.add_argument("--max-examples", type=int, default=0, help="at most this many test examples (0: all)")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--regression-texts", type=int, default=0,
+                        help="measure perplexity on the first N paragraphs of the regression set (0: all 30)")
     parser.add_argument("--out", type=Path, help="write the scores here (JSON) instead of printing them")
     parser.add_argument("--key-file", type=Path,
                         help="the keyring the adapters and the test file are sealed with (encryption at rest)")
@@ -183,7 +191,8 @@ def main() -> None:
     files = sealed_files(str(args.key_file) if args.key_file else None)
     test = read_jsonl(args.test, files=files)
     scores = evaluate(args.base, args.candidate, test[: args.max_examples] if args.max_examples else test,
-                      reference=args.reference, max_new_tokens=args.max_new_tokens, threads=args.threads, files=files)
+                      reference=args.reference, regression=regression_set(args.regression_texts),
+                      max_new_tokens=args.max_new_tokens, threads=args.threads, files=files)
     if args.out:
         args.out.write_text(json.dumps(scores))
     else:
