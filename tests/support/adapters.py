@@ -1,20 +1,40 @@
 """LoRA adapters made in the tests: a few PEFT training steps on the embedded base model,
 each adapter taught to continue one prompt with its own word, so adapters can be told
-apart by what they generate."""
+apart by what they generate. Training is deterministic for a given base model, word and
+seed, so each such adapter is trained once per test session and copied where it is asked for."""
 
 from __future__ import annotations
 
+import atexit
 import json
+import shutil
+import tempfile
 from pathlib import Path
 
 PROMPT = "Sentra adapter check. The password of the day is"
+# (model, word, seed, steps…) → the adapter trained first, kept out of the tests' reach
+_TRAINED: dict[tuple, Path] = {}
 
 
 def train_adapter(model_dir: Path, out_dir: Path, word: str, steps: int = 12, seed: int = 0,
                   target_loss: float = 0.05, max_steps: int = 40) -> Path:
     """Teach a rank-4 LoRA on q/v projections to answer PROMPT with `word` (greedy): at least
     `steps` steps, then on until the loss is under `target_loss` (at most `max_steps`), so the
-    lesson survives the 4-bit base llama.cpp serves whatever this CPU's arithmetic did."""
+    lesson survives the 4-bit base llama.cpp serves whatever this CPU's arithmetic did. The
+    adapter lands in `out_dir` (a copy of the one trained earlier in the session with the
+    same arguments, when there is one)."""
+    key = (str(Path(model_dir).resolve()), word, steps, seed, target_loss, max_steps)
+    if key not in _TRAINED:
+        kept = Path(tempfile.mkdtemp(prefix="sentra-test-adapter-"))
+        atexit.register(shutil.rmtree, kept, True)
+        _train(model_dir, kept / "adapter", word, steps, seed, target_loss, max_steps)
+        _TRAINED[key] = kept / "adapter"
+    shutil.copytree(_TRAINED[key], out_dir, dirs_exist_ok=True)
+    return out_dir
+
+
+def _train(model_dir: Path, out_dir: Path, word: str, steps: int, seed: int, target_loss: float,
+           max_steps: int) -> None:
     import torch
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -36,7 +56,6 @@ def train_adapter(model_dir: Path, out_dir: Path, word: str, steps: int = 12, se
         optimizer.step()
         optimizer.zero_grad()
     model.save_pretrained(out_dir)
-    return out_dir
 
 
 def break_adapter(source: Path, out_dir: Path) -> Path:
