@@ -1,11 +1,13 @@
 """LoRA jobs on a real Ray runtime (started by the job, CPU workers): a job trains the
 shipped base model from an imported JSONL file to a PEFT adapter; a job stopped after its
 checkpoint and started again resumes from it and ends with the adapter an uninterrupted
-run gives; a bad file fails before Ray starts anything."""
+run gives; a local job's runtime is its own even where RAY_ADDRESS names a cluster; a bad
+file fails before Ray starts anything."""
 
 from __future__ import annotations
 
 import json
+import socket
 
 import pytest
 import torch
@@ -64,6 +66,22 @@ def test_a_job_resumes_from_its_checkpoint_and_ends_as_an_uninterrupted_one(ray_
         assert torch.allclose(expected[name], got[name], atol=1e-5), name
     untrained = adapter_weights(first)
     assert any(not torch.allclose(untrained[n], got[n]) for n in got)  # steps 3 and 4 did train
+
+
+def test_a_local_job_starts_a_runtime_of_its_own_whatever_ray_address_says(monkeypatch):
+    import ray
+
+    ray.shutdown()
+    with socket.socket() as s:  # a port nothing listens on: a cluster that is not there
+        s.bind(("127.0.0.1", 0))
+        nowhere = f"127.0.0.1:{s.getsockname()[1]}"
+    monkeypatch.setenv("RAY_ADDRESS", nowhere)
+    ray_job.start_local_runtime(1, 512 * 1024 * 1024)
+    try:
+        assert ray.get_runtime_context().gcs_address != nowhere
+        assert ray.cluster_resources()["CPU"] == 1  # its own limits, not a cluster's
+    finally:
+        ray.shutdown()
 
 
 def test_a_malformed_file_fails_before_anything_runs(tmp_path):

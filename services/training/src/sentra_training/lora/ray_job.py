@@ -121,6 +121,16 @@ def _worker(settings: dict) -> None:
             shutil.rmtree(resume, ignore_errors=True)
 
 
+def start_local_runtime(cpus: int, memory_bytes: int | None) -> None:
+    """A Ray runtime of the job's own on this machine, with its CPU and memory limits. Always a
+    new one (`address="local"`): left to itself, `ray.init()` would join whatever cluster
+    RAY_ADDRESS or the last `ray start` on this machine names, without those limits."""
+    import ray
+
+    ray.init(address="local", num_cpus=cpus, include_dashboard=False, log_to_driver=False,
+             _memory=memory_bytes, object_store_memory=80 * 1024 * 1024)
+
+
 def run(config: LoraJobConfig, dataset: Path, base_model_dir: Path, storage: Path, name: str, *,
         address: str | None = None, workers: int = 1, threads_per_worker: int = 1, report_every: int = 0,
         memory_bytes: int | None = None, key_file: str | None = None, gpu: GpuOptions | None = None) -> JobResult:
@@ -141,8 +151,7 @@ def run(config: LoraJobConfig, dataset: Path, base_model_dir: Path, storage: Pat
             ray.init(address=address, log_to_driver=False,
                      _node_ip_address="127.0.0.1" if host in ("127.0.0.1", "localhost") else None)
         else:
-            ray.init(num_cpus=workers * threads_per_worker, include_dashboard=False, log_to_driver=False,
-                     _memory=memory_bytes, object_store_memory=80 * 1024 * 1024)
+            start_local_runtime(workers * threads_per_worker, memory_bytes)
     gpu = gpu or GpuOptions()
     check_cluster(gpu, float(ray.cluster_resources().get("GPU", 0)), workers)
     storage = storage.resolve()
