@@ -47,10 +47,10 @@ def pytest_collection_modifyitems(session, config, items):
         group_rank.setdefault(group[_path(item)], len(group_rank))
     position = {id(item): i for i, item in enumerate(items)}
     items.sort(key=lambda item: (group_rank[group[_path(item)]], position[id(item)]))
-    last_user: dict[str, str] = {}
+    last_user: dict[str, pytest.Item] = {}
     for item in items:
         for name in used[_path(item)]:
-            last_user[name] = item.nodeid
+            last_user[name] = item
     session.config.stash[_LAST_USER] = last_user
 
 
@@ -63,8 +63,8 @@ def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None):
     that asked for it anyway would simply start it again)."""
     result = yield
     last_user = item.config.stash.get(_LAST_USER, {})
-    for name, nodeid in last_user.items():
-        if nodeid == item.nodeid and nextitem is not None:
+    for name, last in last_user.items():
+        if last is item and nextitem is not None:
             for fixturedef in item.session._fixturemanager.getfixturedefs(name, item) or ():
                 fixturedef.finish(item._request)
     return result
