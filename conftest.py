@@ -21,6 +21,8 @@ from tests.support.servers import nats_server, postgres_server
 SHARED_FIXTURES = ("realm", "corpus_platform", "observed", "sqlite_platform", "postgres_platform", "kube_api")
 # Modules that ask for a shared fixture by name (`request.getfixturevalue`), which pytest cannot see.
 REQUESTED_BY_NAME = {"tests/integration/test_pipeline.py": ("sqlite_platform", "postgres_platform")}
+# shared fixture → the last test item that uses it (set at collection)
+_LAST_USER = pytest.StashKey[dict]()
 
 
 def _path(item: pytest.Item) -> str:
@@ -52,9 +54,6 @@ def pytest_collection_modifyitems(session, config, items):
         for name in used[_path(item)]:
             last_user[name] = item
     session.config.stash[_LAST_USER] = last_user
-
-
-_LAST_USER = pytest.StashKey[dict]()
 
 
 @pytest.hookimpl(wrapper=True)
