@@ -11,7 +11,7 @@ from pathlib import Path
 import kubernetes_validate
 import yaml
 
-from tests.deploy.helmtool import lint, render
+from tests.deploy.helmtool import lint, render, shared_crds
 
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "deploy" / "helm" / "sentra"
@@ -98,11 +98,5 @@ def validate_strict(doc: dict) -> bool:
 
 def crd_kinds() -> set[tuple[str, str]]:
     """(apiVersion, kind) of every custom resource the shared CRDs define."""
-    found = set()
-    for path in sorted((ROOT.parent / "shared" / "k8s-crds").glob("*.yaml")):
-        for doc in yaml.safe_load_all(path.read_text()):
-            if doc and doc.get("kind") == "CustomResourceDefinition":
-                spec = doc["spec"]
-                for version in spec["versions"]:
-                    found.add((f"{spec['group']}/{version['name']}", spec["names"]["kind"]))
-    return found
+    return {(f"{crd['spec']['group']}/{version['name']}", crd["spec"]["names"]["kind"])
+            for crd in shared_crds() for version in crd["spec"]["versions"]}
