@@ -30,7 +30,7 @@ from sentra_cli.platform import Platform
 from sentra_common.principal import Principal
 
 ROOT = Path(__file__).resolve().parents[1]
-EVAL_DIR = ROOT.parent / "shared" / "eval"
+EVAL_DIR = Path(os.environ.get("SENTRA_SHARED_DIR") or ROOT.parent / "shared") / "eval"
 RESULTS_DIR = ROOT / "bench" / "results"
 
 

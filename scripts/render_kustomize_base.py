@@ -37,7 +37,8 @@ ROOT = Path(__file__).resolve().parents[1]
 CHART = ROOT / "deploy" / "helm" / "sentra"
 KUSTOMIZE = ROOT / "deploy" / "kustomize"
 VALUES = KUSTOMIZE / "values"
-SHARED_CHARTS = ROOT.parent / "shared" / "charts"
+# the upstream charts beside the checkout, or under SENTRA_SHARED_DIR (as the chart tests read them)
+SHARED_CHARTS = Path(os.environ.get("SENTRA_SHARED_DIR") or ROOT.parent / "shared") / "charts"
 HELM_VERSION = "v3.22.0"
 KUBERNETES_VERSION = "v1.34.4"
 RELEASE = "sentra"

@@ -25,12 +25,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-DEFAULT_EVAL_DIR = Path(__file__).resolve().parents[4].parent / "shared" / "eval"
+# beside the checkout, or under SENTRA_SHARED_DIR when the shared folder is elsewhere
+_SHARED = os.environ.get("SENTRA_SHARED_DIR") or Path(__file__).resolve().parents[4].parent / "shared"
+DEFAULT_EVAL_DIR = Path(_SHARED) / "eval"
 XQUAD_FILES = ("xquad.es.json", "xquad.en.json")
 SQUAD_ES_V1 = "squad-es-dev-v1.1-small.json"
 SQUAD_ES_V2 = "squad-es-dev-v2.0-small.json"
