@@ -24,7 +24,7 @@ protos: setup
 
 test: setup
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/pytest -q
+	$(PY) scripts/run_tests.py -q
 
 bench: setup
 	$(PY) bench/ingest.py
