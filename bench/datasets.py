@@ -23,6 +23,9 @@ good the question generator is on text it never saw.
    - PII left: the PII recognisers (`datasets.pii`) and an independent regex check scan every
      stored question, answer and context for e-mails, phones, IBANs and DNIs/NIEs: must be 0;
    - throughput: items per second of generation and where the time goes.
+   Chunks in a language the generator does not write (English, for the Spanish-only CPU
+   generator) are not asked about: their answer candidates are reported as skipped, not as
+   generated questions.
 
 Aims (issue 14): ≥ 70 % supported, ≤ 5 % near-duplicates, 0 PII left.
 """
@@ -154,7 +157,7 @@ async def corpus_datasets() -> dict:
             await channel.close()
     reader = Reader.load(shipped_reader_dir())
     masker = PiiMasker()
-    kept = generated = supported_before = 0
+    kept = generated = supported_before = skipped = 0
     pairs = near = 0
     examples: list[tuple[str, str]] = []
     recogniser_hits: dict[str, int] = {}
@@ -168,6 +171,7 @@ async def corpus_datasets() -> dict:
         cheap = sum(dropped.get(k, 0) for k in ("empty", "leaks_answer", "generic"))
         judged = len(raw) + dropped.get("unsupported", 0) + dropped.get("duplicate", 0) + dropped.get("pii_answer", 0)
         generated += judged + cheap
+        skipped += dropped.get("language", 0)
         supported_before += judged - dropped.get("unsupported", 0)
         questions = [q for q, _, _ in raw]
         if len(questions) > 1:
@@ -188,7 +192,7 @@ async def corpus_datasets() -> dict:
     seconds = sum(d["seconds"] for d in out["departments"].values())
     timing_keys = sorted({k for d in out["departments"].values() for k in d["timings"]})
     out["summary"] = {
-        "items": kept, "generated_questions": generated,
+        "items": kept, "generated_questions": generated, "candidates_skipped_for_language": skipped,
         "supported_share_of_generated": round(supported_before / generated, 4) if generated else 0.0,
         "judged_by_reader_share_of_stored": 1.0 if kept else 0.0,
         "near_duplicate_pairs": near, "question_pairs": pairs,
@@ -231,6 +235,8 @@ def main() -> None:
             ["PII left (recognisers)", sum(s["pii_left_recognisers"].values()), "0"],
             ["PII left (independent regex)", sum(s["pii_left_independent_regex"].values()), "0"],
             ["items per second", s["items_per_second"], "reported"],
+            ["answers in chunks of a language the generator does not write",
+             s["candidates_skipped_for_language"], "skipped, reported"],
         ], title="Stored items")
         print("seconds by step:", s["seconds_by_step"])
     path = write_results("datasets", {"xquad_questions": args.xquad, "root": str(ROOT.name)}, results)

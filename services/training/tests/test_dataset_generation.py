@@ -76,6 +76,28 @@ def test_the_filters_drop_what_should_not_train_and_pii_is_masked_before_storage
     assert len(again.items) == 1 and again.dropped["duplicate"] == 2
 
 
+def test_a_chunk_in_a_language_the_generator_does_not_write_is_not_asked_about(reader):
+    """A Spanish-only writer is never given an English chunk (it would write a Spanish
+    question about it); the chunk's candidates are counted as dropped `language`. A chunk
+    whose language is not detected is asked."""
+    english = SourceChunk("c2", "d2", 1, "Travel", "Employees may claim up to 45 pounds per night when they travel "
+                          "to London. The travel desk books every trip at least 10 days before the "
+                          "departure, and they should send their receipts within the month.")
+    table = SourceChunk("c3", "d3", 1, "Tabla", "Zaragoza 53 euros | Huesca 41 euros | Teruel 38 euros")
+    writer = Scripted(["¿Cuántos días por semana se puede teletrabajar?"] * 10)
+    writer.languages = ("es",)
+    asked: list[str] = []
+    generate = writer.generate
+    writer.generate = lambda requests: (asked.extend(r.passage for r in requests), generate(requests))[1]
+    result = Pipeline(writer, reader).run([TELEWORK, english, table], masker=PiiMasker(), questions_per_chunk=2)
+    assert english.text not in asked and TELEWORK.text in asked and table.text in asked
+    assert result.dropped["language"] == len(candidates(english.text, 2)) == 2
+    # a writer of any language (the prompted one) is given the English chunk
+    anyone = Scripted(["How much may employees claim per night?"] * 10)
+    result = Pipeline(anyone, reader).run([english], masker=PiiMasker(), questions_per_chunk=2)
+    assert "language" not in result.dropped
+
+
 def test_leaked_empty_and_unsupported_questions_are_dropped(reader):
     pipeline = Pipeline(Scripted(["¿Se puede teletrabajar 2 días por semana?", "Hola",
                                   "¿Quién ganó el mundial de fútbol de 1998 en Francia?"]), reader)

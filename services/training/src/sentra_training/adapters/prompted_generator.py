@@ -23,6 +23,9 @@ MAX_TOKENS = 64
 
 
 class PromptedGenerator:
+    # An instruction-tuned model writes in the passage's language (the prompt asks it to).
+    languages = None
+
     def __init__(self, base_url: str, model: str, *, api_key: str = "", timeout: float = 60.0,
                  concurrency: int = 4) -> None:
         if not base_url or not model:

@@ -2,6 +2,11 @@
 written by the question generator (`qg.py`), kept only when they pass the filters, PII
 masked, and every document put in one split.
 
+A chunk in a language the generator does not write (`Writer.languages`; the CPU generator
+is trained on SQuAD-es, so Spanish only) is not asked about: a Spanish question about an
+English paragraph trains nothing useful. Its answer candidates are counted as dropped
+``language``. A chunk whose language is not detected (a table, a list of names) is asked.
+
 The filters, in order (each drop is counted by reason):
 - ``empty``: the generator wrote nothing usable (no question mark, under 3 words);
 - ``leaks_answer``: the question holds its own answer;
@@ -92,7 +97,10 @@ class Generation:
 
 
 class Writer(Protocol):
-    """The question generator (`qg.QuestionGenerator`)."""
+    """The question generator (`qg.QuestionGenerator`, or the prompted one on vLLM).
+
+    `languages`: the languages it writes questions in (`sentra_common.text` codes), or None
+    for any; a writer without the attribute writes any."""
 
     generator_id: str
 
@@ -197,6 +205,7 @@ class Pipeline:
         contexts: dict[str, tuple] = {}
         done = 0
         pending: list[tuple[SourceChunk, object]] = []
+        languages = getattr(self.writer, "languages", None)
 
         def flush() -> None:
             started = time.perf_counter()
@@ -235,7 +244,10 @@ class Pipeline:
             found = candidates(chunk.text, questions_per_chunk)
             clock["answers"] += time.perf_counter() - started
             out.candidates += len(found)
-            pending.extend((chunk, answer) for answer in found)
+            if languages is not None and found and language_of(chunk.text) not in (*languages, ""):
+                out.dropped["language"] += len(found)
+            else:
+                pending.extend((chunk, answer) for answer in found)
             if len(pending) >= self.batch_size:
                 flush()
             done += 1
