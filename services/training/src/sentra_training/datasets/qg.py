@@ -142,7 +142,7 @@ class QuestionGenerator:
     languages = ("es",)
 
     def __init__(self, base_model: Path = DEFAULT_BASE_MODEL, adapter: Path = ASSET_DIR, *, threads: int = 0,
-                 batch_size: int = 8, num_beams: int = 1) -> None:
+                 batch_size: int = 8) -> None:
         import torch
         from peft import PeftModel
         from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -152,7 +152,6 @@ class QuestionGenerator:
         card = json.loads((Path(adapter) / "generator.json").read_text())
         self.generator_id = card["generator_id"]
         self.batch_size = batch_size
-        self.num_beams = num_beams
         self.tokenizer = AutoTokenizer.from_pretrained(str(base_model))
         self.tokenizer.padding_side = "left"
         model = AutoModelForCausalLM.from_pretrained(str(base_model), dtype=torch.float32)
@@ -169,7 +168,7 @@ class QuestionGenerator:
             encoded = self.tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=True)
             with torch.inference_mode():
                 generated = self.model.generate(
-                    **encoded, max_new_tokens=MAX_QUESTION_TOKENS, do_sample=False, num_beams=self.num_beams,
+                    **encoded, max_new_tokens=MAX_QUESTION_TOKENS, do_sample=False,
                     eos_token_id=self._end, pad_token_id=self.tokenizer.pad_token_id,
                 )
             width = encoded["input_ids"].shape[1]
