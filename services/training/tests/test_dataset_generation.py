@@ -90,12 +90,29 @@ def test_a_chunk_in_a_language_the_generator_does_not_write_is_not_asked_about(r
     generate = writer.generate
     writer.generate = lambda requests: (asked.extend(r.passage for r in requests), generate(requests))[1]
     result = Pipeline(writer, reader).run([TELEWORK, english, table], masker=PiiMasker(), questions_per_chunk=2)
-    assert english.text not in asked and TELEWORK.text in asked and table.text in asked
+    asked_of = {c.chunk_id for c in (TELEWORK, english, table) for passage in asked if passage in c.text}
+    assert asked_of == {"c1", "c3"}
     assert result.dropped["language"] == len(candidates(english.text, 2)) == 2
     # a writer of any language (the prompted one) is given the English chunk
     anyone = Scripted(["How much may employees claim per night?"] * 10)
     result = Pipeline(anyone, reader).run([english], masker=PiiMasker(), questions_per_chunk=2)
     assert "language" not in result.dropped
+
+
+def test_the_generator_is_given_the_answers_window_not_the_whole_chunk(reader):
+    """As it was trained (`qg.window`): the answer's sentence and its neighbours, cut to the
+    generator's passage length; a far sentence of a long chunk is not in it."""
+    filler = " ".join(f"El punto {n} del reglamento trata otra materia distinta." for n in range(30))
+    chunk = SourceChunk("c4", "d4", 1, "Reglamento", filler + " " + TELEWORK.text)
+    writer = Scripted(["¿Cuántos días por semana se puede teletrabajar?"] * 10)
+    given = []
+    generate = writer.generate
+    writer.generate = lambda requests: (given.extend(requests), generate(requests))[1]
+    Pipeline(writer, reader).run([chunk], masker=PiiMasker(), questions_per_chunk=2)
+    assert given, "the writer was never asked"
+    for request in given:
+        assert request.answer in request.passage and len(request.passage) <= 420
+        assert request.passage in chunk.text and "El punto 0 " not in request.passage
 
 
 def test_leaked_empty_and_unsupported_questions_are_dropped(reader):

@@ -7,6 +7,12 @@ is trained on SQuAD-es, so Spanish only) is not asked about: a Spanish question 
 English paragraph trains nothing useful. Its answer candidates are counted as dropped
 ``language``. A chunk whose language is not detected (a table, a list of names) is asked.
 
+The generator is given the answer and its window of the chunk (`qg.window`: the answer's
+sentence with a neighbour each side, at most 420 characters), the passage shape it was
+trained on; given the whole chunk it asked about the wrong sentence more often (on the
+example corpus 59 % of questions supported with the whole chunk, 71 % with the window, on
+the same 80 answers).
+
 The filters, in order (each drop is counted by reason):
 - ``empty``: the generator wrote nothing usable (no question mark, under 3 words);
 - ``leaks_answer``: the question holds its own answer;
@@ -41,7 +47,7 @@ from typing import Protocol
 from sentra_common.text import detect_language, normalize, tokenize
 
 from sentra_training.datasets.answers import candidates
-from sentra_training.datasets.qg import Request
+from sentra_training.datasets.qg import Request, window
 
 SPLITS = ("train", "validation", "test")
 _GENERIC = re.compile(
@@ -209,7 +215,9 @@ class Pipeline:
 
         def flush() -> None:
             started = time.perf_counter()
-            questions = self.writer.generate([Request(c.text, a.text) for c, a in pending])
+            # the passage as the generator was trained on it: the answer's sentence with a
+            # neighbour each side (`qg.window`), never the whole chunk
+            questions = self.writer.generate([Request(window(c.text, a.start, a.end), a.text) for c, a in pending])
             clock["generate"] += time.perf_counter() - started
             for (chunk, answer), question in zip(pending, questions, strict=True):
                 if max_items and len(out.items) >= max_items:
