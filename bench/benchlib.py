@@ -28,9 +28,10 @@ from sentra.ingestion.v1 import ingestion_pb2_grpc
 from sentra.retrieval.v1 import retrieval_pb2_grpc
 from sentra_cli.platform import Platform
 from sentra_common.principal import Principal
+from sentra_common.shared_files import shared_dir
 
 ROOT = Path(__file__).resolve().parents[1]
-EVAL_DIR = Path(os.environ.get("SENTRA_SHARED_DIR") or ROOT.parent / "shared") / "eval"
+EVAL_DIR = shared_dir() / "eval"
 RESULTS_DIR = ROOT / "bench" / "results"
 
 

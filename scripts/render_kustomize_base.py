@@ -32,13 +32,13 @@ import tempfile
 from pathlib import Path
 
 import yaml
+from sentra_common.shared_files import shared_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 CHART = ROOT / "deploy" / "helm" / "sentra"
 KUSTOMIZE = ROOT / "deploy" / "kustomize"
 VALUES = KUSTOMIZE / "values"
-# the upstream charts beside the checkout, or under SENTRA_SHARED_DIR (as the chart tests read them)
-SHARED_CHARTS = Path(os.environ.get("SENTRA_SHARED_DIR") or ROOT.parent / "shared") / "charts"
+SHARED_CHARTS = shared_dir() / "charts"
 HELM_VERSION = "v3.22.0"
 KUBERNETES_VERSION = "v1.34.4"
 RELEASE = "sentra"

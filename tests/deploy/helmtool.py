@@ -19,12 +19,12 @@ from functools import cache
 from pathlib import Path
 
 import yaml
+from sentra_common.shared_files import shared_dir
 
-from tests.deploy.tools import ROOT, helm_binary, kubernetes_version
+from tests.deploy.tools import helm_binary, kubernetes_version
 
-# The project's shared third-party files (upstream charts, CRDs) beside the checkout;
-# SENTRA_SHARED_DIR points elsewhere (a CI clone in another folder).
-SHARED = Path(os.environ.get("SENTRA_SHARED_DIR") or ROOT.parent / "shared")
+# The project's shared third-party files (upstream charts, CRDs).
+SHARED = shared_dir()
 SHARED_CHARTS = SHARED / "charts"
 SHARED_CRDS = SHARED / "k8s-crds"
 

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 import random
 import string
 from pathlib import Path
 
 import pytest
+from sentra_common.shared_files import shared_dir
 from sentra_ingestion.domain.parsing.dispatch import parse_document
 from sentra_ingestion.domain.parsing.model import ParseError
 from sentra_ingestion.domain.quality import garbage_reason
@@ -52,7 +52,7 @@ def test_every_example_document_and_xquad_article_passes():
     for f in files:
         assert garbage_reason(_text(f.read_bytes(), f.name)) is None, f.name
     for lang in ("es", "en"):  # the evaluation set sits beside the repository, where it is shared
-        path = Path(os.environ.get("SENTRA_SHARED_DIR") or ROOT.parent / "shared") / "eval" / f"xquad.{lang}.json"
+        path = shared_dir() / "eval" / f"xquad.{lang}.json"
         if not path.exists():
             continue
         data = json.loads(path.read_text())

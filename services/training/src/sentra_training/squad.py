@@ -25,15 +25,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-# beside the checkout, or under SENTRA_SHARED_DIR when the shared folder is elsewhere
-_SHARED = os.environ.get("SENTRA_SHARED_DIR") or Path(__file__).resolve().parents[4].parent / "shared"
-DEFAULT_EVAL_DIR = Path(_SHARED) / "eval"
+from sentra_common.shared_files import shared_dir
+
+DEFAULT_EVAL_DIR = shared_dir() / "eval"
 XQUAD_FILES = ("xquad.es.json", "xquad.en.json")
 SQUAD_ES_V1 = "squad-es-dev-v1.1-small.json"
 SQUAD_ES_V2 = "squad-es-dev-v2.0-small.json"
