@@ -53,6 +53,17 @@ def test_answer_spans_are_figures_dates_and_names_copied_from_the_text():
     assert [c.text for c in english] == ["45 pounds", "Jane Smith"]
 
 
+def test_a_name_the_chunk_repeats_or_that_qualifies_a_noun_is_no_answer():
+    text = ("La máquina de Turing es un modelo abstracto. Jacksonville creció deprisa en 1900. "
+            "En Jacksonville hay 3 puentes sobre el río. Lo describió Alan Turing en Cambridge.")
+    texts = [c.text for c in candidates(text, 5)]
+    assert "Turing" not in texts  # "la máquina de Turing": a question about the machine names Turing
+    assert "Jacksonville" not in texts  # the chunk's topic: every question about it names it
+    assert "3 puentes" in texts and "Alan Turing" in texts
+    # a name said once, not qualifying a noun, is still an answer
+    assert [c.text for c in candidates("El informe lo firmó Marta Gil el lunes por la tarde.", 5)] == ["Marta Gil"]
+
+
 def test_the_filters_drop_what_should_not_train_and_pii_is_masked_before_storage(reader):
     chunks = [TELEWORK]
     questions = [
@@ -142,3 +153,20 @@ def test_the_shipped_generator_writes_questions_that_ask_for_the_answer():
     assert all(q.endswith("?") and len(q.split()) >= 3 for q in questions), questions
     assert re.search(r"cu[áa]nt|qu[ée]", questions[0], re.IGNORECASE), questions
     assert generator.generator_id.startswith("qg-gemma3-270m-lora-")
+
+
+def test_the_generator_is_steered_away_from_writing_the_answer_into_its_question():
+    generator = QuestionGenerator(batch_size=4)
+    requests = [
+        Request("Pruebas realizadas\n• Prueba de carga al 100 % durante 2 horas con banco de resistencias: correcta.\n"
+                "• Conmutación automática red-grupo en 9 segundos: correcta.", "100 %"),
+        Request("Vehículo propio: se compensa por kilómetro recorrido según la tabla anual de dietas y kilometraje "
+                "publicada por la Dirección Financiera. Los peajes y el aparcamiento se reembolsan aparte.",
+                "Dirección Financiera"),
+    ]
+    free = generator.generate(requests, bar_answer=False)
+    steered = generator.generate(requests)
+    # left free, the generator writes these answers into their own questions (dropped as leaks_answer)
+    assert any(r.answer in q for r, q in zip(requests, free, strict=True)), free
+    assert not any(r.answer in q for r, q in zip(requests, steered, strict=True)), steered
+    assert all(q.endswith("?") and len(q.split()) >= 3 for q in steered), steered

@@ -9,7 +9,8 @@ the answer and the gold question the target. The adapter ships in
 `assets/question_generator/` with a `generator.json` saying how it was made;
 `python -m sentra_training.datasets.qg train` makes it again (about 18 minutes on 2 cores).
 
-Generation is greedy, in batches, on the merged model (no adapter indirection at run time).
+Generation is greedy, in batches, on the merged model (no adapter indirection at run time),
+and may not start writing its answer (`_BarAnswerStart`).
 """
 
 from __future__ import annotations
@@ -158,7 +159,9 @@ class QuestionGenerator:
         self.model = PeftModel.from_pretrained(model, str(adapter)).merge_and_unload().eval()
         self._end = self.tokenizer.convert_tokens_to_ids("<end_of_turn>")
 
-    def generate(self, requests: Sequence[Request]) -> list[str]:
+    def generate(self, requests: Sequence[Request], *, bar_answer: bool = True) -> list[str]:
+        """One question per request; with `bar_answer` the question may not start writing
+        the answer (`_BarAnswerStart`)."""
         import torch
 
         out: list[str] = []
@@ -166,16 +169,45 @@ class QuestionGenerator:
             batch = requests[i : i + self.batch_size]
             prompts = [render(Example(instruction(r.passage, r.answer), "x"))[0] for r in batch]
             encoded = self.tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=True)
+            barred = _BarAnswerStart([self._first_tokens(r.answer) for r in batch])
             with torch.inference_mode():
                 generated = self.model.generate(
                     **encoded, max_new_tokens=MAX_QUESTION_TOKENS, do_sample=False,
                     eos_token_id=self._end, pad_token_id=self.tokenizer.pad_token_id,
+                    logits_processor=[barred] if bar_answer else [],
                 )
             width = encoded["input_ids"].shape[1]
             for row in generated:
                 text = self.tokenizer.decode(row[width:], skip_special_tokens=True)
                 out.append(" ".join(text.split()))
         return out
+
+    def _first_tokens(self, answer: str) -> list[int]:
+        """The tokens the answer can start with, inside a sentence or at its start (a lone
+        word-start mark, which Gemma puts before a number's digits, is not one)."""
+        ids = set()
+        for prefix in (" ", ""):
+            tokens = self.tokenizer.encode(prefix + answer.strip(), add_special_tokens=False)
+            tokens = [t for t in tokens if self.tokenizer.decode([t]).strip()]
+            if tokens:
+                ids.add(tokens[0])
+        return sorted(ids)
+
+
+class _BarAnswerStart:
+    """Greedy decoding may not write the first token of its row's answer: a question that
+    holds its own answer is dropped anyway (`leaks_answer`), so the generator is steered to
+    ask for it instead. On 120 answers in SQuAD-es paragraphs it never saw (the reader's
+    calibration split) the questions the reader judges supported went from 78.3 % to 80.8 %
+    (`bench/README.md`)."""
+
+    def __init__(self, rows: list[list[int]]) -> None:
+        self.rows = rows
+
+    def __call__(self, input_ids, scores):
+        for i, ids in enumerate(self.rows):
+            scores[i, ids] = float("-inf")
+        return scores
 
 
 _QUESTION_WORD = re.compile(r"^(?:¿\s*)?(\w+)")
