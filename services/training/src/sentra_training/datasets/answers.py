@@ -22,7 +22,7 @@ questions spread over its content:
    questions about such names were supported, against 68 % for the other names.
 
 Spans are copies of the chunk's text, so every answer is supported by its chunk by
-construction; whether the question asks for it is the filters' job (`filters.py`).
+construction; whether the question asks for it is the filters' job (`generate.py`).
 """
 
 from __future__ import annotations
@@ -89,6 +89,16 @@ def _figure_end(text: str, match: re.Match) -> int | None:
     return match.end(2)
 
 
+# "<a lower-case noun> de|del|of " just before a name: the name qualifies that noun
+_QUALIFIES = re.compile(r"[a-záéíóúñü]{3,}\s+(?:de|del|of)\s+$")
+
+
+def _name_is_askable(text: str, start: int, name: str) -> bool:
+    """False for a name the chunk repeats (its topic) or one that qualifies a noun."""
+    repeats = len(re.findall(rf"(?<!\w){re.escape(name)}(?!\w)", text)) > 1
+    return not repeats and not _QUALIFIES.search(text[max(0, start - 30) : start])
+
+
 def _in_sentence(text: str, a: int, b: int) -> list[Candidate]:
     sentence = text[a:b]
     found: list[Candidate] = []
@@ -100,6 +110,8 @@ def _in_sentence(text: str, a: int, b: int) -> list[Candidate]:
         if not span or len(span) > MAX_ANSWER_CHARS or any(s < end and start < e for s, e in taken):
             return
         start = text.index(span, start)
+        if kind == "name" and not _name_is_askable(text, start, span):
+            return
         taken.append((start, start + len(span)))
         found.append(Candidate(start, start + len(span), span, kind, a, b))
 
@@ -132,16 +144,6 @@ def _in_sentence(text: str, a: int, b: int) -> list[Candidate]:
 
 
 _PREFERENCE = {"figure": 0, "date": 1, "name": 2}
-# "<a lower-case noun> de|del|of " just before a name: the name qualifies that noun
-_QUALIFIES = re.compile(r"[a-záéíóúñü]{3,}\s+(?:de|del|of)\s+$")
-
-
-def _name_is_askable(text: str, candidate: Candidate) -> bool:
-    """False for a name the chunk repeats (its topic) or one that qualifies a noun."""
-    if candidate.kind != "name":
-        return True
-    repeats = len(re.findall(rf"(?<!\w){re.escape(candidate.text)}(?!\w)", text)) > 1
-    return not repeats and not _QUALIFIES.search(text[max(0, candidate.start - 30) : candidate.start])
 
 
 def candidates(text: str, limit: int) -> list[Candidate]:
@@ -151,8 +153,7 @@ def candidates(text: str, limit: int) -> list[Candidate]:
     for a, b in sentence_spans(text):
         if b - a < 20:  # a heading or a label: nothing to ask about
             continue
-        found = sorted((c for c in _in_sentence(text, a, b) if _name_is_askable(text, c)),
-                       key=lambda c: (_PREFERENCE[c.kind], c.start))
+        found = sorted(_in_sentence(text, a, b), key=lambda c: (_PREFERENCE[c.kind], c.start))
         if found:
             per_sentence.append(found[0])
     per_sentence.sort(key=lambda c: (_PREFERENCE[c.kind], c.start))

@@ -169,12 +169,12 @@ class QuestionGenerator:
             batch = requests[i : i + self.batch_size]
             prompts = [render(Example(instruction(r.passage, r.answer), "x"))[0] for r in batch]
             encoded = self.tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=True)
-            barred = _BarAnswerStart([self._first_tokens(r.answer) for r in batch])
             with torch.inference_mode():
                 generated = self.model.generate(
                     **encoded, max_new_tokens=MAX_QUESTION_TOKENS, do_sample=False,
                     eos_token_id=self._end, pad_token_id=self.tokenizer.pad_token_id,
-                    logits_processor=[barred] if bar_answer else [],
+                    logits_processor=[_BarAnswerStart([self._first_tokens(r.answer) for r in batch])]
+                    if bar_answer else [],
                 )
             width = encoded["input_ids"].shape[1]
             for row in generated:
@@ -188,9 +188,7 @@ class QuestionGenerator:
         ids = set()
         for prefix in (" ", ""):
             tokens = self.tokenizer.encode(prefix + answer.strip(), add_special_tokens=False)
-            tokens = [t for t in tokens if self.tokenizer.decode([t]).strip()]
-            if tokens:
-                ids.add(tokens[0])
+            ids.update(next(([t] for t in tokens if self.tokenizer.decode([t]).strip()), []))
         return sorted(ids)
 
 
